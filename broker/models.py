@@ -1,0 +1,239 @@
+"""The account and the market: instruments, cached bars, charts, orders, fills, trades, positions."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+PRICE = {"max_digits": 20, "decimal_places": 6}
+MONEY = {"max_digits": 20, "decimal_places": 4}
+QUANTITY = {"max_digits": 20, "decimal_places": 4}
+
+
+class Instrument(models.Model):
+    """A tradable contract (the spec's `code` table)."""
+
+    symbol = models.CharField(max_length=32, db_index=True)
+    conid = models.BigIntegerField(unique=True)
+    exchange = models.CharField(max_length=32, default="SMART")
+    primary_exchange = models.CharField(max_length=32, blank=True)
+    currency = models.CharField(max_length=8, default="USD")
+    sec_type = models.CharField(max_length=8, default="STK")
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self):
+        return f"{self.symbol} ({self.conid})"
+
+
+class MarketData(models.Model):
+    """Cached OHLCV bars for one (conid, period, bar)."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="market_data")
+    conid = models.BigIntegerField()
+    period = models.CharField(max_length=8)
+    bar = models.CharField(max_length=8)
+    data = models.JSONField(default=list, help_text="List of {t, o, h, l, c, v} bars, oldest first.")
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "market data"
+        constraints = [models.UniqueConstraint(fields=["conid", "period", "bar"], name="unique_market_data_key")]
+        indexes = [models.Index(fields=["conid", "period", "bar"], name="market_data_key_idx")]
+
+    def __str__(self):
+        return f"{self.instrument.symbol} {self.period}/{self.bar}"
+
+
+class Chart(models.Model):
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="charts")
+    timeframe = models.CharField(max_length=32)
+    period = models.CharField(max_length=8)
+    bar = models.CharField(max_length=8)
+    image = models.FileField(upload_to="charts/", max_length=255)
+    width = models.PositiveIntegerField(default=1920)
+    height = models.PositiveIntegerField(default=1080)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["instrument", "period", "bar", "-created_at"], name="chart_lookup_idx")]
+
+    def __str__(self):
+        return f"{self.instrument.symbol} {self.timeframe}"
+
+
+class RiskLimits(models.Model):
+    """Global caps set by staff: no workflow or strategy can loosen them. One row."""
+
+    risk_per_trade = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.02"))
+    max_position_pct = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.20"))
+    max_exposure_pct = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.95"))
+    max_open_positions = models.PositiveIntegerField(default=20)
+    min_r_coefficient = models.DecimalField(max_digits=8, decimal_places=4, default=Decimal("1.0"))
+    kill_switch = models.BooleanField(default=False, help_text="Blocks every order at once.")
+    kill_switch_reason = models.CharField(max_length=200, blank=True)
+    pause_after_losses = models.BooleanField(
+        default=False, help_text="Pause a strategy's automated orders after more than 3 consecutive losses."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        verbose_name = "risk limits"
+        verbose_name_plural = "risk limits"
+
+    def __str__(self):
+        return "Global risk limits" + (" (KILL SWITCH ON)" if self.kill_switch else "")
+
+    @classmethod
+    def current(cls) -> "RiskLimits":
+        limits, _ = cls.objects.get_or_create(pk=1)
+        return limits
+
+
+class Order(models.Model):
+    class Side(models.TextChoices):
+        BUY = "BUY"
+        SELL = "SELL"
+
+    class Type(models.TextChoices):
+        LIMIT = "LMT", "Limit"
+        MARKET = "MKT", "Market"
+
+    class TimeInForce(models.TextChoices):
+        DAY = "DAY"
+        GTC = "GTC"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending submit"
+        SUBMITTED = "submitted"
+        PARTIALLY_FILLED = "partially_filled"
+        FILLED = "filled"
+        CANCELLED = "cancelled"
+        REJECTED = "rejected"
+        NEEDS_RECONCILIATION = "needs_reconciliation"
+
+    OPEN_STATUSES = (Status.PENDING, Status.SUBMITTED, Status.PARTIALLY_FILLED, Status.NEEDS_RECONCILIATION)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders")
+    # String references: broker imports no other app's code.
+    decision = models.ForeignKey(
+        "execution.Decision", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    execution = models.ForeignKey(
+        "execution.WorkflowExecution", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    strategy = models.ForeignKey(
+        "workflows.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children", help_text="Bracket parent."
+    )
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="orders")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.DecimalField(**QUANTITY)
+    order_type = models.CharField(max_length=3, choices=Type.choices, default=Type.LIMIT)
+    limit_price = models.DecimalField(null=True, blank=True, **PRICE)
+    stop_price = models.DecimalField(null=True, blank=True, **PRICE)
+    tif = models.CharField(max_length=3, choices=TimeInForce.choices, default=TimeInForce.DAY)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING, db_index=True)
+    broker_order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    filled_quantity = models.DecimalField(default=Decimal("0"), **QUANTITY)
+    avg_fill_price = models.DecimalField(null=True, blank=True, **PRICE)
+    commission = models.DecimalField(default=Decimal("0"), **MONEY)
+    paper = models.BooleanField(default=True)
+    status_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "status", "-created_at"], name="order_owner_status_idx")]
+
+    def __str__(self):
+        return f"{self.side} {self.quantity} {self.instrument.symbol} ({self.status})"
+
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+
+class Fill(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fills")
+    exec_id = models.CharField(max_length=64, unique=True)
+    quantity = models.DecimalField(**QUANTITY)
+    price = models.DecimalField(**PRICE)
+    commission = models.DecimalField(default=Decimal("0"), **MONEY)
+    filled_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["filled_at", "id"]
+
+    def __str__(self):
+        return f"{self.quantity} @ {self.price}"
+
+
+class Trade(models.Model):
+    """A round trip: entry to exit of a long or short position."""
+
+    class Direction(models.TextChoices):
+        LONG = "long"
+        SHORT = "short"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trades")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="trades")
+    strategy = models.ForeignKey(
+        "workflows.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="trades"
+    )
+    decision = models.ForeignKey(
+        "execution.Decision", null=True, blank=True, on_delete=models.SET_NULL, related_name="trades"
+    )
+    direction = models.CharField(max_length=5, choices=Direction.choices)
+    quantity = models.DecimalField(**QUANTITY)
+    entry_price = models.DecimalField(**PRICE)
+    entry_at = models.DateTimeField()
+    exit_price = models.DecimalField(null=True, blank=True, **PRICE)
+    exit_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    realized_pnl = models.DecimalField(null=True, blank=True, **MONEY)
+    commission = models.DecimalField(default=Decimal("0"), **MONEY)
+
+    class Meta:
+        ordering = ["-entry_at"]
+
+    def __str__(self):
+        return f"{self.direction} {self.quantity} {self.instrument.symbol}"
+
+    def is_closed(self) -> bool:
+        return self.exit_at is not None
+
+
+class Position(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions")
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
+    strategy = models.ForeignKey(
+        "workflows.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="positions"
+    )
+    quantity = models.DecimalField(default=Decimal("0"), help_text="Negative when short.", **QUANTITY)
+    average_cost = models.DecimalField(default=Decimal("0"), **PRICE)
+    current_price = models.DecimalField(null=True, blank=True, **PRICE)
+    unrealized_pnl = models.DecimalField(default=Decimal("0"), **MONEY)
+    stop_price = models.DecimalField(null=True, blank=True, **PRICE)
+    needs_review = models.BooleanField(default=False, help_text="Differs from the broker's position.")
+    review_note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["instrument__symbol"]
+        constraints = [models.UniqueConstraint(fields=["owner", "instrument"], name="unique_position_per_owner")]
+
+    def __str__(self):
+        return f"{self.quantity} {self.instrument.symbol}"

@@ -1,0 +1,190 @@
+"""What happens when a workflow runs: executions, step runs, decisions, schedules, metrics."""
+
+from django.conf import settings
+from django.db import models
+
+PRICE = {"max_digits": 20, "decimal_places": 6}
+RATIO = {"max_digits": 12, "decimal_places": 6}
+
+
+class WorkflowExecution(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        AWAITING_APPROVAL = "awaiting_approval"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    class Priority(models.TextChoices):
+        HIGH = "high"
+        NORMAL = "normal"
+        LOW = "low"
+
+    class Trigger(models.TextChoices):
+        USER = "user"
+        SCHEDULE = "schedule"
+        API = "api"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="executions")
+    workflow = models.ForeignKey(
+        "workflows.Workflow", null=True, blank=True, on_delete=models.PROTECT, related_name="executions"
+    )
+    version = models.ForeignKey(
+        "workflows.WorkflowVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="executions"
+    )
+    strategy = models.ForeignKey(
+        "workflows.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    schedule = models.ForeignKey(
+        "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    task_id = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    dry_run = models.BooleanField(default=False)
+    symbols = models.JSONField(default=list)
+    params = models.JSONField(default=dict, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    triggered_by = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.USER)
+    cancel_requested = models.BooleanField(default=False)
+    attempt = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "status", "-created_at"], name="execution_owner_status_idx"),
+            models.Index(fields=["workflow", "-created_at"], name="execution_workflow_idx"),
+        ]
+
+    def __str__(self):
+        return f"Execution {self.pk} ({self.status})"
+
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES
+
+
+class StepRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+        CANCELLED = "cancelled"
+
+    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="step_runs")
+    symbol = models.CharField(max_length=32)
+    index = models.PositiveIntegerField()
+    step_id = models.CharField(max_length=64)
+    step_type = models.CharField(max_length=32)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    output = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["execution", "id"]
+        indexes = [models.Index(fields=["execution", "symbol", "index"], name="steprun_execution_idx")]
+
+    def __str__(self):
+        return f"{self.symbol} #{self.index} {self.step_id} ({self.status})"
+
+
+class Decision(models.Model):
+    class Type(models.TextChoices):
+        BUY = "buy"
+        SELL = "sell"
+        HOLD = "hold"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        EXECUTED = "executed"
+
+    execution = models.ForeignKey(
+        WorkflowExecution, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
+    )
+    strategy = models.ForeignKey(
+        "workflows.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    instrument = models.ForeignKey("broker.Instrument", on_delete=models.PROTECT, related_name="decisions")
+    step_id = models.CharField(max_length=64, blank=True)
+    type = models.CharField(max_length=4, choices=Type.choices)
+    current_price = models.DecimalField(null=True, blank=True, **PRICE)
+    target_price = models.DecimalField(null=True, blank=True, **PRICE)
+    stop_loss = models.DecimalField(null=True, blank=True, **PRICE)
+    quantity = models.DecimalField(null=True, blank=True, max_digits=20, decimal_places=4)
+    profit_margin = models.DecimalField(null=True, blank=True, **RATIO)
+    r_coefficient = models.DecimalField(null=True, blank=True, **RATIO)
+    confidence = models.DecimalField(null=True, blank=True, max_digits=5, decimal_places=4)
+    analysis_text = models.TextField(blank=True)
+    key_factors = models.JSONField(default=list, blank=True)
+    risk = models.JSONField(default=dict, blank=True, help_text="The risk arithmetic behind the verdict.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED, db_index=True)
+    rejection_reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["instrument", "-created_at"], name="decision_instrument_idx"),
+            models.Index(fields=["strategy", "-created_at"], name="decision_strategy_idx"),
+            models.Index(fields=["-created_at"], name="decision_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.type.upper()} {self.instrument.symbol} ({self.status})"
+
+    def is_actionable(self) -> bool:
+        return self.type != self.Type.HOLD and self.status == self.Status.APPROVED
+
+
+class Schedule(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules")
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="schedules")
+    strategy = models.ForeignKey("workflows.Strategy", on_delete=models.CASCADE, related_name="schedules")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cron_expression = models.CharField(max_length=120)
+    description = models.CharField(max_length=255, blank=True)
+    enabled = models.BooleanField(default=True)
+    allow_overlap = models.BooleanField(default=False)
+    market_hours_only = models.BooleanField(default=False)
+    priority = models.CharField(
+        max_length=8, choices=WorkflowExecution.Priority.choices, default=WorkflowExecution.Priority.NORMAL
+    )
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.workflow} / {self.strategy} @ {self.cron_expression}"
+
+
+class WorkflowMetrics(models.Model):
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="daily_metrics")
+    date = models.DateField()
+    metrics = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-date"]
+        verbose_name_plural = "workflow metrics"
+        constraints = [models.UniqueConstraint(fields=["workflow", "date"], name="unique_workflow_metrics_day")]
+
+    def __str__(self):
+        return f"{self.workflow} {self.date}"
