@@ -205,6 +205,9 @@ class Trade(models.Model):
     exit_at = models.DateTimeField(null=True, blank=True, db_index=True)
     realized_pnl = models.DecimalField(null=True, blank=True, **MONEY)
     commission = models.DecimalField(default=Decimal("0"), **MONEY)
+    closed_quantity = models.DecimalField(
+        default=Decimal("0"), help_text="Quantity exited so far; exit_price averages these exits.", **QUANTITY
+    )
 
     class Meta:
         ordering = ["-entry_at"]
@@ -224,6 +227,12 @@ class Position(models.Model):
     )
     quantity = models.DecimalField(default=Decimal("0"), help_text="Negative when short.", **QUANTITY)
     average_cost = models.DecimalField(default=Decimal("0"), **PRICE)
+    cost_basis = models.DecimalField(
+        max_digits=30,
+        decimal_places=10,
+        default=Decimal("0"),
+        help_text="Exact signed cost of the open quantity (negative when short); average_cost is cost_basis/quantity.",
+    )
     current_price = models.DecimalField(null=True, blank=True, **PRICE)
     unrealized_pnl = models.DecimalField(default=Decimal("0"), **MONEY)
     stop_price = models.DecimalField(null=True, blank=True, **PRICE)
@@ -237,3 +246,96 @@ class Position(models.Model):
 
     def __str__(self):
         return f"{self.quantity} {self.instrument.symbol}"
+
+
+class SimulatedAccount(models.Model):
+    """The simulated exchange's account: cash lives here so every worker process sees the same book."""
+
+    account_id = models.CharField(max_length=32, unique=True)
+    currency = models.CharField(max_length=8, default="USD")
+    starting_cash = models.DecimalField(**MONEY)
+    cash = models.DecimalField(**MONEY)
+    realized_pnl = models.DecimalField(default=Decimal("0"), **MONEY)
+    commissions = models.DecimalField(default=Decimal("0"), **MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.account_id} cash {self.cash} {self.currency}"
+
+
+class SimulatedOrder(models.Model):
+    """An order resting on (or done at) the simulated exchange; its id is the broker order id."""
+
+    class Type(models.TextChoices):
+        LIMIT = "LMT", "Limit"
+        MARKET = "MKT", "Market"
+        STOP = "STP", "Stop"
+
+    account = models.ForeignKey(SimulatedAccount, on_delete=models.CASCADE, related_name="orders")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children", help_text="Bracket parent."
+    )
+    order_ref = models.CharField(max_length=128, db_index=True)
+    conid = models.BigIntegerField()
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=Order.Side.choices)
+    quantity = models.DecimalField(**QUANTITY)
+    order_type = models.CharField(max_length=3, choices=Type.choices)
+    limit_price = models.DecimalField(null=True, blank=True, **PRICE)
+    stop_price = models.DecimalField(null=True, blank=True, **PRICE)
+    tif = models.CharField(max_length=3, choices=Order.TimeInForce.choices, default=Order.TimeInForce.DAY)
+    status = models.CharField(max_length=24, choices=Order.Status.choices, default=Order.Status.SUBMITTED)
+    active = models.BooleanField(default=True, help_text="Bracket children wait inactive until the parent fills.")
+    filled_quantity = models.DecimalField(default=Decimal("0"), **QUANTITY)
+    avg_fill_price = models.DecimalField(null=True, blank=True, **PRICE)
+    commission = models.DecimalField(default=Decimal("0"), **MONEY)
+    message = models.TextField(blank=True)
+    placed_at = models.DateTimeField()
+    next_bar_at = models.DateTimeField(help_text="Start of the first one-minute bar not yet matched against.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "status"], name="sim_order_account_status_idx")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.side} {self.quantity} {self.symbol} {self.order_type} ({self.status})"
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+    def is_working(self) -> bool:
+        return self.status in (Order.Status.SUBMITTED, Order.Status.PARTIALLY_FILLED)
+
+
+class SimulatedExecution(models.Model):
+    order = models.ForeignKey(SimulatedOrder, on_delete=models.CASCADE, related_name="executions")
+    exec_id = models.CharField(max_length=64, unique=True)
+    quantity = models.DecimalField(**QUANTITY)
+    price = models.DecimalField(**PRICE)
+    commission = models.DecimalField(default=Decimal("0"), **MONEY)
+    executed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["executed_at", "id"]
+
+    def __str__(self):
+        return f"{self.exec_id}: {self.quantity} @ {self.price}"
+
+
+class SimulatedPosition(models.Model):
+    account = models.ForeignKey(SimulatedAccount, on_delete=models.CASCADE, related_name="positions")
+    conid = models.BigIntegerField()
+    symbol = models.CharField(max_length=32)
+    quantity = models.DecimalField(default=Decimal("0"), help_text="Negative when short.", **QUANTITY)
+    average_cost = models.DecimalField(default=Decimal("0"), **PRICE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [models.UniqueConstraint(fields=["account", "conid"], name="unique_sim_position")]
+
+    def __str__(self):
+        return f"{self.quantity} {self.symbol} @ {self.average_cost}"

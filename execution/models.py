@@ -70,6 +70,10 @@ class WorkflowExecution(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.TERMINAL_STATUSES
 
+    def cancel_was_requested(self) -> bool:
+        """Asks the database, not this possibly stale row: the flag is set by another process."""
+        return WorkflowExecution.objects.filter(pk=self.pk, cancel_requested=True).exists()
+
 
 class StepRun(models.Model):
     class Status(models.TextChoices):

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 api_patterns = [
     path("", include("tradingweb.api_urls")),
     path("", include("broker.api_urls")),
+    path("", include("broker.api_urls_portfolio")),
     path("", include("workflows.api_urls")),
     path("", include("execution.api_urls")),
     path("", include("agents.api_urls")),
@@ -26,4 +27,6 @@ urlpatterns = [
 ]
 
 if not settings.STORAGES["default"]["BACKEND"].startswith("storages."):
-    urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+    urlpatterns.append(
+        path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
+    )

@@ -1,0 +1,104 @@
+"""Orders API: manual orders by their owner, the order list and detail, cancel."""
+
+import logging
+
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from broker.adapters.base import BrokerError
+from broker.models import Order
+from broker.orders import OrderRefused, order_cancel, order_place_manual, order_refresh
+from broker.serializers_orders import ManualOrderSerializer, OrderSerializer
+from tradingweb.api import OwnerScopedMixin
+
+logger = logging.getLogger(__name__)
+
+
+class OrderRefusedError(APIException):
+    default_code = "order_refused"
+
+    def __init__(self, refusal: OrderRefused):
+        super().__init__(refusal.reason, code="conflict" if refusal.http_status == 409 else self.default_code)
+        self.status_code = refusal.http_status
+
+
+class BrokerFailure(APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "The broker failed."
+    default_code = "broker_error"
+
+
+class BrokerErrorsMixin:
+    """Refusals answer with their status and reason; broker failures answer 502 with the broker's message."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, OrderRefused):
+            exc = OrderRefusedError(exc)
+        elif isinstance(exc, BrokerError):
+            logger.warning("Broker error in %s: %s", type(self).__name__, exc)
+            exc = BrokerFailure(f"Broker error: {exc}")
+        return super().handle_exception(exc)
+
+
+class OrderFilter(filters.FilterSet):
+    symbol = filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact")
+    since = filters.DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = filters.DateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Order
+        fields = ["status", "strategy", "side", "decision", "execution"]
+
+
+class OrderViewSet(
+    BrokerErrorsMixin,
+    OwnerScopedMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Owners see and cancel their own orders (others' answer 404); staff see all."""
+
+    queryset = Order.objects.select_related("instrument")
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+    ordering_fields = ["created_at", "updated_at"]
+    ordering = ["-created_at", "-id"]
+    throttle_scope = "orders"
+
+    def get_throttles(self):
+        if self.action in ("create", "destroy"):
+            return [ScopedRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(request=ManualOrderSerializer, responses={201: OrderSerializer})
+    def create(self, request, *args, **kwargs):
+        incoming = ManualOrderSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        order = order_place_manual(
+            owner=request.user,
+            instrument=data["instrument"],
+            side=data["side"],
+            quantity=data["quantity"],
+            order_type=data["order_type"],
+            limit_price=data.get("price"),
+            tif=data["tif"],
+            idempotency_key=data.get("idempotency_key", ""),
+        )
+        return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, *args, **kwargs):
+        order = order_refresh(self.get_object())
+        return Response(self.get_serializer(order).data)
+
+    @extend_schema(responses={200: OrderSerializer})
+    def destroy(self, request, *args, **kwargs):
+        order = order_cancel(self.get_object())
+        return Response(self.get_serializer(order).data)

@@ -1,0 +1,99 @@
+"""Portfolio API: summary, positions, trades and risk of the caller (staff: everyone, or ?owner=)."""
+
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from broker import adapters
+from broker.api_orders import BrokerErrorsMixin
+from broker.models import Trade
+from broker.portfolio import TOP_POSITIONS, portfolio_summary, position_rows, refresh_marks, risk_report
+from broker.serializers_orders import (
+    PortfolioSummarySerializer,
+    PositionsSerializer,
+    RiskSerializer,
+    TradeSerializer,
+)
+from tradingweb.api import OwnerScopedMixin
+
+OWNER_PARAMETER = OpenApiParameter(
+    "owner", int, description="Staff only: one trader's portfolio (default: everyone's)."
+)
+
+
+def portfolio_owner(request):
+    """A trader's own portfolio; staff see everyone's (None), or one trader's with ?owner=<user id>."""
+    if not request.user.is_staff:
+        return request.user
+    owner_id = request.query_params.get("owner")
+    if not owner_id:
+        return None
+    if not owner_id.isdigit():
+        raise ValidationError({"owner": "Must be a user id."})
+    return get_object_or_404(get_user_model(), pk=int(owner_id))
+
+
+class MarkedPortfolioView(BrokerErrorsMixin, APIView):
+    """Reads the account from the broker and marks the positions at its last prices first."""
+
+    def marked_account(self, owner):
+        adapter = adapters.get_adapter()
+        account = adapter.account_summary()
+        refresh_marks(owner, adapter)
+        return account
+
+
+class PortfolioView(MarkedPortfolioView):
+    @extend_schema(parameters=[OWNER_PARAMETER], responses=PortfolioSummarySerializer)
+    def get(self, request):
+        owner = portfolio_owner(request)
+        account = self.marked_account(owner)
+        return Response(PortfolioSummarySerializer(portfolio_summary(owner, account=account)).data)
+
+
+class PositionsView(MarkedPortfolioView):
+    @extend_schema(parameters=[OWNER_PARAMETER], responses=PositionsSerializer)
+    def get(self, request):
+        owner = portfolio_owner(request)
+        account = self.marked_account(owner)
+        rows = position_rows(owner, equity=account.equity)
+        payload = {"equity": account.equity, "positions": rows, "top_positions": rows[:TOP_POSITIONS]}
+        return Response(PositionsSerializer(payload).data)
+
+
+class RiskView(MarkedPortfolioView):
+    @extend_schema(parameters=[OWNER_PARAMETER], responses=RiskSerializer)
+    def get(self, request):
+        owner = portfolio_owner(request)
+        account = self.marked_account(owner)
+        return Response(RiskSerializer(risk_report(owner, equity=account.equity)).data)
+
+
+class TradeFilter(filters.FilterSet):
+    symbol = filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact")
+    since = filters.DateTimeFilter(field_name="entry_at", lookup_expr="gte")
+    until = filters.DateTimeFilter(field_name="entry_at", lookup_expr="lte")
+    closed = filters.BooleanFilter(field_name="exit_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Trade
+        fields = ["strategy", "direction", "decision", "owner"]
+
+
+class TradeListView(OwnerScopedMixin, generics.ListAPIView):
+    """Round-trip trades, newest entry first, with their holding period."""
+
+    queryset = Trade.objects.select_related("instrument")
+    serializer_class = TradeSerializer
+    filterset_class = TradeFilter
+    ordering_fields = ["entry_at", "exit_at", "realized_pnl"]
+    ordering = ["-entry_at", "-id"]
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}

@@ -1,0 +1,300 @@
+"""The one way an order reaches the broker: submit, cancel, refresh and poll.
+
+Every order is saved with its unique idempotency key before the broker hears of it, and the
+broker is asked for an order carrying that key (its order reference) before anything is
+placed, so a retried task, a double click or a crash between "placed" and "recorded" never
+places the same order twice. The kill switch, the paper/live guard and the global position
+cap are checked here, for automated and manual orders alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+
+from broker import adapters
+from broker.adapters.base import (
+    AccountSummary,
+    BrokerAdapter,
+    BrokerError,
+    OrderRequest,
+    OrderState,
+    PermanentBrokerError,
+)
+from broker.models import Instrument, Order, Position, RiskLimits
+from broker.portfolio import apply_fill
+
+logger = logging.getLogger(__name__)
+
+TRADING_MODES = ("paper", "live")
+IBKR_PAPER_ACCOUNT_PREFIX = "DU"
+FINISHED_STATUSES = (Order.Status.FILLED, Order.Status.CANCELLED, Order.Status.REJECTED)
+
+
+class OrderRefused(Exception):
+    """The order may not go to the broker; `reason` says why in words a trader can act on."""
+
+    http_status = 403
+
+    def __init__(self, reason: str, *, http_status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        if http_status is not None:
+            self.http_status = http_status
+
+
+class OrderConflict(OrderRefused):
+    """The order's state forbids the request (cancelling a filled order, for instance)."""
+
+    http_status = 409
+
+
+# --- guards ----------------------------------------------------------------------------------
+
+
+def account_is_paper(account: AccountSummary, adapter: BrokerAdapter) -> bool:
+    """IBKR paper accounts are the ones whose id starts with DU; other adapters say so themselves."""
+    if adapter.name == "ibkr":
+        return account.account_id.startswith(IBKR_PAPER_ACCOUNT_PREFIX)
+    return account.paper
+
+
+def check_kill_switch() -> None:
+    limits = RiskLimits.current()
+    if limits.kill_switch:
+        reason = limits.kill_switch_reason or "no reason given"
+        raise OrderRefused(f"Trading is halted by the kill switch ({reason}); no order reaches the broker.")
+
+
+def check_trading_mode(order: Order, account: AccountSummary, adapter: BrokerAdapter) -> None:
+    """Paper mode trades only a paper account; live mode only a live account, and only for
+    strategies that allow live trading (a manual order by its owner needs no strategy)."""
+    mode = settings.TRADING_MODE
+    if mode not in TRADING_MODES:
+        raise OrderRefused(f"TRADING_MODE is {mode!r}; it must be 'paper' or 'live'. Refusing to trade.")
+    paper_account = account_is_paper(account, adapter)
+    if mode == "paper" and not paper_account:
+        raise OrderRefused(
+            f"TRADING_MODE is paper but broker account {account.account_id} is a LIVE account; refusing to trade. "
+            "Connect a paper account (ids starting with DU) or switch TRADING_MODE to live deliberately."
+        )
+    if mode == "live" and paper_account:
+        raise OrderRefused(
+            f"TRADING_MODE is live but broker account {account.account_id} is a paper account; refusing to trade."
+        )
+    if mode == "live" and order.strategy_id and not order.strategy.allow_live:
+        raise OrderRefused(
+            f"Strategy '{order.strategy.name}' does not allow live trading (allow_live is off); "
+            "the order was not placed on the live account."
+        )
+
+
+def check_position_cap(order: Order, account: AccountSummary, price: Decimal) -> None:
+    """An order that grows a position may not take it above the global cap per position."""
+    held = (
+        Position.objects.filter(owner=order.owner, instrument=order.instrument)
+        .values_list("quantity", flat=True)
+        .first()
+    ) or Decimal("0")
+    signed = order.quantity if order.side == Order.Side.BUY else -order.quantity
+    after = held + signed
+    if abs(after) <= abs(held):
+        return
+    limits = RiskLimits.current()
+    cap = account.equity * limits.max_position_pct
+    value = abs(after) * price
+    if value > cap:
+        share = f"{value / account.equity * 100:.1f}% of " if account.equity > 0 else ""
+        raise OrderRefused(
+            f"The {order.instrument.symbol} position would be worth {value:.2f} ({share}equity "
+            f"{account.equity:.2f}), above the cap of {limits.max_position_pct * 100:.1f}% per position ({cap:.2f}).",
+            http_status=400,
+        )
+
+
+def _reference_price(order: Order, adapter: BrokerAdapter) -> Decimal:
+    if order.order_type == Order.Type.LIMIT and order.limit_price:
+        return order.limit_price
+    return adapter.quote(order.instrument.conid, order.instrument.symbol).last
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def new_idempotency_key(prefix: str = "manual") -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def order_place_manual(
+    *,
+    owner,
+    instrument: Instrument,
+    side: str,
+    quantity: Decimal,
+    order_type: str,
+    limit_price: Decimal | None,
+    tif: str,
+    idempotency_key: str = "",
+    adapter: BrokerAdapter | None = None,
+) -> Order:
+    """An explicit order by its owner; a repeated idempotency key returns the owner's first order."""
+    if idempotency_key:
+        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.owner_id != owner.pk:
+                raise OrderConflict("This idempotency_key is already used by another order.")
+            return existing
+    order = Order(
+        owner=owner,
+        instrument=instrument,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=limit_price if order_type == Order.Type.LIMIT else None,
+        tif=tif,
+        idempotency_key=idempotency_key or new_idempotency_key(),
+    )
+    return order_submit(order, adapter=adapter)
+
+
+def order_submit(order: Order, *, adapter: BrokerAdapter | None = None) -> Order:
+    """Send `order` to the broker once, whatever happens around it.
+
+    An unsaved order whose key is already taken resumes the saved one. An order already known
+    to the broker, or finished, is returned as it is. Guards refuse with OrderRefused (a saved
+    order is marked rejected with the reason); broker errors propagate as BrokerError after the
+    order is marked (rejected for a permanent error, needs_reconciliation for a transient one,
+    because the broker may or may not have received it).
+    """
+    if order.pk is None:
+        saved = Order.objects.filter(idempotency_key=order.idempotency_key).first()
+        if saved is not None:
+            if saved.owner_id != order.owner_id:
+                raise OrderConflict("This idempotency key belongs to another owner's order.")
+            order = saved
+    if order.pk is not None and (order.broker_order_id or order.status in FINISHED_STATUSES):
+        return order
+    adapter = adapter or adapters.get_adapter()
+    try:
+        check_kill_switch()
+        account = adapter.account_summary()
+        check_trading_mode(order, account, adapter)
+        check_position_cap(order, account, _reference_price(order, adapter))
+    except OrderRefused as refusal:
+        logger.warning("Order %s for %s refused: %s", order.idempotency_key, order.instrument.symbol, refusal.reason)
+        if order.pk is not None:
+            _mark(order, Order.Status.REJECTED, refusal.reason)
+        raise
+    order.paper = account_is_paper(account, adapter)
+    order.save()
+
+    already_there = adapter.find_orders_by_ref(order.idempotency_key)
+    if already_there:
+        logger.info("Order %s is already at the broker; adopting it instead of placing again", order.idempotency_key)
+        return record_state(order, _most_advanced(already_there))
+    request = OrderRequest(
+        conid=order.instrument.conid,
+        symbol=order.instrument.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        order_type=order.order_type,
+        limit_price=order.limit_price,
+        tif=order.tif,
+        order_ref=order.idempotency_key,
+    )
+    try:
+        state = adapter.place_order(request)
+    except PermanentBrokerError as error:
+        _mark(order, Order.Status.REJECTED, f"Broker refused the order: {error}")
+        raise
+    except BrokerError as error:
+        _mark(order, Order.Status.NEEDS_RECONCILIATION, f"Placing failed, outcome unknown: {error}")
+        raise
+    logger.info("Placed order %s as broker order %s (%s)", order.idempotency_key, state.broker_order_id, state.status)
+    return record_state(order, state)
+
+
+def order_cancel(order: Order, *, adapter: BrokerAdapter | None = None) -> Order:
+    """Cancel at the broker; a filled, cancelled or rejected order raises OrderConflict."""
+    _refuse_if_finished(order)
+    adapter = adapter or adapters.get_adapter()
+    order = order_refresh(order, adapter=adapter)
+    _refuse_if_finished(order)
+    if not order.broker_order_id:
+        _mark(order, Order.Status.CANCELLED, "Cancelled before it reached the broker")
+        return order
+    try:
+        state = adapter.cancel_order(order.broker_order_id)
+    except PermanentBrokerError:
+        # The broker may have finished it between our refresh and the cancel: say so if it did.
+        order = order_refresh(order, adapter=adapter)
+        _refuse_if_finished(order)
+        raise
+    return record_state(order, state)
+
+
+def _refuse_if_finished(order: Order) -> None:
+    if order.status in FINISHED_STATUSES:
+        raise OrderConflict(f"Order {order.pk} is already {order.status}; it cannot be cancelled.")
+
+
+def order_refresh(order: Order, *, adapter: BrokerAdapter | None = None) -> Order:
+    """Pull the status and new fills of an open order from the broker."""
+    if not order.is_open():
+        return order
+    adapter = adapter or adapters.get_adapter()
+    if order.broker_order_id:
+        return record_state(order, adapter.order_status(order.broker_order_id))
+    found = adapter.find_orders_by_ref(order.idempotency_key)
+    if found:
+        return record_state(order, _most_advanced(found))
+    return order
+
+
+def poll_open_orders(*, adapter: BrokerAdapter | None = None) -> dict:
+    """Refresh every open order (for a periodic task); one order's failure does not stop the rest."""
+    adapter = adapter or adapters.get_adapter()
+    refreshed, failed = 0, 0
+    for order in Order.objects.filter(status__in=Order.OPEN_STATUSES).select_related("instrument", "owner"):
+        try:
+            order_refresh(order, adapter=adapter)
+            refreshed += 1
+        except BrokerError as error:
+            failed += 1
+            logger.warning("Refreshing order %s (%s) failed: %s", order.pk, order.idempotency_key, error)
+    return {"refreshed": refreshed, "failed": failed}
+
+
+def record_state(order: Order, state: OrderState) -> Order:
+    """Store what the broker says about `order` and book its new fills (idempotent per exec_id)."""
+    if state.status not in Order.Status.values:
+        raise PermanentBrokerError(f"Broker reported unknown status {state.status!r} for order {order.pk}")
+    with transaction.atomic():
+        Order.objects.select_for_update().filter(pk=order.pk).first()
+        order.refresh_from_db()
+        for fill in state.fills:
+            apply_fill(order, fill)
+        order.broker_order_id = state.broker_order_id or order.broker_order_id
+        order.status = state.status
+        order.filled_quantity = state.filled_quantity
+        order.avg_fill_price = state.avg_fill_price
+        order.commission = order.fills.aggregate(total=Sum("commission"))["total"] or Decimal("0")
+        order.status_message = state.message
+        order.save()
+    return order
+
+
+def _most_advanced(states: list[OrderState]) -> OrderState:
+    """Of several broker orders carrying one reference (there should be one), the most filled."""
+    return max(states, key=lambda state: (state.filled_quantity, state.status not in FINISHED_STATUSES))
+
+
+def _mark(order: Order, status: str, message: str) -> None:
+    order.status = status
+    order.status_message = message
+    order.save(update_fields=["status", "status_message", "updated_at"])

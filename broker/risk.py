@@ -1,0 +1,209 @@
+"""Risk arithmetic (DESIGN.md §5): pure functions, Decimal in and out.
+
+buy needs stop < price < target, R = (target - price) / (price - stop);
+sell needs target < price < stop, R = (price - target) / (stop - price).
+Levels on the wrong side are rejected as inconsistent, never turned into a negative R.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from broker.models import RiskLimits
+
+ATR_STOP_MULTIPLE = Decimal("2")
+EXPOSURE_WARNING_PCT = Decimal("0.75")
+LOSS_STREAK_ALERT = 3  # alert after MORE than this many consecutive losing trades
+RATIO = Decimal("0.0001")
+CENT = Decimal("0.01")
+
+
+def _decimal(value, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        raise ValueError(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"{name} is not a finite number: {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    min_r_coefficient: Decimal = Decimal("1.0")
+    min_profit_margin: Decimal = Decimal("0.05")
+    risk_per_trade: Decimal = Decimal("0.01")
+    max_position_pct: Decimal = Decimal("0.10")
+    max_exposure_pct: Decimal = Decimal("0.90")
+    max_open_positions: int = 10
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RiskConfig:
+        """A config from a step's config dict (unknown keys ignored, missing ones default)."""
+        known = {f.name: f for f in fields(cls)}
+        converted = {}
+        for name, value in values.items():
+            if name not in known or value is None:
+                continue
+            converted[name] = int(value) if name == "max_open_positions" else _decimal(value, name)
+        return cls(**converted)
+
+    def capped_by(self, limits: RiskLimits) -> RiskConfig:
+        """This config tightened by the staff's global caps; caps never loosen anything."""
+        return replace(
+            self,
+            min_r_coefficient=max(self.min_r_coefficient, limits.min_r_coefficient),
+            risk_per_trade=min(self.risk_per_trade, limits.risk_per_trade),
+            max_position_pct=min(self.max_position_pct, limits.max_position_pct),
+            max_exposure_pct=min(self.max_exposure_pct, limits.max_exposure_pct),
+            max_open_positions=min(self.max_open_positions, limits.max_open_positions),
+        )
+
+
+@dataclass(frozen=True)
+class RiskVerdict:
+    approved: bool
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    r_coefficient: Decimal | None = None
+    profit_margin: Decimal | None = None
+    stop: Decimal | None = None
+    quantity: int = 0
+    risk_amount: Decimal | None = None
+    exposure_after_pct: Decimal | None = None
+
+    def as_dict(self) -> dict:
+        """JSON-safe: Decimals as strings so no precision is lost."""
+        return {
+            f.name: str(value) if isinstance(value, Decimal) else value
+            for f in fields(self)
+            for value in [getattr(self, f.name)]
+        }
+
+
+def levels_error(side: str, price: Decimal, target: Decimal, stop: Decimal) -> str:
+    """Why the levels do not fit the side (empty when they do)."""
+    if stop <= 0 or target <= 0:
+        return f"Stop and target must be positive, got stop {stop}, target {target}"
+    got = f"got stop {stop}, price {price}, target {target}"
+    if side == "buy" and not stop < price < target:
+        return f"Inconsistent levels for a buy: need stop < price < target, {got}"
+    if side == "sell" and not target < price < stop:
+        return f"Inconsistent levels for a sell: need target < price < stop, {got}"
+    return ""
+
+
+def r_coefficient(side: str, price: Decimal, target: Decimal, stop: Decimal) -> Decimal:
+    """Reward over risk for levels already known to be consistent."""
+    if side == "buy":
+        return (target - price) / (price - stop)
+    return (price - target) / (stop - price)
+
+
+def atr_stop(side: str, price: Decimal, atr: Decimal) -> Decimal:
+    """Stop at 2 × ATR(14) below a buy's price or above a sell's."""
+    offset = ATR_STOP_MULTIPLE * atr
+    return price - offset if side == "buy" else price + offset
+
+
+def position_size(*, equity: Decimal, price: Decimal, stop: Decimal, config: RiskConfig) -> int:
+    """floor(equity × risk_per_trade / |price − stop|), at least 1, at most floor(equity × max_position_pct / price).
+
+    0 only when even one share would exceed the position cap.
+    """
+    cap = int((equity * config.max_position_pct / price).to_integral_value(ROUND_FLOOR))
+    by_risk = int((equity * config.risk_per_trade / abs(price - stop)).to_integral_value(ROUND_FLOOR))
+    return min(max(by_risk, 1), cap)
+
+
+def evaluate_trade(
+    *,
+    side: str,
+    price,
+    target,
+    stop,
+    atr=None,
+    equity,
+    exposure,
+    open_positions: int,
+    config: RiskConfig,
+    kill_switch: bool = False,
+) -> RiskVerdict:
+    """Approve or reject one proposed trade, with every reason and the size it may have.
+
+    `exposure` is the market value already held (absolute); the new order adds quantity × price.
+    Rejected when the exposure after the order would exceed max_exposure_pct of equity, or
+    when the new position would take the count of open positions past max_open_positions.
+    """
+    side = (side or "").lower()
+    if side not in ("buy", "sell", "hold"):
+        return RiskVerdict(approved=False, reasons=[f"Unknown side {side!r}: expected buy, sell or hold"])
+    if side == "hold":
+        return RiskVerdict(approved=False, reasons=["HOLD: there is nothing to place"])
+    price, target, stop = _decimal(price, "price"), _decimal(target, "target"), _decimal(stop, "stop")
+    atr, equity, exposure = _decimal(atr, "atr"), _decimal(equity, "equity"), _decimal(exposure, "exposure") or 0
+    reasons, warnings = [], []
+    if kill_switch:
+        reasons.append("Kill switch is on: every order is blocked")
+    if price is None or price <= 0:
+        return RiskVerdict(approved=False, reasons=[*reasons, f"Price must be positive, got {price}"])
+    if equity is None or equity <= 0:
+        return RiskVerdict(approved=False, reasons=[*reasons, f"Equity must be positive, got {equity}"])
+    if target is None:
+        return RiskVerdict(approved=False, reasons=[*reasons, "No target price"])
+    if stop is None:
+        if atr is None or atr <= 0:
+            return RiskVerdict(approved=False, reasons=[*reasons, "No stop loss and no ATR(14) to derive one"])
+        stop = atr_stop(side, price, atr).quantize(CENT, ROUND_HALF_UP)
+        warnings.append(f"No stop loss given: using 2 × ATR(14) = {stop}")
+    inconsistent = levels_error(side, price, target, stop)
+    if inconsistent:
+        return RiskVerdict(approved=False, reasons=[*reasons, inconsistent], warnings=warnings, stop=stop)
+
+    r_value = r_coefficient(side, price, target, stop).quantize(RATIO, ROUND_HALF_UP)
+    margin = (abs(target - price) / price).quantize(RATIO, ROUND_HALF_UP)
+    if r_value < config.min_r_coefficient:
+        reasons.append(f"R coefficient {r_value} is below the minimum {config.min_r_coefficient}")
+    if margin < config.min_profit_margin:
+        reasons.append(f"Profit margin {margin:.2%} is below the minimum {config.min_profit_margin:.2%}")
+    quantity = position_size(equity=equity, price=price, stop=stop, config=config)
+    if quantity < 1:
+        reasons.append(f"One share at {price} exceeds the position cap of {config.max_position_pct:.0%} of equity")
+    exposure_after = ((exposure + quantity * price) / equity).quantize(RATIO, ROUND_HALF_UP)
+    if exposure_after > config.max_exposure_pct:
+        reasons.append(f"Exposure after the order would be {exposure_after:.1%}, above {config.max_exposure_pct:.0%}")
+    elif exposure_after > EXPOSURE_WARNING_PCT:
+        warnings.append(f"Exposure after the order would be {exposure_after:.1%}, above 75%")
+    if open_positions + 1 > config.max_open_positions:
+        reasons.append(f"{open_positions} positions are open; the maximum is {config.max_open_positions}")
+    return RiskVerdict(
+        approved=not reasons,
+        reasons=reasons,
+        warnings=warnings,
+        r_coefficient=r_value,
+        profit_margin=margin,
+        stop=stop,
+        quantity=quantity,
+        risk_amount=(quantity * abs(price - stop)).quantize(CENT, ROUND_HALF_UP),
+        exposure_after_pct=exposure_after,
+    )
+
+
+def consecutive_losses(pnls: list[Decimal]) -> int:
+    """Losing trades in a row at the end of `pnls` (oldest first); a break-even trade ends the streak."""
+    streak = 0
+    for pnl in reversed(pnls):
+        if pnl >= 0:
+            break
+        streak += 1
+    return streak
+
+
+def loss_streak_alert(pnls: list[Decimal]) -> bool:
+    """True after more than three consecutive losing trades."""
+    return consecutive_losses(pnls) > LOSS_STREAK_ALERT

@@ -1,0 +1,219 @@
+"""Serializers of the orders and portfolio API: orders in and out, trades, positions, summary, risk."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from broker.models import Instrument, Order, Trade
+
+SECONDS_PER_DAY = Decimal(86400)
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+    conid = serializers.IntegerField(source="instrument.conid", read_only=True)
+    price = serializers.DecimalField(source="limit_price", max_digits=20, decimal_places=6, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "symbol",
+            "conid",
+            "side",
+            "quantity",
+            "price",
+            "order_type",
+            "tif",
+            "status",
+            "status_message",
+            "broker_order_id",
+            "idempotency_key",
+            "filled_quantity",
+            "avg_fill_price",
+            "commission",
+            "paper",
+            "decision",
+            "strategy",
+            "execution",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ManualOrderSerializer(serializers.Serializer):
+    """A manual order: the instrument by symbol or conid, a whole number of shares, a price for LMT."""
+
+    symbol = serializers.CharField(required=False, max_length=32)
+    conid = serializers.IntegerField(required=False, min_value=1)
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    quantity = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=Decimal("1"))
+    price = serializers.DecimalField(max_digits=20, decimal_places=6, required=False, allow_null=True)
+    order_type = serializers.ChoiceField(choices=Order.Type.choices, default=Order.Type.LIMIT)
+    tif = serializers.ChoiceField(choices=Order.TimeInForce.choices, default=Order.TimeInForce.DAY)
+    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=128)
+
+    def to_internal_value(self, data):
+        # Sides and order types are upper case on the wire; accept "buy" and "lmt" as the same thing.
+        if hasattr(data, "copy"):
+            data = data.copy()
+            for name in ("side", "order_type", "tif"):
+                if isinstance(data.get(name), str):
+                    data[name] = data[name].upper()
+        return super().to_internal_value(data)
+
+    def validate_quantity(self, value):
+        if value != value.to_integral_value():
+            raise serializers.ValidationError("Quantity must be a whole number of shares.")
+        return value
+
+    def validate(self, attrs):
+        price = attrs.get("price")
+        if attrs["order_type"] == Order.Type.LIMIT and (price is None or price <= 0):
+            raise serializers.ValidationError({"price": "A LMT order needs a positive price."})
+        if attrs["order_type"] == Order.Type.MARKET and price is not None:
+            raise serializers.ValidationError({"price": "A MKT order takes no price; use LMT to set one."})
+        attrs["instrument"] = self._instrument(attrs.get("symbol"), attrs.get("conid"))
+        return attrs
+
+    @staticmethod
+    def _instrument(symbol, conid) -> Instrument:
+        if conid is not None:
+            instrument = Instrument.objects.filter(conid=conid).first()
+            if instrument is None:
+                raise serializers.ValidationError({"conid": f"Unknown instrument conid {conid}."})
+            if symbol and instrument.symbol.upper() != symbol.strip().upper():
+                raise serializers.ValidationError(
+                    {"symbol": f"conid {conid} is {instrument.symbol}, not {symbol.strip().upper()}."}
+                )
+            return instrument
+        if not symbol or not symbol.strip():
+            raise serializers.ValidationError({"symbol": "Give the instrument's symbol or conid."})
+        instrument = Instrument.objects.filter(symbol__iexact=symbol.strip()).order_by("pk").first()
+        if instrument is None:
+            raise serializers.ValidationError(
+                {"symbol": f"Unknown instrument {symbol.strip().upper()}; add it under instruments first."}
+            )
+        return instrument
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    symbol = serializers.CharField(source="instrument.symbol", read_only=True)
+    conid = serializers.IntegerField(source="instrument.conid", read_only=True)
+    is_closed = serializers.BooleanField(read_only=True)
+    holding_period_seconds = serializers.SerializerMethodField()
+    holding_period_days = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trade
+        fields = [
+            "id",
+            "symbol",
+            "conid",
+            "strategy",
+            "decision",
+            "direction",
+            "quantity",
+            "closed_quantity",
+            "entry_price",
+            "entry_at",
+            "exit_price",
+            "exit_at",
+            "realized_pnl",
+            "commission",
+            "is_closed",
+            "holding_period_seconds",
+            "holding_period_days",
+        ]
+        read_only_fields = fields
+
+    def _held(self, trade: Trade) -> timedelta:
+        """Entry to exit, or to now while the trade is open."""
+        return (trade.exit_at or self.context.get("now") or timezone.now()) - trade.entry_at
+
+    def get_holding_period_seconds(self, trade: Trade) -> int:
+        return int(self._held(trade).total_seconds())
+
+    def get_holding_period_days(self, trade: Trade) -> Decimal:
+        return (Decimal(self._held(trade).total_seconds()) / SECONDS_PER_DAY).quantize(Decimal("0.01"))
+
+
+def _money():
+    return serializers.DecimalField(max_digits=24, decimal_places=4, allow_null=True)
+
+
+def _percent():
+    return serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+
+
+class PositionRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    owner = serializers.IntegerField()
+    symbol = serializers.CharField()
+    conid = serializers.IntegerField()
+    strategy = serializers.IntegerField(allow_null=True)
+    direction = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=20, decimal_places=4)
+    average_cost = serializers.DecimalField(max_digits=20, decimal_places=6)
+    current_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    market_value = _money()
+    unrealized_pnl = _money()
+    pct_gain = _percent()
+    stop_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    distance_to_stop_pct = _percent()
+    stop_breached = serializers.BooleanField()
+    concentration_pct = _percent()
+    concentrated = serializers.BooleanField()
+    needs_review = serializers.BooleanField()
+    review_note = serializers.CharField(allow_blank=True)
+
+
+class PositionsSerializer(serializers.Serializer):
+    equity = _money()
+    positions = PositionRowSerializer(many=True)
+    top_positions = PositionRowSerializer(many=True)
+
+
+class PortfolioSummarySerializer(serializers.Serializer):
+    total_value = _money()
+    cash = _money()
+    currency = serializers.CharField()
+    paper = serializers.BooleanField(allow_null=True)
+    positions_value = _money()
+    realized_pnl = _money()
+    unrealized_pnl = _money()
+    total_pnl = _money()
+    open_positions = serializers.IntegerField()
+    trades_all_time = serializers.IntegerField()
+    trades_this_month = serializers.IntegerField()
+    trades_this_week = serializers.IntegerField()
+    closed_trades = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    win_rate = _percent()
+    average_pnl = _money()
+    average_gain = _money()
+    average_loss = _money()
+    largest_win = _money()
+    largest_loss = _money()
+    gross_profit = _money()
+    gross_loss = _money()
+    profit_factor = _percent()
+    average_r_achieved = _percent()
+    average_r_planned = _percent()
+    r_trades = serializers.IntegerField()
+
+
+class RiskSerializer(serializers.Serializer):
+    equity = _money()
+    exposure = _money()
+    exposure_pct = _percent()
+    open_positions = serializers.IntegerField()
+    average_open_r = _percent()
+    largest_position_pct = _percent()
+    consecutive_losses = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    top_positions = PositionRowSerializer(many=True)

@@ -1,0 +1,368 @@
+"""Runs one WorkflowExecution: its symbols in order, each symbol's steps as a dependency graph.
+
+`run_execution(execution_id)` is what the Celery task calls, and what tests and the bench call
+without Celery. For each symbol the pinned steps run with a fresh SymbolContext; independent
+chains run at the same time in a thread pool (each thread closes its database connections),
+and every step leaves one StepRun row and two progress events. A symbol that fails is
+recorded and the next one runs; a critical error (broker authentication lost, database gone)
+ends the execution with what was done kept. The cancel flag is read between steps, between
+symbols and inside waits.
+"""
+
+import json
+import logging
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.utils import timezone
+
+from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
+from execution import progress
+from execution.graph import StepNode, build_graph
+from execution.models import StepRun, WorkflowExecution
+from execution.steps import get_step
+from execution.steps.base import CriticalError, StepError, StepSkipped, SymbolContext
+from execution.steps.flow import sleep_unless_cancelled
+from workflows.parameters import resolve_config
+from workflows.steps import STEP_TYPES
+from workflows.templates import legacy_strategy_steps
+
+logger = logging.getLogger(__name__)
+
+MAX_PARALLEL_STEPS = 4
+# Connection-level database failures: the run cannot record anything any more.
+DATABASE_GONE = (OperationalError, InterfaceError)
+
+
+def run_execution(execution_id: int) -> dict:
+    """Run (or, after a redelivery, finish running) one execution; returns its results summary."""
+    execution = WorkflowExecution.objects.select_related("owner", "workflow", "version", "strategy").get(
+        pk=execution_id
+    )
+    if execution.is_finished():
+        logger.info("Execution %s is already %s; nothing to run", execution.pk, execution.status)
+        return execution.results
+    return ExecutionRun(execution).run()
+
+
+def load_steps(execution: WorkflowExecution) -> tuple[list[dict], list[str]]:
+    """The steps this execution runs: its pinned version's, or the legacy flow of a strategy without workflow."""
+    if execution.version_id:
+        return list(execution.version.steps), []
+    if execution.workflow_id and execution.workflow.current_version_id:
+        return list(execution.workflow.current_version.steps), []
+    return legacy_strategy_steps(execution.params)
+
+
+def _resolved(step: dict, params: dict) -> dict:
+    """The step with its config's `{{param}}` references substituted and missing settings defaulted."""
+    config = resolve_config(step.get("config") or {}, params)
+    step_type = STEP_TYPES.get(step.get("type"))
+    return {**step, "config": step_type.with_defaults(config) if step_type else config}
+
+
+def _json_safe(value) -> dict:
+    return json.loads(json.dumps(value, default=str))
+
+
+@dataclass
+class SymbolOutcome:
+    symbol: str
+    failed: bool = False
+    errors: list[dict] = field(default_factory=list)
+    decision_type: str = ""
+    order_placed: bool = False
+    broker_trouble: bool = False  # a step failed on a broker error: worth asking the broker for its status
+
+
+class ExecutionRun:
+    """The bookkeeping of one run: results, progress, StepRun rows and events."""
+
+    def __init__(self, execution: WorkflowExecution):
+        self.execution = execution
+        self.symbols: list[str] = list(execution.symbols or [])
+        raw_steps, self.warnings = load_steps(execution)
+        self.steps = [_resolved(step, execution.params) for step in raw_steps]
+        self.graph = build_graph(self.steps)
+        self.results = {
+            "symbols_processed": 0,
+            "decisions_made": {"buy": 0, "sell": 0, "hold": 0},
+            "orders_placed": 0,
+            "errors": [],
+        }
+        if self.warnings:
+            self.results["warnings"] = list(self.warnings)
+        self.progress = {
+            "current_step": 0,
+            "total_steps": len(self.steps) * len(self.symbols),
+            "current_symbol": "",
+            "completed_symbols": 0,
+        }
+        self.cancelled = False
+        self.progress_lock = threading.Lock()
+
+    # --- the run -----------------------------------------------------------------
+
+    def run(self) -> dict:
+        self._mark_running()
+        error = ""
+        try:
+            if not self.steps:
+                raise CriticalError("The workflow has no steps to run")
+            self._check_broker()
+            for position, symbol in enumerate(self.symbols):
+                if self._cancel_requested():
+                    break
+                if position and not self._wait_between_symbols():
+                    break
+                outcome = self._run_symbol(symbol)
+                self._record_symbol(outcome)
+                if self.cancelled:
+                    break
+        except CriticalError as exc:
+            error = str(exc)
+            logger.error("Execution %s aborted: %s", self.execution.pk, error)
+        except DATABASE_GONE as exc:
+            error = f"Database error: {exc}"
+            logger.exception("Execution %s aborted by a database error", self.execution.pk)
+        return self._finish(error)
+
+    def _mark_running(self) -> None:
+        execution = self.execution
+        execution.status = WorkflowExecution.Status.RUNNING
+        execution.started_at = execution.started_at or timezone.now()
+        execution.attempt += 1
+        execution.progress = dict(self.progress)
+        execution.error = ""
+        execution.save(update_fields=["status", "started_at", "attempt", "progress", "error"])
+        progress.execution_status(execution)
+
+    def _finish(self, error: str) -> dict:
+        execution = self.execution
+        failed_symbols = {entry["symbol"] for entry in self.results["errors"]}
+        if error:
+            status = WorkflowExecution.Status.FAILED
+        elif self.cancelled:
+            status = WorkflowExecution.Status.CANCELLED
+        elif self.symbols and len(failed_symbols) >= len(self.symbols):
+            status = WorkflowExecution.Status.FAILED
+            error = f"Every symbol failed ({', '.join(self.symbols)}); see errors"
+        else:
+            status = WorkflowExecution.Status.COMPLETED
+        execution.status = status
+        execution.error = error
+        execution.results = _json_safe(self.results)
+        execution.progress = dict(self.progress, current_symbol="")
+        execution.completed_at = timezone.now()
+        try:
+            execution.save(update_fields=["status", "error", "results", "progress", "completed_at"])
+        except DatabaseError:
+            logger.exception("Execution %s: could not save its final status %s", execution.pk, status)
+        progress.execution_status(execution)
+        return execution.results
+
+    def _cancel_requested(self) -> bool:
+        if not self.cancelled and self.execution.cancel_was_requested():
+            self.cancelled = True
+        return self.cancelled
+
+    def _wait_between_symbols(self) -> bool:
+        delay = float(self.execution.params.get("symbol_delay", 0) or 0)
+        if delay and not sleep_unless_cancelled(self.execution, delay):
+            self.cancelled = True
+        return not self.cancelled
+
+    def _check_broker(self) -> None:
+        """Abort when the broker says this session is no longer authenticated; other trouble fails symbols."""
+        try:
+            status = get_adapter().status()
+        except PermanentBrokerError as exc:
+            raise CriticalError(f"Broker refused the session: {exc}") from exc
+        except BrokerError as exc:
+            logger.warning("Execution %s: broker status unavailable: %s", self.execution.pk, exc)
+            return
+        if status.connected and not status.authenticated:
+            raise CriticalError(f"Broker session is not authenticated: {status.message or status.adapter}")
+
+    def _record_symbol(self, outcome: SymbolOutcome) -> None:
+        self.results["symbols_processed"] += 1
+        if outcome.decision_type in self.results["decisions_made"]:
+            self.results["decisions_made"][outcome.decision_type] += 1
+        if outcome.order_placed:
+            self.results["orders_placed"] += 1
+        self.results["errors"].extend(outcome.errors)
+        self.progress["completed_symbols"] += 1
+        self.progress["current_step"] = self.progress["completed_symbols"] * len(self.steps)
+        WorkflowExecution.objects.filter(pk=self.execution.pk).update(
+            progress=self.progress, results=_json_safe(self.results)
+        )
+        status = "failed" if outcome.failed else "completed"
+        error = "; ".join(entry["error"] for entry in outcome.errors)
+        progress.symbol_finished(self.execution, outcome.symbol, status, dict(self.progress), error)
+
+    # --- one symbol --------------------------------------------------------------
+
+    def _run_symbol(self, symbol: str) -> SymbolOutcome:
+        self.progress["current_symbol"] = symbol
+        progress.symbol_started(self.execution, symbol, dict(self.progress))
+        ctx = SymbolContext(execution=self.execution, symbol=symbol, params=self.execution.params, steps=self.steps)
+        outcome = SymbolOutcome(symbol=symbol)
+        try:
+            self._run_graph(ctx, outcome)
+        except StepError as exc:
+            outcome.failed = True
+            outcome.errors.append({"symbol": symbol, "step_id": "", "step_type": "", "error": str(exc)})
+        if outcome.broker_trouble:
+            self._check_broker()
+        if ctx.decision is not None:
+            outcome.decision_type = ctx.decision.type
+        outcome.order_placed = ctx.order is not None and not self.execution.dry_run
+        return outcome
+
+    def _run_graph(self, ctx: SymbolContext, outcome: SymbolOutcome) -> None:
+        pending = {node.index: node for node in self.graph}
+        finished: set[int] = set()
+        skipped: dict[str, str] = {}  # step id -> why
+        running: dict[Future, StepNode] = {}
+        critical: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=MAX_PARALLEL_STEPS, thread_name_prefix=f"exec{self.execution.pk}") as pool:
+            while pending or running:
+                stop = outcome.failed or critical is not None or self._cancel_requested()
+                if not stop:
+                    for node in sorted(pending.values(), key=lambda item: item.index):
+                        if not node.depends_on <= finished:
+                            continue
+                        del pending[node.index]
+                        reason = self._skip_reason(node, skipped)
+                        if reason:
+                            skipped[node.step_id] = reason
+                            self._record_skipped(ctx, node, reason)
+                            finished.add(node.index)
+                            continue
+                        running[pool.submit(self._run_step_in_thread, ctx, node)] = node
+                if not running:
+                    if stop or not pending:
+                        break
+                    continue  # skipping steps made others ready
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    node = running.pop(future)
+                    try:
+                        output = future.result()
+                    except (CriticalError, *DATABASE_GONE) as exc:
+                        critical = critical or exc
+                        continue
+                    except StepError as exc:
+                        outcome.failed = True
+                        outcome.broker_trouble |= isinstance(exc.__cause__, BrokerError)
+                        outcome.errors.append(
+                            {"symbol": ctx.symbol, "step_id": node.step_id, "step_type": node.step["type"],
+                             "error": str(exc)}
+                        )
+                        continue
+                    finished.add(node.index)
+                    for step_id in output.get("skip_steps", []):
+                        skipped.setdefault(step_id, f"Branch not taken at condition {node.step_id}")
+        if critical is not None:
+            raise critical if isinstance(critical, CriticalError) else CriticalError(f"Database error: {critical}")
+
+    def _skip_reason(self, node: StepNode, skipped: dict[str, str]) -> str:
+        if node.step_id in skipped:
+            return skipped[node.step_id]
+        if node.data_inputs:
+            inputs = [self.steps[index]["id"] for index in node.data_inputs]
+            if all(step_id in skipped for step_id in inputs):
+                return f"Its inputs were skipped ({', '.join(inputs)})"
+        return ""
+
+    # --- one step ----------------------------------------------------------------
+
+    def _run_step_in_thread(self, ctx: SymbolContext, node: StepNode) -> dict:
+        try:
+            return self._run_step(ctx, node)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def _run_step(self, ctx: SymbolContext, node: StepNode) -> dict:
+        step = node.step
+        step_run = StepRun.objects.create(
+            execution=self.execution,
+            symbol=ctx.symbol,
+            index=node.index,
+            step_id=step["id"],
+            step_type=step["type"],
+            status=StepRun.Status.RUNNING,
+            attempt=self.execution.attempt,
+            started_at=timezone.now(),
+        )
+        progress.step_started(self.execution, step_run, self._progress_for(node))
+        started = time.monotonic()
+        output: dict = {}
+        failure: BaseException | None = None
+        status = StepRun.Status.COMPLETED
+        try:
+            with ctx.running(step, node.index):
+                output = get_step(step["type"])(step["config"], ctx) or {}
+        except StepSkipped as exc:
+            status = StepRun.Status.SKIPPED
+            output = {"reason": exc.reason, **exc.output}
+        except StepError as exc:
+            status, failure, output = StepRun.Status.FAILED, exc, exc.output
+        except (CriticalError, *DATABASE_GONE) as exc:
+            status, failure = StepRun.Status.FAILED, exc
+        except BrokerError as exc:
+            status, failure = StepRun.Status.FAILED, self._step_error(node, exc)
+        except Exception as exc:
+            logger.exception("Execution %s, %s, step %s failed", self.execution.pk, ctx.symbol, step["id"])
+            status, failure = StepRun.Status.FAILED, self._step_error(node, exc)
+        with ctx.lock:
+            ctx.outputs[step["id"]] = output
+        step_run.status = status
+        step_run.output = _json_safe(output)
+        step_run.error = str(failure) if failure else ""
+        step_run.finished_at = timezone.now()
+        step_run.duration_ms = int((time.monotonic() - started) * 1000)
+        if not isinstance(failure, DATABASE_GONE):
+            step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
+        self._step_finished(node)
+        progress.step_finished(self.execution, step_run, self._progress_for(node))
+        if failure is not None:
+            raise failure
+        return output
+
+    def _step_error(self, node: StepNode, exc: BaseException) -> StepError:
+        error = StepError(f"{node.step['type']} step {node.step_id} failed: {exc}")
+        error.__cause__ = exc
+        return error
+
+    def _progress_for(self, node: StepNode) -> dict:
+        return dict(self.progress, current_step_id=node.step_id)
+
+    def _step_finished(self, node: StepNode) -> None:
+        with self.progress_lock:
+            self.progress["current_step"] += 1
+            snapshot = self._progress_for(node)
+        WorkflowExecution.objects.filter(pk=self.execution.pk).update(progress=snapshot)
+
+    def _record_skipped(self, ctx: SymbolContext, node: StepNode, reason: str) -> None:
+        now = timezone.now()
+        step_run = StepRun.objects.create(
+            execution=self.execution,
+            symbol=ctx.symbol,
+            index=node.index,
+            step_id=node.step_id,
+            step_type=node.step["type"],
+            status=StepRun.Status.SKIPPED,
+            attempt=self.execution.attempt,
+            started_at=now,
+            finished_at=now,
+            duration_ms=0,
+            output={"reason": reason},
+        )
+        with ctx.lock:
+            ctx.outputs[node.step_id] = {"skipped": True, "reason": reason}
+        self._step_finished(node)
+        progress.step_finished(self.execution, step_run, self._progress_for(node))

@@ -1,0 +1,132 @@
+"""The one module that publishes execution progress events.
+
+Engine code calls these functions and never touches the channel layer. Every
+event goes to the execution's own group (`execution-<id>`, the detail page)
+and to `monitor` (the queue and status overview). The owner's id travels in
+the event, so a websocket consumer can check access without a query.
+Publishing is best effort: a failure is logged and the run goes on.
+"""
+
+import logging
+from typing import TypedDict
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+MONITOR_GROUP = "monitor"
+
+
+class Progress(TypedDict):
+    current_step: int
+    total_steps: int
+    current_symbol: str
+    completed_symbols: int
+
+
+class ExecutionStatusEvent(TypedDict):
+    type: str  # "execution.status"
+    execution_id: int
+    status: str
+    owner_id: int
+    progress: Progress | dict
+    error: str
+
+
+class StepEvent(TypedDict):
+    type: str  # "step.started" | "step.finished"
+    execution_id: int
+    status: str  # the step run's status
+    owner_id: int
+    symbol: str
+    step_id: str
+    step_type: str
+    index: int
+    duration_ms: int | None
+    error: str
+    progress: Progress | dict
+
+
+class SymbolEvent(TypedDict):
+    type: str  # "symbol.started" | "symbol.finished"
+    execution_id: int
+    status: str  # "running" | "completed" | "failed"
+    owner_id: int
+    symbol: str
+    error: str
+    progress: Progress | dict
+
+
+def execution_group(execution_id: int) -> str:
+    return f"execution-{execution_id}"
+
+
+def publish(execution_id: int, event: dict) -> None:
+    """Send one event to the execution's group and the monitor group; never raise."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        send = async_to_sync(layer.group_send)
+        send(execution_group(execution_id), event)
+        send(MONITOR_GROUP, event)
+    except Exception:
+        logger.warning("Could not publish %s for execution %s", event.get("type"), execution_id, exc_info=True)
+
+
+def execution_status(execution) -> None:
+    event: ExecutionStatusEvent = {
+        "type": "execution.status",
+        "execution_id": execution.pk,
+        "status": execution.status,
+        "owner_id": execution.owner_id,
+        "progress": execution.progress or {},
+        "error": execution.error,
+    }
+    publish(execution.pk, event)
+
+
+def _step_event(event_type: str, execution, step_run, progress: dict) -> StepEvent:
+    return {
+        "type": event_type,
+        "execution_id": execution.pk,
+        "status": step_run.status,
+        "owner_id": execution.owner_id,
+        "symbol": step_run.symbol,
+        "step_id": step_run.step_id,
+        "step_type": step_run.step_type,
+        "index": step_run.index,
+        "duration_ms": step_run.duration_ms,
+        "error": step_run.error,
+        "progress": progress,
+    }
+
+
+def step_started(execution, step_run, progress: dict) -> None:
+    publish(execution.pk, _step_event("step.started", execution, step_run, progress))
+
+
+def step_finished(execution, step_run, progress: dict) -> None:
+    publish(execution.pk, _step_event("step.finished", execution, step_run, progress))
+
+
+def symbol_event(event_type: str, execution, symbol: str, status: str, progress: dict, error: str = "") -> None:
+    event: SymbolEvent = {
+        "type": event_type,
+        "execution_id": execution.pk,
+        "status": status,
+        "owner_id": execution.owner_id,
+        "symbol": symbol,
+        "error": error,
+        "progress": progress,
+    }
+    publish(execution.pk, event)
+
+
+def symbol_started(execution, symbol: str, progress: dict) -> None:
+    symbol_event("symbol.started", execution, symbol, "running", progress)
+
+
+def symbol_finished(execution, symbol: str, status: str, progress: dict, error: str = "") -> None:
+    symbol_event("symbol.finished", execution, symbol, status, progress, error)

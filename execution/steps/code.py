@@ -1,0 +1,21 @@
+"""custom_code: the user's Python, run in the sandbox with the symbol's context as `inputs`."""
+
+from execution.sandbox import run_code
+from execution.steps.base import PermanentStepError, StepError, SymbolContext
+
+
+def custom_code(config: dict, ctx: SymbolContext) -> dict:
+    code = config.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise PermanentStepError("custom_code: code is required")
+    outcome = run_code(code, inputs=ctx.values(), timeout=config.get("timeout"))
+    output = {
+        "result": outcome.result,
+        "stdout": outcome.stdout,
+        "stderr": outcome.stderr,
+        "duration_ms": outcome.duration_ms,
+        "timed_out": outcome.timed_out,
+    }
+    if not outcome.ok:
+        raise StepError(f"custom_code failed: {outcome.error}", output={**output, **outcome.details})
+    return output

@@ -1,0 +1,113 @@
+"""validate_risk: approve or reject the decision with the risk arithmetic of broker.risk.
+
+The step's limits can only be tightened by the global caps staff set (RiskLimits), and the
+kill switch rejects everything. Equity, exposure and open positions come from the broker.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from broker.risk import RiskConfig, evaluate_trade
+
+from broker.adapters import get_adapter
+from broker.models import RiskLimits
+from execution.models import Decision
+from execution.steps.base import PermanentStepError, StepError, SymbolContext
+
+RISK_SETTINGS = (
+    "min_r_coefficient",
+    "min_profit_margin",
+    "risk_per_trade",
+    "max_position_pct",
+    "max_exposure_pct",
+    "max_open_positions",
+)
+ATR_KEYS = ("atr14", "atr_14", "atr")
+
+
+def risk_config_from(config: dict) -> RiskConfig:
+    values = {}
+    for name in RISK_SETTINGS:
+        if config.get(name) in (None, ""):
+            continue
+        try:
+            values[name] = int(config[name]) if name == "max_open_positions" else Decimal(str(config[name]))
+        except (InvalidOperation, TypeError, ValueError) as exc:
+            raise PermanentStepError(f"validate_risk: {name} must be a number, got {config[name]!r}") from exc
+    return RiskConfig(**values)
+
+
+def _atr(summary: dict) -> Decimal | None:
+    """ATR(14) of the primary timeframe, for a stop when the decision gave none."""
+    for key in ATR_KEYS:
+        value = summary.get(key)
+        if isinstance(value, dict):
+            value = value.get("value", value.get("last"))
+        if isinstance(value, int | float | str | Decimal) and not isinstance(value, bool):
+            try:
+                return Decimal(str(value))
+            except InvalidOperation:
+                return None
+    return None
+
+
+def _as_decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def validate_risk(config: dict, ctx: SymbolContext) -> dict:
+    decision = ctx.decision
+    if decision is None:
+        raise StepError("validate_risk needs a decision from an earlier decide or agent_team step")
+    if decision.status == Decision.Status.EXECUTED:
+        # A redelivered task: this decision was validated and ordered before.
+        with ctx.lock:
+            ctx.verdict = dict(decision.risk)
+        return {"approved": True, "reused": True, "decision_id": decision.pk, "risk": decision.risk}
+    limits = RiskLimits.current()
+    risk_config = risk_config_from(config).capped_by(limits)
+    adapter = get_adapter()
+    account = adapter.account_summary()
+    positions = [position for position in adapter.positions() if position.quantity]
+    exposure = sum((abs(position.quantity * position.average_cost) for position in positions), Decimal("0"))
+    summary = ctx.primary_fetch()["summary"] if ctx.fetches else {}
+    verdict = evaluate_trade(
+        side=decision.type,
+        price=decision.current_price,
+        target=decision.target_price,
+        stop=decision.stop_loss,
+        atr=_atr(summary),
+        equity=account.equity,
+        exposure=exposure,
+        open_positions=len(positions),
+        config=risk_config,
+        kill_switch=limits.kill_switch,
+    )
+    risk = {
+        **verdict.as_dict(),
+        "equity": str(account.equity),
+        "exposure": str(exposure),
+        "open_positions": len(positions),
+        "config": {name: str(getattr(risk_config, name)) for name in RISK_SETTINGS},
+        "kill_switch": limits.kill_switch,
+    }
+    decision.status = Decision.Status.APPROVED if verdict.approved else Decision.Status.REJECTED
+    decision.rejection_reasons = list(verdict.reasons)
+    decision.risk = risk
+    decision.r_coefficient = _as_decimal(verdict.r_coefficient)
+    decision.profit_margin = _as_decimal(verdict.profit_margin)
+    decision.quantity = Decimal(verdict.quantity) if verdict.quantity else None
+    if decision.stop_loss is None and verdict.stop is not None:
+        decision.stop_loss = _as_decimal(verdict.stop)
+    decision.save(
+        update_fields=["status", "rejection_reasons", "risk", "r_coefficient", "profit_margin", "quantity", "stop_loss"]
+    )
+    with ctx.lock:
+        ctx.verdict = risk
+    return {
+        "decision_id": decision.pk,
+        "approved": verdict.approved,
+        "reasons": list(verdict.reasons),
+        "warnings": list(verdict.warnings),
+        "quantity": verdict.quantity,
+        "risk": risk,
+    }

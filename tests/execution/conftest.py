@@ -1,0 +1,70 @@
+"""Fixtures for execution tests: a real Celery worker, workflows from the built-in templates, strategies.
+
+Tests that use the worker (or run the engine, whose step threads open their own connections)
+need `@pytest.mark.django_db(transaction=True)`: other threads only see committed rows.
+"""
+
+import time
+
+import pytest
+
+from execution.models import WorkflowExecution
+from workflows.services import strategy_create, workflow_create
+from workflows.templates import BUILTIN_TEMPLATES
+
+TEMPLATES = {template["type"]: template for template in BUILTIN_TEMPLATES}
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup):
+    """A real Celery worker (thread pool) consuming high, normal and low from the test run's Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from tradingweb.celery import app
+
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=2,
+        queues=["high", "normal", "low"],
+        perform_ping_check=False,
+        shutdown_timeout=60,
+    ) as worker:
+        yield worker
+
+
+@pytest.fixture(autouse=True)
+def small_charts(settings):
+    """Small chart images keep the suite fast; the rendering path is the same."""
+    settings.CHART_WIDTH = 480
+    settings.CHART_HEIGHT = 320
+
+
+def wait_for_execution(execution_id: int, timeout: float = 120) -> WorkflowExecution:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        execution = WorkflowExecution.objects.get(pk=execution_id)
+        if execution.is_finished():
+            return execution
+        time.sleep(0.1)
+    raise AssertionError(f"execution {execution_id} did not finish within {timeout} s (status {execution.status})")
+
+
+def make_workflow(owner, steps: list[dict], *, parameters=None, name="Test workflow", workflow_type="custom"):
+    return workflow_create(owner=owner, name=name, steps=steps, parameters=parameters or [], type=workflow_type)
+
+
+def workflow_from_template(owner, template_type: str):
+    template = TEMPLATES[template_type]
+    return make_workflow(
+        owner, template["steps"], parameters=template["parameters"], name=template["name"], workflow_type=template_type
+    )
+
+
+def make_strategy(owner, workflow, symbols=("AAPL", "MSFT"), params=None, name="Test strategy"):
+    return strategy_create(owner=owner, name=name, workflow=workflow, symbols=list(symbols), params=params or {})
+
+
+@pytest.fixture
+def no_symbol_delay():
+    return {"symbol_delay": 0}

@@ -1,0 +1,67 @@
+import time
+from datetime import UTC, datetime
+
+import pytest
+from ib_insync import IB, Stock
+
+from broker.gateway_sim import GatewaySimulator, MarketClock
+
+# A Wednesday afternoon: the simulated market trades on weekdays, so tests replay a fixed
+# weekday at 600x (ten market minutes per second) whatever day they run on.
+MARKET_START = datetime(2024, 1, 3, 14, 30, tzinfo=UTC)
+REPLAY_SPEED = 600
+
+
+@pytest.fixture
+def gateway(transactional_db):
+    """The simulator serving from a background thread on a free port (the exchange uses the test database)."""
+    simulator = GatewaySimulator(port=0, clock=MarketClock(start=MARKET_START, speed=REPLAY_SPEED), market_interval=0.05)
+    simulator.start_in_thread()
+    yield simulator
+    simulator.stop_thread()
+
+
+@pytest.fixture
+def connect(gateway):
+    """Connect real ib_insync clients to the simulator; all are disconnected after the test."""
+    clients = []
+
+    def connect_client(client_id: int = 1, timeout: float = 5) -> IB:
+        ib = IB()
+        clients.append(ib)
+        ib.connect("127.0.0.1", gateway.port, clientId=client_id, timeout=timeout)
+        return ib
+
+    yield connect_client
+    for ib in clients:
+        ib.disconnect()
+
+
+@pytest.fixture
+def ib(connect) -> IB:
+    return connect(1)
+
+
+def wait_until(ib: IB, condition, timeout: float = 10.0) -> None:
+    """Run the client's event loop until `condition()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the simulator did not get there in time"
+        ib.sleep(0.02)
+
+
+@pytest.fixture
+def slow_stock(ib) -> Stock:
+    """A thinly traded simulated stock (about $63, at most 229 shares per minute bar that afternoon)."""
+    contract = Stock("SLOW", "SMART", "USD")
+    ib.qualifyContracts(contract)
+    return contract
+
+
+@pytest.fixture(autouse=True)
+def decoded_cleanly(caplog):
+    """ib_insync logs (not raises) messages it cannot decode: any such log fails the test."""
+    yield
+    undecoded = [r.getMessage() for r in caplog.records if r.name == "ib_insync.Decoder"]
+    unmatched = [r.getMessage() for r in caplog.records if "No order found" in r.getMessage()]
+    assert not undecoded + unmatched

@@ -1,0 +1,101 @@
+import pytest
+from ib_insync import IB, LimitOrder, Stock
+
+from broker.gateway_sim.history import PacingRules
+
+from .conftest import wait_until
+
+
+def record_errors(ib) -> list[tuple[int, int]]:
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, contract: errors.append((req_id, code))
+    return errors
+
+
+def request_daily_bars(ib, **kwargs):
+    return ib.reqHistoricalData(
+        Stock("AAPL", "SMART", "USD"), endDateTime="", durationStr="1 M", barSizeSetting="1 day",
+        whatToShow="TRADES", useRTH=True, **kwargs,
+    )
+
+
+def test_it_answers_a_pacing_violation_with_error_162_when_told(gateway, ib):
+    errors = record_errors(ib)
+    gateway.faults.pacing_violation_next()
+
+    assert request_daily_bars(ib) == []
+    assert [code for _, code in errors] == [162]
+    assert len(request_daily_bars(ib)) > 15
+
+
+def test_it_enforces_ibkr_pacing_on_identical_requests_when_asked(gateway, ib):
+    gateway.pacing = PacingRules()
+    errors = record_errors(ib)
+
+    assert request_daily_bars(ib)
+    assert request_daily_bars(ib) == []
+    assert [code for _, code in errors] == [162]
+
+
+def test_it_rejects_the_next_order_with_error_201_when_told(gateway, ib, slow_stock):
+    errors = record_errors(ib)
+    gateway.faults.reject_next_order("Margin check failed")
+
+    rejected = ib.placeOrder(slow_stock, LimitOrder("BUY", 10, 50.0))
+    wait_until(ib, rejected.isDone)
+    accepted = ib.placeOrder(slow_stock, LimitOrder("BUY", 10, 50.0))
+    wait_until(ib, lambda: accepted.orderStatus.status == "Submitted")
+
+    assert rejected.orderStatus.status == "Cancelled"
+    assert (rejected.order.orderId, 201) in errors
+    assert rejected.log[-1].errorCode == 201 and "Margin check failed" in rejected.log[-1].message
+    assert [t.order.orderId for t in ib.reqOpenOrders()] == [accepted.order.orderId]
+
+
+def test_delayed_responses_outlast_a_short_client_timeout(gateway, ib):
+    gateway.faults.delay_responses(1.0)
+    assert request_daily_bars(ib, timeout=0.3) == []
+
+    gateway.faults.delay_responses(0)
+    wait_until(ib, lambda: request_daily_bars(ib, timeout=2))
+
+
+def test_a_dropped_client_hears_1100_then_1102_when_it_reconnects(gateway, ib):
+    errors = record_errors(ib)
+
+    gateway.drop_connections()
+    wait_until(ib, lambda: not ib.isConnected())
+    ib.connect("127.0.0.1", gateway.port, clientId=1, timeout=5)
+
+    assert ib.isConnected()
+    assert (-1, 1100) in errors and (-1, 1102) in errors
+    assert errors.index((-1, 1100)) < errors.index((-1, 1102))
+    assert ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+
+
+def test_it_refuses_a_second_connection_with_the_same_client_id_with_error_326(gateway, connect):
+    connect(7)
+    duplicate = IB()
+    errors = record_errors(duplicate)
+
+    with pytest.raises((TimeoutError, ConnectionError)):
+        duplicate.connect("127.0.0.1", gateway.port, clientId=7, timeout=1)
+
+    assert (-1, 326) in errors
+    assert connect(8).isConnected()
+
+
+def test_two_clients_trade_at_once_and_see_their_own_orders(connect):
+    first, second = connect(1), connect(2)
+    contract = Stock("SLOW", "SMART", "USD")
+    first.qualifyContracts(contract)
+    second.qualifyContracts(contract)
+
+    mine = first.placeOrder(contract, LimitOrder("BUY", 5, 50.0))
+    theirs = second.placeOrder(contract, LimitOrder("BUY", 7, 50.0))
+    wait_until(first, lambda: mine.orderStatus.status == "Submitted")
+    wait_until(second, lambda: theirs.orderStatus.status == "Submitted")
+
+    assert [t.order.totalQuantity for t in first.reqOpenOrders()] == [5]
+    assert [t.order.totalQuantity for t in second.reqOpenOrders()] == [7]
+    assert sorted(t.order.totalQuantity for t in first.reqAllOpenOrders()) == [5, 7]

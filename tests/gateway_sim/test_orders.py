@@ -1,0 +1,82 @@
+from decimal import Decimal
+
+from ib_insync import LimitOrder
+
+from broker.simulation import SimulatedExchange
+
+from .conftest import wait_until
+
+# Above every SLOW price of the replayed afternoon, so each minute bar fills what its volume allows.
+MARKETABLE_LIMIT = 64.00
+RESTING_LIMIT = 50.00
+
+
+def test_a_large_limit_order_fills_in_parts(ib, slow_stock):
+    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 300, MARKETABLE_LIMIT, orderRef="large-buy"))
+    seen = []
+    trade.statusEvent += lambda t: seen.append((t.orderStatus.status, t.orderStatus.filled))
+
+    wait_until(ib, trade.isDone)
+
+    assert trade.orderStatus.status == "Filled"
+    assert trade.orderStatus.filled == 300 and trade.orderStatus.remaining == 0
+    assert len(trade.fills) >= 2
+    assert sum(fill.execution.shares for fill in trade.fills) == 300
+    assert all(fill.execution.price <= MARKETABLE_LIMIT for fill in trade.fills)
+    assert all(fill.commissionReport.commission > 0 for fill in trade.fills)
+    assert all(fill.execution.orderRef == "large-buy" for fill in trade.fills)
+    partial = [filled for status, filled in seen if status == "Submitted" and 0 < filled < 300]
+    assert partial, f"no partially filled status among {seen}"
+    assert seen[-1] == ("Filled", 300)
+
+
+def test_it_cancels_a_resting_order(ib, slow_stock):
+    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 100, RESTING_LIMIT))
+    wait_until(ib, lambda: trade.orderStatus.status == "Submitted")
+
+    ib.cancelOrder(trade.order)
+    wait_until(ib, trade.isDone)
+
+    assert trade.orderStatus.status == "Cancelled"
+    assert trade.fills == []
+    assert ib.reqOpenOrders() == []
+    [completed] = ib.reqCompletedOrders(apiOnly=True)
+    assert completed.orderStatus.status == "Cancelled"
+    assert completed.order.permId == trade.order.permId
+
+
+def test_positions_and_account_values_follow_fills(gateway, ib, slow_stock):
+    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 300, MARKETABLE_LIMIT))
+    wait_until(ib, trade.isDone)
+    wait_until(ib, lambda: ib.positions())
+
+    [position] = ib.positions()
+    assert position.account == gateway.account_id
+    assert position.contract.conId == slow_stock.conId
+    assert position.position == 300
+    assert abs(position.avgCost - trade.orderStatus.avgFillPrice) < 1e-6
+
+    exchange_account = SimulatedExchange().account_summary(now=gateway.clock.now())
+    values = {v.tag: v.value for v in ib.accountValues() if v.currency == "USD" and not v.modelCode}
+    assert Decimal(values["TotalCashValue"]) == exchange_account.cash
+    assert Decimal(values["TotalCashValue"]) < Decimal("100000") - Decimal(300 * 62)
+    summary = {v.tag: v.value for v in ib.accountSummary()}
+    assert summary["AccountType"] == "INDIVIDUAL"
+    assert Decimal(summary["TotalCashValue"]) == exchange_account.cash
+    assert Decimal(summary["NetLiquidation"]) > exchange_account.cash
+
+    fills = ib.reqExecutions()
+    assert sorted(f.execution.execId for f in fills) == sorted(f.execution.execId for f in trade.fills)
+
+
+def test_it_rejects_an_order_the_exchange_cannot_pay_for_with_error_201(ib, slow_stock):
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, contract: errors.append((req_id, code, message))
+
+    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 10_000, MARKETABLE_LIMIT))
+    wait_until(ib, trade.isDone)
+
+    assert trade.orderStatus.status == "Cancelled"
+    [(req_id, code, message)] = errors
+    assert (req_id, code) == (trade.order.orderId, 201)
+    assert "Insufficient cash" in message

@@ -1,0 +1,61 @@
+"""order_submit never places twice for one idempotency key."""
+
+from broker.adapters.base import OrderRequest
+from broker.models import Order, Position
+from broker.orders import order_refresh, order_submit
+from tests.portfolio.conftest import let_market_trade, new_order
+
+
+def test_it_saves_the_order_before_the_broker_hears_of_it_and_records_the_broker_id(alice, adapter, sim_aapl):
+    order = order_submit(new_order(alice, sim_aapl), adapter=adapter)
+
+    assert order.pk is not None
+    assert order.status == Order.Status.SUBMITTED and order.broker_order_id
+    assert order.paper is True
+    (at_broker,) = adapter.find_orders_by_ref(order.idempotency_key)
+    assert at_broker.broker_order_id == order.broker_order_id
+
+
+def test_it_adopts_the_order_the_broker_already_has_for_the_key_instead_of_placing_again(alice, adapter, sim_aapl):
+    order = new_order(alice, sim_aapl, quantity=3)
+    placed_before_crash = adapter.place_order(
+        OrderRequest(
+            conid=sim_aapl.conid,
+            symbol="AAPL",
+            side="BUY",
+            quantity=order.quantity,
+            order_type="MKT",
+            limit_price=None,
+            tif="GTC",
+            order_ref=order.idempotency_key,
+        )
+    )
+
+    order = order_submit(order, adapter=adapter)
+
+    assert order.broker_order_id == placed_before_crash.broker_order_id
+    assert len(adapter.find_orders_by_ref(order.idempotency_key)) == 1
+
+
+def test_submitting_the_same_key_again_returns_the_first_order_and_places_nothing(alice, adapter, sim_aapl):
+    first = order_submit(new_order(alice, sim_aapl), adapter=adapter)
+    again = order_submit(first, adapter=adapter)
+    retried = new_order(alice, sim_aapl)
+    retried.idempotency_key = first.idempotency_key
+    retried = order_submit(retried, adapter=adapter)
+
+    assert again.pk == retried.pk == first.pk
+    assert Order.objects.filter(idempotency_key=first.idempotency_key).count() == 1
+    assert len(adapter.find_orders_by_ref(first.idempotency_key)) == 1
+
+
+def test_refreshing_books_the_fills_into_the_position(alice, adapter, sim_aapl):
+    order = order_submit(new_order(alice, sim_aapl, quantity=5), adapter=adapter)
+    let_market_trade(adapter)
+
+    order = order_refresh(order, adapter=adapter)
+
+    assert order.status == Order.Status.FILLED and order.filled_quantity == 5
+    assert order.fills.count() >= 1 and order.commission > 0
+    position = Position.objects.get(owner=alice, instrument=sim_aapl)
+    assert position.quantity == 5 and position.average_cost == order.avg_fill_price

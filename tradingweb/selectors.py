@@ -1,0 +1,199 @@
+"""What the pages read: every query scoped to its viewer (traders see their own rows, staff see all)."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
+
+from broker.models import Chart, Instrument, Order, Position, Trade
+from execution.models import Decision, Schedule, WorkflowExecution
+from workflows.models import Strategy, Workflow
+
+logger = logging.getLogger(__name__)
+
+QUEUED_STATUSES = (
+    WorkflowExecution.Status.PENDING,
+    WorkflowExecution.Status.RUNNING,
+    WorkflowExecution.Status.AWAITING_APPROVAL,
+)
+PRIORITY_ORDER = [choice for choice, _ in WorkflowExecution.Priority.choices]
+
+
+def visible_to(user, queryset: QuerySet, *owner_lookups: str) -> QuerySet:
+    """Rows the user may see: any of `owner_lookups` (default "owner") points at them; staff see every row."""
+    if user.is_staff:
+        return queryset
+    condition = Q()
+    for lookup in owner_lookups or ("owner",):
+        condition |= Q(**{lookup: user})
+    return queryset.filter(condition)
+
+
+def strategies_for(user) -> QuerySet:
+    return visible_to(user, Strategy.objects.select_related("workflow", "owner").prefetch_related("instruments"))
+
+
+def workflows_for(user) -> QuerySet:
+    workflows = Workflow.objects.filter(deleted_at__isnull=True).select_related("current_version", "owner")
+    return visible_to(user, workflows).annotate(strategy_count=Count("strategies", distinct=True))
+
+
+def executions_for(user) -> QuerySet:
+    return visible_to(user, WorkflowExecution.objects.select_related("workflow", "strategy", "version", "owner"))
+
+
+def decisions_for(user) -> QuerySet:
+    decisions = Decision.objects.select_related("instrument", "strategy", "execution").prefetch_related("orders")
+    return visible_to(user, decisions, "execution__owner", "strategy__owner")
+
+
+def orders_for(user) -> QuerySet:
+    return visible_to(user, Order.objects.select_related("instrument", "strategy", "owner"))
+
+
+def positions_for(user) -> QuerySet:
+    return visible_to(user, Position.objects.select_related("instrument", "strategy", "owner"))
+
+
+def trades_for(user) -> QuerySet:
+    return visible_to(user, Trade.objects.select_related("instrument", "strategy", "owner"))
+
+
+def schedules_for(user) -> QuerySet:
+    return visible_to(user, Schedule.objects.select_related("workflow", "strategy", "owner"))
+
+
+def charts_for(user) -> QuerySet:
+    """Charts have no owner: a trader sees those of instruments their strategies, positions or orders touch."""
+    charts = Chart.objects.select_related("instrument")
+    if user.is_staff:
+        return charts
+    traded = Instrument.objects.filter(
+        Q(strategies__owner=user) | Q(positions__owner=user) | Q(orders__owner=user)
+    ).values("pk")
+    return charts.filter(instrument__in=traded)
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    """The broker account's summary, or why it could not be read."""
+
+    summary: object | None  # broker.adapters.AccountSummary
+    error: str = ""
+
+
+def account_overview() -> AccountOverview:
+    """Asks the configured broker adapter for the account summary; any failure becomes a message to show."""
+    try:
+        from broker.adapters import get_adapter
+
+        return AccountOverview(summary=get_adapter().account_summary())
+    except Exception as exc:  # The dashboard must render whatever state the broker is in.
+        logger.warning("Account summary unavailable: %s: %s", type(exc).__name__, exc)
+        return AccountOverview(summary=None, error=str(exc) or type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class PortfolioTotals:
+    open_positions: int
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl_today: Decimal
+
+
+def portfolio_totals(user) -> PortfolioTotals:
+    positions = positions_for(user).exclude(quantity=0)
+    market_value = sum(
+        (position.quantity * (position.current_price or position.average_cost) for position in positions),
+        Decimal("0"),
+    )
+    start_of_day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    realized_today = trades_for(user).filter(exit_at__gte=start_of_day).aggregate(total=Sum("realized_pnl"))["total"]
+    return PortfolioTotals(
+        open_positions=len(positions),
+        market_value=market_value,
+        unrealized_pnl=sum((position.unrealized_pnl for position in positions), Decimal("0")),
+        realized_pnl_today=realized_today or Decimal("0"),
+    )
+
+
+def dashboard_data(user) -> dict:
+    return {
+        "active_strategies": strategies_for(user).filter(active=True).count(),
+        "active_workflows": workflows_for(user).filter(status=Workflow.Status.ACTIVE).count(),
+        "running_executions": executions_for(user).filter(status__in=QUEUED_STATUSES).count(),
+        "recent_executions": executions_for(user)[:6],
+        "recent_decisions": decisions_for(user)[:6],
+        "open_positions": positions_for(user).exclude(quantity=0).order_by("-unrealized_pnl")[:5],
+        "recent_trades": trades_for(user)[:5],
+        "totals": portfolio_totals(user),
+    }
+
+
+def task_queue(user) -> list[dict]:
+    """Executions waiting or in progress, per priority lane, oldest first (the order workers take them)."""
+    queued = executions_for(user).filter(status__in=QUEUED_STATUSES).order_by("created_at")
+    lanes = {priority: [] for priority in PRIORITY_ORDER}
+    for execution in queued:
+        lanes[execution.priority].append(execution)
+    return [{"priority": priority, "executions": executions} for priority, executions in lanes.items()]
+
+
+def workflow_comparison(user, days: int = 30) -> QuerySet:
+    """Per workflow over the last `days`: runs, outcomes, decisions by type and orders placed."""
+    since = timezone.now() - timedelta(days=days)
+    recent = Q(executions__created_at__gte=since)
+
+    def runs(**extra):
+        return Count("executions", filter=recent & Q(**extra), distinct=True)
+
+    def decisions(kind):
+        return Count(
+            "executions__decisions", filter=recent & Q(executions__decisions__type=kind), distinct=True
+        )
+
+    return (
+        workflows_for(user)
+        .annotate(
+            runs=runs(),
+            completed=runs(executions__status=WorkflowExecution.Status.COMPLETED),
+            failed=runs(executions__status=WorkflowExecution.Status.FAILED),
+            buys=decisions(Decision.Type.BUY),
+            sells=decisions(Decision.Type.SELL),
+            holds=decisions(Decision.Type.HOLD),
+            orders=Count("executions__orders", filter=recent, distinct=True),
+            last_run=Max("executions__created_at"),
+        )
+        .filter(runs__gt=0)
+        .order_by("-runs", "name")
+    )
+
+
+def strategy_pnl(user) -> QuerySet:
+    """Realized P&L of closed trades per strategy (trades without one are grouped as manual)."""
+    return (
+        trades_for(user)
+        .filter(exit_at__isnull=False)
+        .values("strategy__name")
+        .annotate(
+            trades=Count("id"),
+            wins=Count("id", filter=Q(realized_pnl__gt=0)),
+            realized=Sum("realized_pnl"),
+            commission=Sum("commission"),
+        )
+        .order_by("-realized")
+    )
+
+
+def decision_totals(user) -> dict:
+    return decisions_for(user).aggregate(
+        total=Count("id"),
+        approved=Count("id", filter=Q(status__in=[Decision.Status.APPROVED, Decision.Status.EXECUTED])),
+        rejected=Count("id", filter=Q(status=Decision.Status.REJECTED)),
+        buys=Count("id", filter=Q(type=Decision.Type.BUY)),
+        sells=Count("id", filter=Q(type=Decision.Type.SELL)),
+        holds=Count("id", filter=Q(type=Decision.Type.HOLD)),
+    )
