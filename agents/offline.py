@@ -293,7 +293,6 @@ class Timeframe:
     label: str
     price: Decimal
     atr: Decimal
-    atr_estimated: bool
     support: Decimal | None
     resistance: Decimal | None
     signals: list[Signal]
@@ -347,8 +346,7 @@ def read_timeframe(summary: dict, index: int, price_override: Decimal | None) ->
     shown_price = fmt(price)
 
     atr = reader.number("atr14", "atr.14", "atr.value", "atr")
-    atr_estimated = atr is None or atr <= 0
-    if atr_estimated:
+    if atr is None or atr <= 0:
         atr = price * FALLBACK_ATR_PCT
         signals.append(Signal("volatility", 0, "atr_estimated", {"atr": fmt(atr)}))
     else:
@@ -469,7 +467,7 @@ def read_timeframe(summary: dict, index: int, price_override: Decimal | None) ->
         )
     if support is None and resistance is None:
         signals.append(Signal("levels", 0, "no_levels"))
-    return Timeframe(label, price, atr, atr_estimated, support, resistance, signals)
+    return Timeframe(label, price, atr, support, resistance, signals)
 
 
 @dataclass
@@ -655,26 +653,41 @@ class OfflineAnalyst:
         )
 
     def answer(self, prompt: str, *, decision: bool) -> str:
-        summaries = indicator_summaries(prompt)
-        if not summaries:
-            raise ModelError(
-                "the offline analyst needs at least one indicator summary between <indicators> and "
-                "</indicators> in the prompt (add {{indicators}} to the prompt template)"
-            )
-        language = prompt_language(prompt)
-        price_line = CURRENT_PRICE_LINE.search(prompt)
-        price_override = to_decimal(price_line.group(1)) if price_line else None
-        timeframes = [
-            read_timeframe(summary, index, price_override if index == 0 else None)
-            for index, summary in enumerate(summaries)
-        ]
-        view = outlook(timeframes, language)
+        market = read_market(prompt)
         if decision:
-            return write_decision(timeframes, view, language)
-        symbol_line = SYMBOL_LINE.search(prompt)
-        symbol = (
-            symbol_line.group(1)
-            if symbol_line
-            else SummaryReader(summaries[0]).text("symbol") or text_in(language, WORDS["instrument"])
+            return write_decision(market.timeframes, market.view, market.language)
+        return write_analysis(market.symbol, market.timeframes, market.view, market.language)
+
+
+@dataclass
+class MarketReading:
+    """What the offline analyst reads from a prompt: the instrument, the timeframes and its view of them."""
+
+    symbol: str
+    language: str
+    timeframes: list[Timeframe]
+    view: Outlook
+
+
+def read_market(prompt: str) -> MarketReading:
+    """The offline analyst's reading of the indicator summaries in `prompt`; ModelError when there are none."""
+    summaries = indicator_summaries(prompt)
+    if not summaries:
+        raise ModelError(
+            "the offline analyst needs at least one indicator summary between <indicators> and "
+            "</indicators> in the prompt (add {{indicators}} to the prompt template)"
         )
-        return write_analysis(symbol, timeframes, view, language)
+    language = prompt_language(prompt)
+    price_line = CURRENT_PRICE_LINE.search(prompt)
+    price_override = to_decimal(price_line.group(1)) if price_line else None
+    timeframes = [
+        read_timeframe(summary, index, price_override if index == 0 else None)
+        for index, summary in enumerate(summaries)
+    ]
+    symbol_line = SYMBOL_LINE.search(prompt)
+    symbol = (
+        symbol_line.group(1)
+        if symbol_line
+        else SummaryReader(summaries[0]).text("symbol") or text_in(language, WORDS["instrument"])
+    )
+    return MarketReading(symbol, language, timeframes, outlook(timeframes, language))

@@ -42,6 +42,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from broker.adapters import get_adapter  # noqa: E402
 from execution.engine import run_execution  # noqa: E402
 from execution.models import StepRun, WorkflowExecution  # noqa: E402
 from workflows.models import Workflow, WorkflowVersion  # noqa: E402
@@ -106,11 +107,13 @@ def main() -> None:
     print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
           f"channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1]}, "
           f"model: {settings.LLM_PROVIDER}, broker: {settings.BROKER_ADAPTER}")
-    owner = User.objects.create_user("bench")
+    owner, _ = User.objects.get_or_create(username="bench-engine")
+    get_adapter().status()  # imports the simulated exchange (scipy) outside the timings
     bench_overhead(owner, args.symbols, args.steps)
     templates = {template["type"]: template for template in BUILTIN_TEMPLATES}
-    for template_type in ("single_timeframe", "two_indicator"):
-        bench_template(owner, templates[template_type], args.template_symbols)
+    if args.template_symbols > 0:
+        for template_type in ("single_timeframe", "two_indicator"):
+            bench_template(owner, templates[template_type], args.template_symbols)
 
 
 if __name__ == "__main__":

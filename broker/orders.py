@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from broker import adapters
@@ -26,6 +26,7 @@ from broker.adapters.base import (
     OrderState,
     PermanentBrokerError,
 )
+from broker.coordination import LockTimeout, named_lock
 from broker.models import Instrument, Order, Position, RiskLimits
 from broker.portfolio import apply_fill
 
@@ -142,13 +143,7 @@ def order_place_manual(
     idempotency_key: str = "",
     adapter: BrokerAdapter | None = None,
 ) -> Order:
-    """An explicit order by its owner; a repeated idempotency key returns the owner's first order."""
-    if idempotency_key:
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            if existing.owner_id != owner.pk:
-                raise OrderConflict("This idempotency_key is already used by another order.")
-            return existing
+    """An explicit order by its owner; a repeated idempotency key resumes the owner's first order."""
     order = Order(
         owner=owner,
         instrument=instrument,
@@ -165,21 +160,82 @@ def order_place_manual(
 def order_submit(order: Order, *, adapter: BrokerAdapter | None = None) -> Order:
     """Send `order` to the broker once, whatever happens around it.
 
-    An unsaved order whose key is already taken resumes the saved one. An order already known
-    to the broker, or finished, is returned as it is. Guards refuse with OrderRefused (a saved
-    order is marked rejected with the reason); broker errors propagate as BrokerError after the
-    order is marked (rejected for a permanent error, needs_reconciliation for a transient one,
-    because the broker may or may not have received it).
+    A new order passes the guards (kill switch, paper/live, position cap) before it is saved, so
+    a refused one leaves nothing behind; an unsaved order whose key is taken resumes the saved
+    one. The saved row is then locked while the broker is asked for an order carrying its key
+    (adopted if there is one, even after a crash between placing and recording) and only then
+    placed, so concurrent or retried submissions place it once. Refusals raise OrderRefused (a
+    saved order is marked rejected with the reason); broker errors propagate as BrokerError, a
+    failed placement marked rejected (permanent) or needs_reconciliation (transient: the broker
+    may or may not have it).
     """
+    adapter = adapter or adapters.get_adapter()
+    account = None
     if order.pk is None:
         saved = Order.objects.filter(idempotency_key=order.idempotency_key).first()
+        if saved is None:
+            account = _checked_account(order, adapter)
+            order.paper = account_is_paper(account, adapter)
+            try:
+                with transaction.atomic():
+                    order.save()
+            except IntegrityError:  # another worker saved this key a moment ago
+                saved = Order.objects.get(idempotency_key=order.idempotency_key)
+                account = None
         if saved is not None:
             if saved.owner_id != order.owner_id:
                 raise OrderConflict("This idempotency key belongs to another owner's order.")
             order = saved
-    if order.pk is not None and (order.broker_order_id or order.status in FINISHED_STATUSES):
-        return order
-    adapter = adapter or adapters.get_adapter()
+    try:
+        return _place_once(order, adapter, account)
+    except OrderRefused as refusal:
+        _mark(order, Order.Status.REJECTED, refusal.reason)
+        raise
+    except _PlacementFailed as failure:
+        error = failure.__cause__
+        if isinstance(error, PermanentBrokerError):
+            _mark(order, Order.Status.REJECTED, f"Broker refused the order: {error}")
+        else:
+            _mark(order, Order.Status.NEEDS_RECONCILIATION, f"Placing failed, outcome unknown: {error}")
+        raise error from None
+
+
+class _PlacementFailed(Exception):
+    """place_order itself failed (the cause is the BrokerError), as opposed to a look-up before it."""
+
+
+def _place_once(order: Order, adapter: BrokerAdapter, account: AccountSummary | None) -> Order:
+    # A lock shared by every worker rather than a row lock: the broker calls stay outside any
+    # database transaction, so what the broker did is never rolled back with our own writes.
+    try:
+        with named_lock(f"order-submit:{order.idempotency_key}", hold_seconds=120, wait_seconds=30):
+            order.refresh_from_db()
+            if order.broker_order_id or order.status in FINISHED_STATUSES:
+                return order
+            already_there = adapter.find_orders_by_ref(order.idempotency_key)
+            if already_there:
+                logger.info("Order %s is already at the broker; adopting it, not placing again", order.idempotency_key)
+                return record_state(order, _most_advanced(already_there))
+            if account is None:
+                account = _checked_account(order, adapter)
+                order.paper = account_is_paper(account, adapter)
+                order.save(update_fields=["paper", "updated_at"])
+            try:
+                state = adapter.place_order(_order_request(order))
+            except BrokerError as error:
+                raise _PlacementFailed() from error
+            logger.info(
+                "Placed order %s as broker order %s (%s)", order.idempotency_key, state.broker_order_id, state.status
+            )
+            return record_state(order, state)
+    except LockTimeout:
+        raise OrderConflict(
+            f"Order {order.idempotency_key} is being submitted by another worker; try again in a minute.",
+        ) from None
+
+
+def _checked_account(order: Order, adapter: BrokerAdapter) -> AccountSummary:
+    """The broker account, once the kill switch, the paper/live guard and the position cap allow the order."""
     try:
         check_kill_switch()
         account = adapter.account_summary()
@@ -187,17 +243,12 @@ def order_submit(order: Order, *, adapter: BrokerAdapter | None = None) -> Order
         check_position_cap(order, account, _reference_price(order, adapter))
     except OrderRefused as refusal:
         logger.warning("Order %s for %s refused: %s", order.idempotency_key, order.instrument.symbol, refusal.reason)
-        if order.pk is not None:
-            _mark(order, Order.Status.REJECTED, refusal.reason)
         raise
-    order.paper = account_is_paper(account, adapter)
-    order.save()
+    return account
 
-    already_there = adapter.find_orders_by_ref(order.idempotency_key)
-    if already_there:
-        logger.info("Order %s is already at the broker; adopting it instead of placing again", order.idempotency_key)
-        return record_state(order, _most_advanced(already_there))
-    request = OrderRequest(
+
+def _order_request(order: Order) -> OrderRequest:
+    return OrderRequest(
         conid=order.instrument.conid,
         symbol=order.instrument.symbol,
         side=order.side,
@@ -207,16 +258,6 @@ def order_submit(order: Order, *, adapter: BrokerAdapter | None = None) -> Order
         tif=order.tif,
         order_ref=order.idempotency_key,
     )
-    try:
-        state = adapter.place_order(request)
-    except PermanentBrokerError as error:
-        _mark(order, Order.Status.REJECTED, f"Broker refused the order: {error}")
-        raise
-    except BrokerError as error:
-        _mark(order, Order.Status.NEEDS_RECONCILIATION, f"Placing failed, outcome unknown: {error}")
-        raise
-    logger.info("Placed order %s as broker order %s (%s)", order.idempotency_key, state.broker_order_id, state.status)
-    return record_state(order, state)
 
 
 def order_cancel(order: Order, *, adapter: BrokerAdapter | None = None) -> Order:

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from broker.adapters.base import BrokerError
 from broker.models import Fill, Instrument, Order, Position, Trade
+from broker.risk import LOSS_STREAK_ALERT, consecutive_losses
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ HUNDRED = Decimal("100")
 
 CONCENTRATION_LIMIT_PCT = Decimal("20")
 EXPOSURE_WARNING_PCT = Decimal("75")
-MAX_CONSECUTIVE_LOSSES = 3
 TOP_POSITIONS = 5
 
 
@@ -368,12 +368,8 @@ def r_statistics(trades: QuerySet) -> dict:
 
 def losing_streak(owner) -> int:
     """Consecutive losing trades, counted back from the most recently closed one."""
-    streak = 0
-    for pnl in closed_trades(owner).order_by("-exit_at", "-id").values_list("realized_pnl", flat=True):
-        if pnl is None or pnl >= 0:
-            break
-        streak += 1
-    return streak
+    pnls = closed_trades(owner).order_by("exit_at", "id").values_list("realized_pnl", flat=True)
+    return consecutive_losses([pnl or ZERO for pnl in pnls])
 
 
 def _period_starts(now: datetime) -> tuple[datetime, datetime]:
@@ -501,8 +497,8 @@ def risk_report(owner, *, equity: Decimal | None) -> dict:
     warnings = []
     if exposure_pct is not None and exposure_pct > EXPOSURE_WARNING_PCT:
         warnings.append(f"Exposure is {exposure_pct}% of equity, above {EXPOSURE_WARNING_PCT}%.")
-    if streak > MAX_CONSECUTIVE_LOSSES:
-        warnings.append(f"{streak} consecutive losing trades (more than {MAX_CONSECUTIVE_LOSSES}).")
+    if streak > LOSS_STREAK_ALERT:
+        warnings.append(f"{streak} consecutive losing trades (more than {LOSS_STREAK_ALERT}).")
     for row in rows:
         if row["stop_breached"]:
             warnings.append(f"{row['symbol']} at {row['current_price']} has breached its stop {row['stop_price']}.")

@@ -6,6 +6,8 @@ from decimal import Decimal
 from django.utils import timezone
 from rest_framework import serializers
 
+from broker.adapters.base import PermanentBrokerError
+from broker.instruments import qualify_symbol
 from broker.models import Instrument, Order, Trade
 
 SECONDS_PER_DAY = Decimal(86400)
@@ -92,12 +94,12 @@ class ManualOrderSerializer(serializers.Serializer):
             return instrument
         if not symbol or not symbol.strip():
             raise serializers.ValidationError({"symbol": "Give the instrument's symbol or conid."})
-        instrument = Instrument.objects.filter(symbol__iexact=symbol.strip()).order_by("pk").first()
-        if instrument is None:
+        try:
+            return qualify_symbol(symbol)
+        except PermanentBrokerError as error:
             raise serializers.ValidationError(
-                {"symbol": f"Unknown instrument {symbol.strip().upper()}; add it under instruments first."}
-            )
-        return instrument
+                {"symbol": f"Unknown instrument {symbol.strip().upper()}: {error.message}"}
+            ) from error
 
 
 class TradeSerializer(serializers.ModelSerializer):
@@ -137,8 +139,9 @@ class TradeSerializer(serializers.ModelSerializer):
     def get_holding_period_seconds(self, trade: Trade) -> int:
         return int(self._held(trade).total_seconds())
 
-    def get_holding_period_days(self, trade: Trade) -> Decimal:
-        return (Decimal(self._held(trade).total_seconds()) / SECONDS_PER_DAY).quantize(Decimal("0.01"))
+    def get_holding_period_days(self, trade: Trade) -> str:
+        # A string, like every other decimal this API returns.
+        return str((Decimal(self._held(trade).total_seconds()) / SECONDS_PER_DAY).quantize(Decimal("0.01")))
 
 
 def _money():

@@ -2,7 +2,8 @@
 
 `run_execution(execution_id)` is what the Celery task calls, and what tests and the bench call
 without Celery. For each symbol the pinned steps run with a fresh SymbolContext; independent
-chains run at the same time in a thread pool (each thread closes its database connections),
+chains run at the same time on the execution's step threads (which close their database
+connections when the execution ends),
 and every step leaves one StepRun row and two progress events. A symbol that fails is
 recorded and the next one runs; a critical error (broker authentication lost, database gone)
 ends the execution with what was done kept. The cancel flag is read between steps, between
@@ -11,12 +12,13 @@ symbols and inside waits.
 
 import json
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
@@ -68,6 +70,43 @@ def _json_safe(value) -> dict:
     return json.loads(json.dumps(value, default=str))
 
 
+class StepThreads:
+    """A fixed set of threads for one execution's steps; each closes its database connections when it ends.
+
+    (A ThreadPoolExecutor gives no hook at thread exit, and closing per step would reconnect per step.)
+    """
+
+    def __init__(self, size: int, name: str):
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(size)]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, function, *args) -> Future:
+        future: Future = Future()
+        self.jobs.put((future, function, args))
+        return future
+
+    def _work(self) -> None:
+        try:
+            while (job := self.jobs.get()) is not None:
+                future, function, args = job
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(function(*args))
+                except BaseException as exc:  # handed to the engine's thread through the future
+                    future.set_exception(exc)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+
+
 @dataclass
 class SymbolOutcome:
     symbol: str
@@ -109,6 +148,7 @@ class ExecutionRun:
     def run(self) -> dict:
         self._mark_running()
         error = ""
+        self.threads = StepThreads(MAX_PARALLEL_STEPS, f"execution-{self.execution.pk}")
         try:
             if not self.steps:
                 raise CriticalError("The workflow has no steps to run")
@@ -128,6 +168,8 @@ class ExecutionRun:
         except DATABASE_GONE as exc:
             error = f"Database error: {exc}"
             logger.exception("Execution %s aborted by a database error", self.execution.pk)
+        finally:
+            self.threads.close()
         return self._finish(error)
 
     def _mark_running(self) -> None:
@@ -228,44 +270,43 @@ class ExecutionRun:
         skipped: dict[str, str] = {}  # step id -> why
         running: dict[Future, StepNode] = {}
         critical: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=MAX_PARALLEL_STEPS, thread_name_prefix=f"exec{self.execution.pk}") as pool:
-            while pending or running:
-                stop = outcome.failed or critical is not None or self._cancel_requested()
-                if not stop:
-                    for node in sorted(pending.values(), key=lambda item: item.index):
-                        if not node.depends_on <= finished:
-                            continue
-                        del pending[node.index]
-                        reason = self._skip_reason(node, skipped)
-                        if reason:
-                            skipped[node.step_id] = reason
-                            self._record_skipped(ctx, node, reason)
-                            finished.add(node.index)
-                            continue
-                        running[pool.submit(self._run_step_in_thread, ctx, node)] = node
-                if not running:
-                    if stop or not pending:
-                        break
-                    continue  # skipping steps made others ready
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    node = running.pop(future)
-                    try:
-                        output = future.result()
-                    except (CriticalError, *DATABASE_GONE) as exc:
-                        critical = critical or exc
+        while pending or running:
+            stop = outcome.failed or critical is not None or self._cancel_requested()
+            if not stop:
+                for node in sorted(pending.values(), key=lambda item: item.index):
+                    if not node.depends_on <= finished:
                         continue
-                    except StepError as exc:
-                        outcome.failed = True
-                        outcome.broker_trouble |= isinstance(exc.__cause__, BrokerError)
-                        outcome.errors.append(
-                            {"symbol": ctx.symbol, "step_id": node.step_id, "step_type": node.step["type"],
-                             "error": str(exc)}
-                        )
+                    del pending[node.index]
+                    reason = self._skip_reason(node, skipped)
+                    if reason:
+                        skipped[node.step_id] = reason
+                        self._record_skipped(ctx, node, reason)
+                        finished.add(node.index)
                         continue
-                    finished.add(node.index)
-                    for step_id in output.get("skip_steps", []):
-                        skipped.setdefault(step_id, f"Branch not taken at condition {node.step_id}")
+                    running[self.threads.submit(self._run_step, ctx, node)] = node
+            if not running:
+                if stop or not pending:
+                    break
+                continue  # skipping steps made others ready
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                node = running.pop(future)
+                try:
+                    output = future.result()
+                except (CriticalError, *DATABASE_GONE) as exc:
+                    critical = critical or exc
+                    continue
+                except Exception as exc:  # a StepError, or a failure of the bookkeeping around the step
+                    outcome.failed = True
+                    outcome.broker_trouble |= isinstance(exc.__cause__, BrokerError)
+                    outcome.errors.append(
+                        {"symbol": ctx.symbol, "step_id": node.step_id, "step_type": node.step["type"],
+                         "error": str(exc)}
+                    )
+                    continue
+                finished.add(node.index)
+                for step_id in output.get("skip_steps", []):
+                    skipped.setdefault(step_id, f"Branch not taken at condition {node.step_id}")
         if critical is not None:
             raise critical if isinstance(critical, CriticalError) else CriticalError(f"Database error: {critical}")
 
@@ -279,12 +320,6 @@ class ExecutionRun:
         return ""
 
     # --- one step ----------------------------------------------------------------
-
-    def _run_step_in_thread(self, ctx: SymbolContext, node: StepNode) -> dict:
-        try:
-            return self._run_step(ctx, node)
-        finally:
-            connections.close_all()  # this thread's connections only
 
     def _run_step(self, ctx: SymbolContext, node: StepNode) -> dict:
         step = node.step
@@ -325,9 +360,12 @@ class ExecutionRun:
         step_run.error = str(failure) if failure else ""
         step_run.finished_at = timezone.now()
         step_run.duration_ms = int((time.monotonic() - started) * 1000)
-        if not isinstance(failure, DATABASE_GONE):
-            step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
-        self._step_finished(node)
+        if isinstance(failure, DATABASE_GONE):
+            self._count_finished_step(node)
+        else:
+            with transaction.atomic():  # one commit for the step's record and the execution's progress
+                step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
+                self._step_finished(node)
         progress.step_finished(self.execution, step_run, self._progress_for(node))
         if failure is not None:
             raise failure
@@ -341,28 +379,32 @@ class ExecutionRun:
     def _progress_for(self, node: StepNode) -> dict:
         return dict(self.progress, current_step_id=node.step_id)
 
-    def _step_finished(self, node: StepNode) -> None:
+    def _count_finished_step(self, node: StepNode) -> dict:
         with self.progress_lock:
             self.progress["current_step"] += 1
-            snapshot = self._progress_for(node)
+            return self._progress_for(node)
+
+    def _step_finished(self, node: StepNode) -> None:
+        snapshot = self._count_finished_step(node)
         WorkflowExecution.objects.filter(pk=self.execution.pk).update(progress=snapshot)
 
     def _record_skipped(self, ctx: SymbolContext, node: StepNode, reason: str) -> None:
         now = timezone.now()
-        step_run = StepRun.objects.create(
-            execution=self.execution,
-            symbol=ctx.symbol,
-            index=node.index,
-            step_id=node.step_id,
-            step_type=node.step["type"],
-            status=StepRun.Status.SKIPPED,
-            attempt=self.execution.attempt,
-            started_at=now,
-            finished_at=now,
-            duration_ms=0,
-            output={"reason": reason},
-        )
+        with transaction.atomic():
+            step_run = StepRun.objects.create(
+                execution=self.execution,
+                symbol=ctx.symbol,
+                index=node.index,
+                step_id=node.step_id,
+                step_type=node.step["type"],
+                status=StepRun.Status.SKIPPED,
+                attempt=self.execution.attempt,
+                started_at=now,
+                finished_at=now,
+                duration_ms=0,
+                output={"reason": reason},
+            )
+            self._step_finished(node)
         with ctx.lock:
             ctx.outputs[node.step_id] = {"skipped": True, "reason": reason}
-        self._step_finished(node)
         progress.step_finished(self.execution, step_run, self._progress_for(node))

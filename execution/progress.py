@@ -7,10 +7,13 @@ the event, so a websocket consumer can check access without a query.
 Publishing is best effort: a failure is logged and the run goes on.
 """
 
+import asyncio
 import logging
+import os
+import threading
+from concurrent.futures import Future
 from typing import TypedDict
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
@@ -62,17 +65,60 @@ def execution_group(execution_id: int) -> str:
     return f"execution-{execution_id}"
 
 
-def publish(execution_id: int, event: dict) -> None:
-    """Send one event to the execution's group and the monitor group; never raise."""
+class _Publisher:
+    """One event loop in a daemon thread per process, so the channel layer keeps its connection.
+
+    Sending through async_to_sync would start a loop and a Redis connection per event (about
+    15 ms); here an event costs a hand-off to the loop, and events keep their order. The loop
+    is started lazily and again after a fork (a prefork worker child has no threads).
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pid = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():
+                self.loop = asyncio.new_event_loop()
+                self.pid = os.getpid()
+                threading.Thread(target=self.loop.run_forever, name="progress-publisher", daemon=True).start()
+            return self.loop
+
+    def submit(self, coroutine) -> Future:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+
+
+_publisher = _Publisher()
+
+
+async def _send(groups: tuple[str, ...], event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        await layer.group_send(group, event)
+
+
+def _log_failure(future: Future, event: dict) -> None:
+    error = future.exception()
+    if error is not None:
+        logger.warning("Could not publish %s for execution %s: %s", event.get("type"), event.get("execution_id"), error)
+
+
+def publish(execution_id: int, event: dict) -> Future | None:
+    """Send one event to the execution's group and the monitor group without waiting; never raise.
+
+    Returns the future of the send (tests may wait on it).
+    """
     try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        send = async_to_sync(layer.group_send)
-        send(execution_group(execution_id), event)
-        send(MONITOR_GROUP, event)
+        future = _publisher.submit(_send((execution_group(execution_id), MONITOR_GROUP), event))
     except Exception:
         logger.warning("Could not publish %s for execution %s", event.get("type"), execution_id, exc_info=True)
+        return None
+    future.add_done_callback(lambda done: _log_failure(done, event))
+    return future
 
 
 def execution_status(execution) -> None:

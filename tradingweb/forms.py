@@ -9,6 +9,11 @@ class LoginForm(AuthenticationForm):
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         self.fields["username"].widget.attrs.update(
-            {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false", "placeholder": "alice"}
+            {
+                "autocomplete": "username",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "placeholder": "Your username",
+            }
         )
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password", "placeholder": "••••••••"})

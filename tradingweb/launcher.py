@@ -11,6 +11,7 @@ started (Celery's pool processes) and a Ctrl-C in the terminal reaches only the 
 which then stops the children in order: web, beat and worker first, Redis last.
 """
 
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +62,7 @@ class Launcher:
     # --- output -----------------------------------------------------------
     def say(self, line: str, name: str = "run") -> None:
         with self.print_lock:
-            self.stdout.write(f"{name:<7}| {line}\n")
+            self.stdout.write(f"{name:<8}| {line}\n")
             self.stdout.flush()
 
     def relay_output(self, child: Child) -> None:
@@ -176,7 +179,23 @@ class Launcher:
             ],
         )  # fmt: skip
         wait_for_port(self.port, web, timeout=READY_TIMEOUT_SECONDS)
+        self.report_health()
         self.print_banner(seed.output)
+
+    def report_health(self) -> None:
+        """Asks /api/health/ once: it loads the whole app, so the first page a person opens is fast."""
+        url = f"http://{BIND_HOST}:{self.port}/api/health/"
+        try:
+            with urllib.request.urlopen(url, timeout=READY_TIMEOUT_SECONDS) as response:
+                report = json.load(response)
+        except urllib.error.HTTPError as error:
+            report = json.load(error)
+        except (OSError, ValueError) as error:
+            self.say(f"warning: {url} did not answer: {error}")
+            return
+        for name, component in report["components"].items():
+            if not component["ok"]:
+                self.say(f"warning: {name} is not healthy: {component['message']}")
 
     def print_banner(self, seed_output: list[str]) -> None:
         url = f"http://{BIND_HOST}:{self.port}/"

@@ -264,6 +264,9 @@ LLM_PRICES = {
     "gpt-4o": (Decimal("0.0025"), Decimal("0.01")),
     "gpt-4o-mini": (Decimal("0.00015"), Decimal("0.0006")),
 }
+# Agent tools' data providers: dotted paths of callables (symbol) -> dict; empty = "no data".
+AGENT_FUNDAMENTALS_PROVIDER = os.environ.get("AGENT_FUNDAMENTALS_PROVIDER", "")
+AGENT_NEWS_PROVIDER = os.environ.get("AGENT_NEWS_PROVIDER", "")
 APPROVAL_TIMEOUT_SECONDS = env_int("APPROVAL_TIMEOUT_SECONDS", 300)
 APPROVAL_MAX_PRICE_MOVE_PCT = env_float("APPROVAL_MAX_PRICE_MOVE_PCT", 2.0)
 SANDBOX_TIMEOUT_SECONDS = env_int("SANDBOX_TIMEOUT_SECONDS", 10)

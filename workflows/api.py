@@ -1,6 +1,8 @@
 """Workflow and strategy API: validate input, call one service, serialize the result."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,6 +11,7 @@ from tradingweb.api import OwnerScopedMixin
 from workflows import services
 from workflows.models import Strategy, Workflow
 from workflows.serializers import (
+    StepTypeSerializer,
     StrategySerializer,
     WorkflowDefinitionSerializer,
     WorkflowSerializer,
@@ -91,16 +94,19 @@ class WorkflowViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSe
         services.workflow_delete(workflow=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def clone(self, request, pk=None):
         workflow = services.workflow_clone(workflow=self.get_object(), owner=request.user)
         return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         workflow = services.workflow_activate(workflow=self.get_object())
         return Response(WorkflowSerializer(workflow).data)
 
+    @extend_schema(operation_id="workflows_versions_list", responses=WorkflowVersionSerializer(many=True))
     @action(detail=True, methods=["get"], serializer_class=WorkflowVersionSerializer)
     def versions(self, request, pk=None):
         versions = self.get_object().versions.select_related("created_by").order_by("-number")
@@ -113,6 +119,7 @@ class WorkflowViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSe
         version = get_object_or_404(self.get_object().versions, number=number)
         return Response(WorkflowVersionSerializer(version).data)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>\d+)/revert")
     def revert(self, request, pk=None, number=None):
         workflow = self.get_object()
@@ -120,6 +127,7 @@ class WorkflowViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSe
         services.workflow_revert(workflow=workflow, number=int(number), user=request.user)
         return Response(WorkflowSerializer(workflow).data)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], url_path=r"versions/(?P<a>\d+)/diff/(?P<b>\d+)")
     def diff(self, request, pk=None, a=None, b=None):
         workflow = self.get_object()
@@ -127,6 +135,10 @@ class WorkflowViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSe
         after = get_object_or_404(workflow.versions, number=b)
         return Response(services.versions_diff(before, after))
 
+    @extend_schema(
+        parameters=[OpenApiParameter("version", int, description="Version number; default: the current one")],
+        responses=OpenApiTypes.OBJECT,
+    )
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         workflow = self.get_object()
@@ -138,6 +150,10 @@ class WorkflowViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSe
         response["Content-Disposition"] = f'attachment; filename="workflow-{workflow.pk}-v{document["version"]}.json"'
         return response
 
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        parameters=[OpenApiParameter("source", str, description="Where the document came from, for the record")],
+    )
     @action(detail=False, methods=["post"], url_path="import")
     def import_workflow(self, request):
         workflow = services.workflow_import(
@@ -145,6 +161,7 @@ class WorkflowViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSe
         )
         return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["post"], serializer_class=WorkflowDefinitionSerializer)
     def validate(self, request):
         serializer = WorkflowDefinitionSerializer(data=request.data)
@@ -162,6 +179,7 @@ class WorkflowTemplateViewSet(viewsets.ViewSet):
     def list(self, request):
         return Response(WorkflowTemplateSerializer(BUILTIN_TEMPLATES, many=True).data)
 
+    @extend_schema(parameters=[OpenApiParameter("type", str, OpenApiParameter.PATH)])
     def retrieve(self, request, type=None):
         template = TEMPLATES_BY_TYPE.get(type)
         if template is None:
@@ -172,8 +190,10 @@ class WorkflowTemplateViewSet(viewsets.ViewSet):
 class StepTypeViewSet(viewsets.ViewSet):
     """The step catalogue with each type's config schema, for the builder."""
 
+    serializer_class = StepTypeSerializer
+
     def list(self, request):
-        return Response(step_catalogue())
+        return Response(StepTypeSerializer(step_catalogue(), many=True).data)
 
 
 class StrategyViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSet):

@@ -13,8 +13,10 @@ Grammar (keywords are case-insensitive):
 
 Paths read plain dicts and lists of the context only (no attributes, no names starting with
 "_", no calls), so an expression can read values and nothing else. A path that is missing
-evaluates to null, and any ordering comparison with null is false. `contains` ignores case for
-text and tests membership for lists; `matches` is a regular-expression search.
+evaluates to null, and any ordering comparison with null is false. Text compares ignoring case
+(`decision.type == "buy"`); numbers compare as numbers, numeric text included. `contains` is a
+case-insensitive substring test for text and membership for lists; `matches` is a regular-
+expression search (case-sensitive unless the pattern says `(?i)`).
 """
 
 import re

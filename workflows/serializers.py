@@ -77,3 +77,11 @@ class StrategySerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "paused_reason", "created_at", "updated_at"]
+
+
+class StepTypeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    schema = serializers.JSONField()
+    defaults = serializers.JSONField()

@@ -11,6 +11,7 @@ consolidate) by their analysis label (`analysis.daily` in a condition).
 """
 
 import copy
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +128,7 @@ def _check_string(config_field: ConfigField, value: Any) -> list[str]:
 
 def _check_number(config_field: ConfigField, value: Any) -> list[str]:
     integral = config_field.kind == INTEGER
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return [f"must be {'a whole number' if integral else 'a number'}, got {value!r}"]
     if integral and value != int(value):
         return [f"must be a whole number, got {value!r}"]

@@ -7,13 +7,7 @@ from typing import Any
 
 from workflows.conditions import ConditionError, parse_condition
 from workflows.parameters import declaration_errors, default_values, referenced_names, resolve_config
-from workflows.steps import (
-    AGENTS,
-    CODE,
-    PROMPT,
-    STEP_TYPES,
-    StepType,
-)
+from workflows.steps import AGENTS, CODE, PROMPT, STEP_TYPES, StepType
 
 STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 STEP_KEYS = {"id", "type", "name", "config"}
@@ -27,7 +21,6 @@ SANE_RISK_LIMITS = {
     "max_position_pct": ("at most", 0.5),
     "min_r_coefficient": ("at least", 1.0),
 }
-MODEL_FIELDS = ("model",)
 
 
 @dataclass(frozen=True)
@@ -242,7 +235,7 @@ def activation_errors(
                 if too_far:
                     errors.append(WorkflowError(step["id"], name, f"{value} is not a sane setting for a live "
                                                                   f"workflow; use {bound} {limit}"))
-        models = [config.get(name) for name in MODEL_FIELDS]
+        models = [config.get("model")]
         models += [agent.get("model") for agent in config.get("agents") or [] if isinstance(agent, dict)]
         for model in models:
             problem = model_problem(model) if isinstance(model, str) and model else None

@@ -1,6 +1,9 @@
 """Pick the broker adapter named by settings.BROKER_ADAPTER."""
 
+from dataclasses import asdict
+
 from django.conf import settings
+from django.core.cache import cache
 
 from broker.adapters.base import (
     AccountSummary,
@@ -32,6 +35,7 @@ __all__ = [
     "PermanentBrokerError",
     "Quote",
     "TransientBrokerError",
+    "cached_status",
     "get_adapter",
 ]
 
@@ -50,3 +54,16 @@ def get_adapter() -> BrokerAdapter:
 
         return shared_ibkr_adapter()
     raise PermanentBrokerError(f"Unknown BROKER_ADAPTER {name!r}; expected one of {', '.join(ADAPTERS)}")
+
+
+STATUS_CACHE_SECONDS = 30
+
+
+def cached_status() -> BrokerStatus:
+    """The adapter's status, asked at most once per 30 s for all callers (it may mean a gateway round trip)."""
+    key = f"broker:status:{settings.BROKER_ADAPTER}"
+    stored = cache.get(key)
+    if stored is None:
+        stored = asdict(get_adapter().status())
+        cache.set(key, stored, STATUS_CACHE_SECONDS)
+    return BrokerStatus(**stored)

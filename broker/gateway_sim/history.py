@@ -5,7 +5,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from broker.simulation import is_intraday
+from broker.pacing import IBKR_HISTORICAL, PacingRules, required_wait
+from broker.timeframes import is_intraday
 
 # TWS bar size setting -> the simulated exchange's bar size.
 BAR_SIZES = {
@@ -76,22 +77,25 @@ def bar_date(iso_time: str, bar: str, format_date: int) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
-class PacingRules:
-    """IBKR's historical data pacing: no identical request within 15 s, at most 60 requests per 10 min."""
+class PacingMonitor:
+    """IBKR's historical data pacing as the gateway applies it: a request that breaks a rule is
+    refused with error 162 (the app's own pacer makes callers wait instead)."""
 
-    IDENTICAL_WINDOW = 15.0
-    BUDGET_WINDOW = 600.0
-    BUDGET = 60
+    def __init__(self, rules: PacingRules = IBKR_HISTORICAL):
+        self.rules = rules
+        self._requests: list[tuple[float, int, tuple]] = []  # (time, conid, request key)
 
-    def __init__(self):
-        self._recent: list[tuple[float, tuple]] = []
-
-    def violation(self, request_key: tuple, now: float) -> str:
-        """Why this request breaks the rules (empty when it does not); records it when allowed."""
-        self._recent = [(when, key) for when, key in self._recent if now - when < self.BUDGET_WINDOW]
-        if any(key == request_key and now - when < self.IDENTICAL_WINDOW for when, key in self._recent):
-            return "identical historical data request within 15 seconds"
-        if len(self._recent) >= self.BUDGET:
-            return f"more than {self.BUDGET} historical data requests within 10 minutes"
-        self._recent.append((now, request_key))
-        return ""
+    def allows(self, conid: int, request_key: tuple, now: float) -> bool:
+        """True (and the request is counted) when it keeps every rule at `now`."""
+        self._requests = [r for r in self._requests if r[0] > now - self.rules.window_seconds]
+        wait = required_wait(
+            now,
+            self.rules,
+            [when for when, _, _ in self._requests],
+            [when for when, c, _ in self._requests if c == conid],
+            [when for when, _, key in self._requests if key == request_key],
+        )
+        if wait > 0:
+            return False
+        self._requests.append((now, conid, request_key))
+        return True

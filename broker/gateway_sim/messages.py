@@ -99,7 +99,7 @@ class RequestedContract:
 
 @dataclass(frozen=True)
 class PlaceOrderRequest:
-    """The leading fields of placeOrder: everything a plain LMT/MKT stock order carries."""
+    """The leading fields of placeOrder: everything a stock order or a bracket leg carries."""
 
     order_id: int
     contract: RequestedContract
@@ -107,17 +107,20 @@ class PlaceOrderRequest:
     quantity: Decimal
     order_type: str
     limit_price: Decimal | None
+    stop_price: Decimal | None
     tif: str
     account: str
     order_ref: str
+    transmit: bool
+    parent_id: int
 
     @classmethod
     def from_fields(cls, fields: list[str]) -> "PlaceOrderRequest":
         # fields: 3, orderId, contract x12, secIdType, secId, action, totalQuantity, orderType,
-        # lmtPrice, auxPrice, tif, ocaGroup, account, openClose, origin, orderRef, transmit, ...
+        # lmtPrice, auxPrice, tif, ocaGroup, account, openClose, origin, orderRef, transmit, parentId, ...
         contract = RequestedContract.from_fields(fields[2:14])
-        action, quantity, order_type, limit_price = fields[16:20]
-        tif, _oca, account, _open_close, _origin, order_ref = fields[21:27]
+        action, quantity, order_type, limit_price, aux_price = fields[16:21]
+        tif, _oca, account, _open_close, _origin, order_ref, transmit, parent_id = fields[21:29]
         return cls(
             order_id=int(fields[1]),
             contract=contract,
@@ -125,9 +128,12 @@ class PlaceOrderRequest:
             quantity=decimal_field(quantity) or Decimal("0"),
             order_type=order_type,
             limit_price=decimal_field(limit_price),
+            stop_price=decimal_field(aux_price),
             tif=tif or "DAY",
             account=account,
             order_ref=order_ref,
+            transmit=transmit != "0",
+            parent_id=int(parent_id or 0),
         )
 
 
@@ -244,8 +250,8 @@ def contract_details(req_id: int, contract: ContractInfo) -> list:
         "SMART",
         contract.currency,
         contract.symbol,  # localSymbol
-        "NMS",  # marketName
-        "NMS",  # tradingClass
+        contract.symbol,  # marketName
+        contract.symbol,  # tradingClass
         contract.conid,
         "0.01",  # minTick
         "",  # multiplier
@@ -315,7 +321,7 @@ def order_status(order: OrderRecord) -> list:
         order.remaining,
         price_field(order.avg_fill_price) or "0",
         order.perm_id,
-        0,  # parentId
+        order.parent_id,
         price_field(order.last_fill_price) or "0",
         order.client_id,
         "",  # whyHeld
@@ -330,7 +336,7 @@ def _order_terms(order: OrderRecord) -> list:
         order.quantity,
         order.order_type,
         price_field(order.limit_price),
-        "",  # auxPrice
+        price_field(order.stop_price),  # auxPrice
         order.tif,
         "",  # ocaGroup
         order.account,
@@ -373,7 +379,7 @@ def open_order(order: OrderRecord) -> list:
         0,  # eTradeOnly
         0,  # firmQuoteOnly
         "",  # nbboPriceCap
-        0,  # parentId
+        order.parent_id,
         0,  # triggerMethod
         "",  # volatility
         0,  # volatilityType
@@ -559,8 +565,9 @@ def update_account_value(key: str, value: str, currency: str, account_id: str) -
     return [6, 2, key, value, currency, account_id]
 
 
-def update_portfolio(account_id: str, contract: ContractInfo, quantity: Decimal, market_price: Decimal,
-                     average_cost: Decimal) -> list:
+def update_portfolio(
+    account_id: str, contract: ContractInfo, quantity: Decimal, market_price: Decimal, average_cost: Decimal
+) -> list:
     market_value = quantity * market_price
     unrealized = market_value - quantity * average_cost
     return [

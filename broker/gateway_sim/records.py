@@ -35,6 +35,8 @@ class OrderRecord:
     order_ref: str
     account: str
     broker_order_id: str = ""
+    stop_price: Decimal | None = None
+    parent_id: int = 0
     status: str = "PendingSubmit"
     filled: Decimal = Decimal("0")
     avg_fill_price: Decimal | None = None

@@ -22,13 +22,13 @@ from decimal import Decimal
 from django.db import connections
 
 from broker.adapters.base import AccountSummary, BrokerError, BrokerPosition, ContractInfo, OrderRequest, OrderState
-from broker.models import Instrument
+from broker.models import Instrument, SimulatedOrder
 from broker.simulation import SimulatedExchange
 
 from . import messages as msg
 from .clock import MarketClock
 from .faults import Faults
-from .history import HistoryRequestError, PacingRules, bar_date, parse_end_time, simulated_bar_size, simulated_period
+from .history import HistoryRequestError, PacingMonitor, bar_date, parse_end_time, simulated_bar_size, simulated_period
 from .records import ExecutionRecord, OrderRecord
 from .wire import ProtocolError, decode_fields, encode_frame, read_frame, read_handshake
 
@@ -127,9 +127,10 @@ class GatewaySimulator:
         self.clock = clock or MarketClock()
         self.faults = faults or Faults()
         self.market_interval = market_interval
-        self.pacing = PacingRules() if enforce_pacing else None
+        self.pacing = PacingMonitor() if enforce_pacing else None
         self.sessions: dict[int, Session] = {}
         self.orders: dict[tuple[int, int], OrderRecord] = {}
+        self._untransmitted: dict[tuple[int, int], msg.PlaceOrderRequest] = {}
         self.executions: list[ExecutionRecord] = []
         self.contracts: dict[int, ContractInfo] = {}
         self._perm_ids = itertools.count(1_000_001)
@@ -195,10 +196,14 @@ class GatewaySimulator:
             self._executor.shutdown(wait=True)
             self._executor = None
 
-    async def serve_forever(self) -> None:
+    async def serve_forever(self, *, drop_every: float | None = None) -> None:
+        """Serve until cancelled (Ctrl-C); with `drop_every`, drop all connections that often."""
         await self.start()
         try:
-            await asyncio.Event().wait()
+            while True:
+                await asyncio.sleep(drop_every or 3600)
+                if drop_every:
+                    await self.adrop_connections()
         finally:
             await self.stop()
 
@@ -311,8 +316,9 @@ class GatewaySimulator:
         handler = self._handlers.get(message_id)
         if handler is None:
             if message_id not in self._silent:
-                log.info("Client %s sent message %s, which the simulator does not implement", session.client_id,
-                         message_id)
+                log.info(
+                    "Client %s sent message %s, which the simulator does not implement", session.client_id, message_id
+                )
             return
         try:
             await handler(session, fields)
@@ -397,7 +403,8 @@ class GatewaySimulator:
             session.error(req_id, 321, f"Error validating request:-'bP' : cause - {exc}")
             return
         pacing_key = (info.conid, request.end, request.duration, request.bar_size, request.what_to_show)
-        if self.faults.take_pacing_violation() or (self.pacing and self.pacing.violation(pacing_key, time.monotonic())):
+        paced_out = self.pacing and not self.pacing.allows(info.conid, pacing_key, time.monotonic())
+        if self.faults.take_pacing_violation() or paced_out:
             session.error(req_id, msg.ERR_PACING_VIOLATION, PACING_VIOLATION)
             return
         try:
@@ -424,59 +431,112 @@ class GatewaySimulator:
 
     async def _place_order(self, session: Session, fields: list[str]) -> None:
         request = msg.PlaceOrderRequest.from_fields(fields)
-        order_id = request.order_id
-        key = (session.client_id, order_id)
-        if key in self.orders:
-            session.error(order_id, msg.ERR_DUPLICATE_ORDER_ID, "Duplicate order id")
+        key = (session.client_id, request.order_id)
+        if key in self.orders or key in self._untransmitted:
+            session.error(request.order_id, msg.ERR_DUPLICATE_ORDER_ID, "Duplicate order id")
             return
-        info = await self._resolve(request.contract)
+        if not request.transmit:
+            # Like TWS, hold it until a transmitted order (the last leg of its bracket) sends it.
+            self._untransmitted[key] = request
+            return
+        if not request.parent_id:
+            await self._submit(session, request, [])
+            return
+        parent = self._untransmitted.pop((session.client_id, request.parent_id), None)
+        if parent is None:
+            self._reject(session, [request], f"parent order {request.parent_id} is not an untransmitted bracket parent")
+            return
+        siblings = [
+            self._untransmitted.pop(held_key)
+            for held_key, held in list(self._untransmitted.items())
+            if held_key[0] == session.client_id and held.parent_id == request.parent_id
+        ]
+        await self._submit(session, parent, [*siblings, request])
+
+    @staticmethod
+    def _reject(session: Session, requests: list[msg.PlaceOrderRequest], reason: str) -> None:
+        for request in requests:
+            session.error(request.order_id, msg.ERR_ORDER_REJECTED, f"Order rejected - reason:{reason}")
+
+    async def _submit(self, session: Session, entry: msg.PlaceOrderRequest, exits: list[msg.PlaceOrderRequest]) -> None:
+        """Send an order, with its take-profit (LMT) and stop-loss (STP) legs, to the exchange."""
+        legs = [entry, *exits]
+        info = await self._resolve(entry.contract)
         if info is None:
-            session.error(order_id, msg.ERR_NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION)
+            for leg in legs:
+                session.error(leg.order_id, msg.ERR_NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION)
             return
         injected = self.faults.take_order_rejection()
         if injected:
-            session.error(order_id, msg.ERR_ORDER_REJECTED, f"Order rejected - reason:{injected}")
+            self._reject(session, legs, injected)
+            return
+        take_profits = [leg for leg in exits if leg.order_type == "LMT"]
+        stop_losses = [leg for leg in exits if leg.order_type == "STP"]
+        if len(take_profits) > 1 or len(stop_losses) > 1 or len(exits) != len(take_profits) + len(stop_losses):
+            self._reject(session, legs, "a bracket takes at most one LMT take-profit and one STP stop-loss")
             return
         order_request = OrderRequest(
             conid=info.conid,
             symbol=info.symbol,
-            side=request.action,
-            quantity=request.quantity,
-            order_type=request.order_type,
-            limit_price=request.limit_price if request.order_type == "LMT" else None,
-            tif=request.tif,
+            side=entry.action,
+            quantity=entry.quantity,
+            order_type=entry.order_type,
+            limit_price=entry.limit_price if entry.order_type == "LMT" else None,
+            tif=entry.tif,
             # The exchange keys orders by reference; API clients may leave it empty.
-            order_ref=request.order_ref or f"tws-api-{uuid.uuid4().hex}",
+            order_ref=entry.order_ref or f"tws-api-{uuid.uuid4().hex}",
+            take_profit=take_profits[0].limit_price if take_profits else None,
+            stop_loss=stop_losses[0].stop_price if stop_losses else None,
         )
         problems = order_request.validation_errors()
         if problems:
-            session.error(order_id, msg.ERR_ORDER_REJECTED, "Order rejected - reason:" + "; ".join(problems))
+            self._reject(session, legs, "; ".join(problems))
             return
         try:
             state = await self._call(self.exchange.place_order, order_request, now=self.clock.now())
         except BrokerError as exc:
-            session.error(order_id, msg.ERR_ORDER_REJECTED, f"Order rejected - reason:{exc.message}")
+            self._reject(session, legs, exc.message)
             return
         if state.status == "rejected":
-            session.error(order_id, msg.ERR_ORDER_REJECTED, f"Order rejected - reason:{state.message}")
+            self._reject(session, legs, state.message)
             return
+        leg_ids = await self._call(self._bracket_leg_ids, state.broker_order_id) if exits else {}
+        records = [self._record(session, entry, info, state.broker_order_id)]
+        records += [self._record(session, leg, info, leg_ids[leg.order_type], entry.order_id) for leg in exits]
+        states = [state]
+        if exits:
+            states += await self._call(self._read_order_states, [r.broker_order_id for r in records[1:]], None)
+        filled = [self._report(record, leg_state) for record, leg_state in zip(records, states, strict=True)]
+        if any(filled):
+            await self._push_account_updates()
+
+    def _record(
+        self, session: Session, leg: msg.PlaceOrderRequest, info: ContractInfo, broker_order_id: str, parent_id=0
+    ) -> OrderRecord:
         record = OrderRecord(
             client_id=session.client_id,
-            order_id=order_id,
+            order_id=leg.order_id,
             perm_id=next(self._perm_ids),
             contract=info,
-            action=request.action,
-            quantity=request.quantity,
-            order_type=request.order_type,
-            limit_price=order_request.limit_price,
-            tif=request.tif,
-            order_ref=request.order_ref,
+            action=leg.action,
+            quantity=leg.quantity,
+            order_type=leg.order_type,
+            limit_price=leg.limit_price if leg.order_type == "LMT" else None,
+            stop_price=leg.stop_price if leg.order_type == "STP" else None,
+            tif=leg.tif,
+            order_ref=leg.order_ref,
             account=self.account_id,
-            broker_order_id=state.broker_order_id,
+            broker_order_id=broker_order_id,
+            parent_id=parent_id,
         )
-        self.orders[key] = record
-        if self._report(record, state):
-            await self._push_account_updates()
+        self.orders[(session.client_id, leg.order_id)] = record
+        return record
+
+    @staticmethod
+    def _bracket_leg_ids(parent_broker_order_id: str) -> dict[str, str]:
+        """The exchange's ids of a bracket's legs by order type (it books them as child orders)."""
+        legs = SimulatedOrder.objects.filter(parent_id=int(parent_broker_order_id)).values_list("order_type", "pk")
+        return {order_type: str(pk) for order_type, pk in legs}
 
     async def _cancel_order(self, session: Session, fields: list[str]) -> None:
         order_id = int(fields[2])
@@ -565,7 +625,8 @@ class GatewaySimulator:
             if any(filled):
                 await self._push_account_updates()
 
-    def _read_order_states(self, broker_order_ids: list[str], now: datetime) -> list[OrderState]:
+    def _read_order_states(self, broker_order_ids: list[str], now: datetime | None) -> list[OrderState]:
+        now = now or self.clock.now()
         self.exchange.process_market(now)
         return [self.exchange.order_status(broker_order_id, now=now) for broker_order_id in broker_order_ids]
 
@@ -588,8 +649,9 @@ class GatewaySimulator:
     def _send_positions(self, session: Session, snapshot: AccountSnapshot, closed_conids: set[int]) -> None:
         for holding in snapshot.holdings:
             session.send(
-                msg.position(self.account_id, holding.contract, holding.position.quantity,
-                             holding.position.average_cost)
+                msg.position(
+                    self.account_id, holding.contract, holding.position.quantity, holding.position.average_cost
+                )
             )
         for conid in closed_conids:
             session.send(msg.position(self.account_id, self.contracts[conid], Decimal("0"), Decimal("0")))
@@ -599,8 +661,13 @@ class GatewaySimulator:
             session.send(msg.update_account_value(tag, value, currency, self.account_id))
         for holding in snapshot.holdings:
             session.send(
-                msg.update_portfolio(self.account_id, holding.contract, holding.position.quantity,
-                                     holding.market_price, holding.position.average_cost)
+                msg.update_portfolio(
+                    self.account_id,
+                    holding.contract,
+                    holding.position.quantity,
+                    holding.market_price,
+                    holding.position.average_cost,
+                )
             )
         session.send(msg.update_account_time(self.clock.now()))
 

@@ -1,15 +1,15 @@
 """validate_risk: approve or reject the decision with the risk arithmetic of broker.risk.
 
-The step's limits can only be tightened by the global caps staff set (RiskLimits), and the
+A HOLD is recorded as such and keeps its status: there is nothing to approve. The step's
+limits can only be tightened by the global caps staff set (RiskLimits), and the
 kill switch rejects everything. Equity, exposure and open positions come from the broker.
 """
 
-from decimal import Decimal, InvalidOperation
-
-from broker.risk import RiskConfig, evaluate_trade
+from decimal import Decimal
 
 from broker.adapters import get_adapter
 from broker.models import RiskLimits
+from broker.risk import RiskConfig, evaluate_trade
 from execution.models import Decision
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 
@@ -21,33 +21,6 @@ RISK_SETTINGS = (
     "max_exposure_pct",
     "max_open_positions",
 )
-ATR_KEYS = ("atr14", "atr_14", "atr")
-
-
-def risk_config_from(config: dict) -> RiskConfig:
-    values = {}
-    for name in RISK_SETTINGS:
-        if config.get(name) in (None, ""):
-            continue
-        try:
-            values[name] = int(config[name]) if name == "max_open_positions" else Decimal(str(config[name]))
-        except (InvalidOperation, TypeError, ValueError) as exc:
-            raise PermanentStepError(f"validate_risk: {name} must be a number, got {config[name]!r}") from exc
-    return RiskConfig(**values)
-
-
-def _atr(summary: dict) -> Decimal | None:
-    """ATR(14) of the primary timeframe, for a stop when the decision gave none."""
-    for key in ATR_KEYS:
-        value = summary.get(key)
-        if isinstance(value, dict):
-            value = value.get("value", value.get("last"))
-        if isinstance(value, int | float | str | Decimal) and not isinstance(value, bool):
-            try:
-                return Decimal(str(value))
-            except InvalidOperation:
-                return None
-    return None
 
 
 def _as_decimal(value) -> Decimal | None:
@@ -63,8 +36,17 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
         with ctx.lock:
             ctx.verdict = dict(decision.risk)
         return {"approved": True, "reused": True, "decision_id": decision.pk, "risk": decision.risk}
+    if decision.type == Decision.Type.HOLD:
+        risk = {"approved": False, "reasons": ["HOLD: there is nothing to place"]}
+        Decision.objects.filter(pk=decision.pk).update(risk=risk)
+        with ctx.lock:
+            ctx.verdict = risk
+        return {"decision_id": decision.pk, "approved": False, "reasons": risk["reasons"], "risk": risk}
     limits = RiskLimits.current()
-    risk_config = risk_config_from(config).capped_by(limits)
+    try:
+        risk_config = RiskConfig.from_dict({name: config.get(name) for name in RISK_SETTINGS}).capped_by(limits)
+    except ValueError as exc:
+        raise PermanentStepError(f"validate_risk: {exc}") from exc
     adapter = get_adapter()
     account = adapter.account_summary()
     positions = [position for position in adapter.positions() if position.quantity]
@@ -75,7 +57,7 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
         price=decision.current_price,
         target=decision.target_price,
         stop=decision.stop_loss,
-        atr=_atr(summary),
+        atr=summary.get("atr14"),
         equity=account.equity,
         exposure=exposure,
         open_positions=len(positions),

@@ -44,7 +44,7 @@ def test_it_returns_a_utc_frame_of_floats(adapter):
     assert list(frame.columns) == ["open", "high", "low", "close", "volume"]
     assert str(frame.index.tz) == "UTC"
     assert frame.index.is_monotonic_increasing
-    assert all(dtype == float for dtype in frame.dtypes)
+    assert set(frame.dtypes.astype(str)) == {"float64"}
     assert 55 <= len(frame) <= 70
 
 

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.db import connections
 
 from execution.engine import run_execution
 from execution.models import StepRun, WorkflowExecution
@@ -20,6 +21,13 @@ def _execution(owner, steps, symbols=("AAPL", "MSFT"), params=None):
         owner=owner, workflow=workflow, version=version, symbols=list(symbols),
         params={"symbol_delay": 0, "analysis_language": "en", **(params or {})},
     )
+
+
+def _run_and_close_connections(execution_id):
+    try:
+        run_execution(execution_id)
+    finally:
+        connections.close_all()
 
 
 def _wait(step_id, seconds=0):
@@ -96,7 +104,7 @@ def test_an_execution_fails_when_every_symbol_fails(alice):
 @pytest.mark.django_db(transaction=True)
 def test_a_cancel_request_stops_a_wait_and_the_remaining_symbols(alice):
     execution = _execution(alice, [_wait("long", seconds=60), _wait("after")], symbols=("AAPL", "MSFT"))
-    runner = threading.Thread(target=run_execution, args=(execution.pk,))
+    runner = threading.Thread(target=_run_and_close_connections, args=(execution.pk,))
     runner.start()
     deadline = time.monotonic() + 30
     while not StepRun.objects.filter(execution=execution, step_id="long").exists() and time.monotonic() < deadline:

@@ -33,7 +33,9 @@ def test_it_refuses_importing_socket_and_os():
 
 
 def test_it_refuses_sockets_even_when_the_import_guard_is_bypassed():
-    outcome = run_code("socket = __import__('socket', {'__name__': 'numpy'})\nsocket.create_connection(('127.0.0.1', 6379))")
+    outcome = run_code(
+        "socket = __import__('socket', {'__name__': 'numpy'})\nsocket.create_connection(('127.0.0.1', 6379))"
+    )
     assert not outcome.ok
     assert "socket" in outcome.error and "not allowed" in outcome.error
 

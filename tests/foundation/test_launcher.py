@@ -64,7 +64,8 @@ class RunningLauncher:
         )
         self.lines: list[str] = []
         self.new_lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._collect, daemon=True).start()
+        self.collector = threading.Thread(target=self._collect, daemon=True)
+        self.collector.start()
 
     def _collect(self):
         for line in self.process.stdout:
@@ -83,6 +84,12 @@ class RunningLauncher:
             if match := re.search(pattern, line):
                 return match
         pytest.fail(f"launcher never printed {pattern!r}; output:\n" + "\n".join(self.lines[-60:]))
+
+    def wait(self, timeout: float) -> int:
+        """The exit code, once the process ended and all its output was read."""
+        returncode = self.process.wait(timeout=timeout)
+        self.collector.join(timeout=5)
+        return returncode
 
     def output(self) -> str:
         return "\n".join(self.lines)
@@ -128,15 +135,43 @@ def test_make_run_serves_the_app_logs_in_the_demo_trader_and_stops_every_process
     assert final_url.rstrip("/") == url
     assert "Dashboard" in dashboard
     assert "demo" in dashboard
-    stylesheet = re.search(r'href="(/static/[^"]+\.css)"', dashboard)
-    if stylesheet:
-        with urllib.request.urlopen(f"{url}{stylesheet.group(1)}", timeout=10) as css:
-            assert css.status == 200
+    assets = set(re.findall(r'(?:href|src)="(/static/[^"?#]+\.(?:css|js))"', dashboard))
+    assert any(asset.endswith(".css") for asset in assets), "the dashboard links no stylesheet"
+    for asset in assets:
+        with urllib.request.urlopen(f"{url}{asset}", timeout=10) as response:
+            assert response.status == 200 and response.read(), asset
 
     launcher.process.send_signal(signal.SIGINT)
-    assert launcher.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0, launcher.output()[-3000:]
+    assert launcher.wait(STOP_TIMEOUT_SECONDS) == 0, launcher.output()[-3000:]
 
     psutil.wait_procs(children, timeout=5)
     assert still_running(children) == []
     assert not port_is_open(redis_port)
     assert not port_is_open(int(url.rsplit(":", 1)[1]))
+
+
+def test_sigterm_during_startup_stops_redis_and_the_running_step(launcher):
+    launcher.wait_for(r"started migrate \(pid \d+\)", START_TIMEOUT_SECONDS)
+    children = psutil.Process(launcher.process.pid).children(recursive=True)
+    redis_port = int(re.search(r"--port (\d+)", launcher.output()).group(1))
+
+    launcher.process.send_signal(signal.SIGTERM)
+
+    assert launcher.wait(STOP_TIMEOUT_SECONDS) == 0, launcher.output()[-3000:]
+    assert "SIGTERM received; stopping" in launcher.output()
+    psutil.wait_procs(children, timeout=5)
+    assert still_running(children) == []
+    assert not port_is_open(redis_port)
+
+
+def test_it_refuses_a_port_that_is_already_taken_and_says_so(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        running = RunningLauncher(port, tmp_path / "var")
+
+        assert running.wait(STOP_TIMEOUT_SECONDS) == 1
+
+    assert f"port {port} on 127.0.0.1 is in use" in running.output()
+    assert "started" not in running.output()

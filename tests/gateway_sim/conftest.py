@@ -15,7 +15,9 @@ REPLAY_SPEED = 600
 @pytest.fixture
 def gateway(transactional_db):
     """The simulator serving from a background thread on a free port (the exchange uses the test database)."""
-    simulator = GatewaySimulator(port=0, clock=MarketClock(start=MARKET_START, speed=REPLAY_SPEED), market_interval=0.05)
+    simulator = GatewaySimulator(
+        port=0, clock=MarketClock(start=MARKET_START, speed=REPLAY_SPEED), market_interval=0.05
+    )
     simulator.start_in_thread()
     yield simulator
     simulator.stop_thread()

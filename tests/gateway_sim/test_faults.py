@@ -1,7 +1,7 @@
 import pytest
 from ib_insync import IB, LimitOrder, Stock
 
-from broker.gateway_sim.history import PacingRules
+from broker.gateway_sim.history import PacingMonitor
 
 from .conftest import wait_until
 
@@ -12,10 +12,17 @@ def record_errors(ib) -> list[tuple[int, int]]:
     return errors
 
 
-def request_daily_bars(ib, **kwargs):
-    return ib.reqHistoricalData(
-        Stock("AAPL", "SMART", "USD"), endDateTime="", durationStr="1 M", barSizeSetting="1 day",
-        whatToShow="TRADES", useRTH=True, **kwargs,
+def request_daily_bars(ib, **kwargs) -> list:
+    return list(
+        ib.reqHistoricalData(
+            Stock("AAPL", "SMART", "USD"),
+            endDateTime="",
+            durationStr="1 M",
+            barSizeSetting="1 day",
+            whatToShow="TRADES",
+            useRTH=True,
+            **kwargs,
+        )
     )
 
 
@@ -29,7 +36,7 @@ def test_it_answers_a_pacing_violation_with_error_162_when_told(gateway, ib):
 
 
 def test_it_enforces_ibkr_pacing_on_identical_requests_when_asked(gateway, ib):
-    gateway.pacing = PacingRules()
+    gateway.pacing = PacingMonitor()
     errors = record_errors(ib)
 
     assert request_daily_bars(ib)
@@ -64,7 +71,9 @@ def test_a_dropped_client_hears_1100_then_1102_when_it_reconnects(gateway, ib):
     errors = record_errors(ib)
 
     gateway.drop_connections()
-    wait_until(ib, lambda: not ib.isConnected())
+    # ib_insync's sync API raises the disconnect out of whatever it was waiting on.
+    with pytest.raises(ConnectionError):
+        wait_until(ib, lambda: not ib.isConnected())
     ib.connect("127.0.0.1", gateway.port, clientId=1, timeout=5)
 
     assert ib.isConnected()

@@ -32,8 +32,12 @@ def test_it_serves_daily_bars_equal_to_the_simulated_exchange(ib):
     end = datetime(2024, 1, 3, 21, 0, tzinfo=UTC)
 
     bars = ib.reqHistoricalData(
-        Stock("MSFT", "SMART", "USD"), endDateTime=end, durationStr="6 M", barSizeSetting="1 day",
-        whatToShow="TRADES", useRTH=True,
+        Stock("MSFT", "SMART", "USD"),
+        endDateTime=end,
+        durationStr="6 M",
+        barSizeSetting="1 day",
+        whatToShow="TRADES",
+        useRTH=True,
     )
 
     expected = generate_bars("MSFT", "6m", "1d", end=end)
@@ -48,8 +52,13 @@ def test_it_serves_intraday_bars_with_utc_times(ib):
     end = datetime(2024, 1, 3, 15, 0, tzinfo=UTC)
 
     bars = ib.reqHistoricalData(
-        Stock("MSFT", "SMART", "USD"), endDateTime=end, durationStr="2 D", barSizeSetting="1 hour",
-        whatToShow="TRADES", useRTH=False, formatDate=2,
+        Stock("MSFT", "SMART", "USD"),
+        endDateTime=end,
+        durationStr="2 D",
+        barSizeSetting="1 hour",
+        whatToShow="TRADES",
+        useRTH=False,
+        formatDate=2,
     )
 
     expected = generate_bars("MSFT", "2d", "1h", end=end)

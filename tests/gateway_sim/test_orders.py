@@ -47,8 +47,8 @@ def test_it_cancels_a_resting_order(ib, slow_stock):
 
 def test_positions_and_account_values_follow_fills(gateway, ib, slow_stock):
     trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 300, MARKETABLE_LIMIT))
-    wait_until(ib, trade.isDone)
-    wait_until(ib, lambda: ib.positions())
+    # Position updates stream in after the fills, as from TWS.
+    wait_until(ib, lambda: [p.position for p in ib.positions()] == [300])
 
     [position] = ib.positions()
     assert position.account == gateway.account_id
@@ -80,3 +80,18 @@ def test_it_rejects_an_order_the_exchange_cannot_pay_for_with_error_201(ib, slow
     [(req_id, code, message)] = errors
     assert (req_id, code) == (trade.order.orderId, 201)
     assert "Insufficient cash" in message
+
+
+def test_a_bracket_arms_its_exits_after_the_entry_fills_and_one_cancels_the_other(ib, slow_stock):
+    # SLOW dips to 63.00 around 14:44 of the replayed afternoon and stays below 63.50 until 15:48.
+    entry, take_profit, stop_loss = ib.bracketOrder("BUY", 50, MARKETABLE_LIMIT, 63.50, 63.00)
+    trades = [ib.placeOrder(slow_stock, order) for order in (entry, take_profit, stop_loss)]
+
+    wait_until(ib, lambda: all(trade.isDone() for trade in trades))
+
+    assert [t.orderStatus.status for t in trades] == ["Filled", "Cancelled", "Filled"]
+    entry_trade, _, stop_trade = trades
+    assert stop_trade.order.parentId == entry_trade.order.orderId
+    assert sum(fill.execution.shares for fill in stop_trade.fills) == 50
+    assert all(fill.execution.side == "SLD" and fill.execution.price <= 63.00 for fill in stop_trade.fills)
+    assert ib.positions() == [] or all(p.position == 0 for p in ib.positions())

@@ -1,7 +1,10 @@
 """order_submit never places twice for one idempotency key."""
 
-from broker.adapters.base import OrderRequest
-from broker.models import Order, Position
+import pytest
+
+from broker.adapters.base import OrderRequest, TransientBrokerError
+from broker.adapters.simulated import SimulatedAdapter
+from broker.models import Order, Position, RiskLimits
 from broker.orders import order_refresh, order_submit
 from tests.portfolio.conftest import let_market_trade, new_order
 
@@ -59,3 +62,36 @@ def test_refreshing_books_the_fills_into_the_position(alice, adapter, sim_aapl):
     assert order.fills.count() >= 1 and order.commission > 0
     position = Position.objects.get(owner=alice, instrument=sim_aapl)
     assert position.quantity == 5 and position.average_cost == order.avg_fill_price
+
+
+class AnswerLostAdapter(SimulatedAdapter):
+    """The broker takes the order, but its answer is lost on the way back (a gateway timeout)."""
+
+    def place_order(self, req):
+        super().place_order(req)
+        raise TransientBrokerError("Timed out waiting for the order acknowledgement")
+
+
+def test_a_retry_after_a_lost_answer_adopts_the_order_the_broker_took(alice, adapter, sim_aapl):
+    order = new_order(alice, sim_aapl)
+
+    with pytest.raises(TransientBrokerError):
+        order_submit(order, adapter=AnswerLostAdapter())
+    saved = Order.objects.get(idempotency_key=order.idempotency_key)
+    assert saved.status == Order.Status.NEEDS_RECONCILIATION and "outcome unknown" in saved.status_message
+
+    retried = order_submit(saved, adapter=adapter)
+
+    assert retried.status == Order.Status.SUBMITTED and retried.broker_order_id
+    assert len(adapter.find_orders_by_ref(order.idempotency_key)) == 1
+
+
+def test_an_order_the_broker_already_took_is_adopted_even_after_the_kill_switch(alice, sim_aapl):
+    order = new_order(alice, sim_aapl)
+    with pytest.raises(TransientBrokerError):
+        order_submit(order, adapter=AnswerLostAdapter())
+    RiskLimits.objects.update_or_create(pk=1, defaults={"kill_switch": True})
+
+    adopted = order_submit(Order.objects.get(idempotency_key=order.idempotency_key), adapter=SimulatedAdapter())
+
+    assert adopted.status == Order.Status.SUBMITTED and adopted.broker_order_id

@@ -67,7 +67,7 @@ def test_the_summary_counts_trades_and_pnl_like_the_hand_computation(alice, know
     assert (summary["trades_all_time"], summary["trades_this_month"], summary["trades_this_week"]) == (7, 5, 3)
     assert summary["win_rate"] == D("28.57")  # 2 of 7
     assert (summary["average_gain"], summary["average_loss"]) == (D(250), D(-60))
-    assert (summary["largest_win"], summary["largest_loss"]) == (D(300), D(-80))
+    assert (summary["largest_win"], summary["largest_loss"]) == (D(300), D(-100))
     assert summary["profit_factor"] == D("1.67")  # 500 / 300
     assert summary["average_r_achieved"] == D("1.00")  # (3.0 + -1.0) / 2
     assert summary["average_r_planned"] == D("1.75")  # (2.0 + 1.5) / 2

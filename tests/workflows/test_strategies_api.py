@@ -1,8 +1,9 @@
 import pytest
 
 from broker.models import Instrument
+from tests.workflows.conftest import template_definition
 from workflows.models import Strategy
-from workflows.services import strategy_create
+from workflows.services import strategy_create, workflow_create
 
 
 @pytest.fixture
@@ -27,9 +28,6 @@ def test_owner_creates_a_strategy_with_symbols(alice_api, alice_workflow):
 
 
 def test_bad_strategies_get_field_errors_and_change_nothing(alice_api, bob, alice_workflow):
-    from workflows.services import workflow_create
-    from tests.workflows.conftest import template_definition
-
     bobs = workflow_create(owner=bob, name="Bob's", **template_definition())
     response = alice_api.post("/api/strategies/", {"name": "x", "workflow": bobs.pk}, format="json")
     assert response.status_code == 400

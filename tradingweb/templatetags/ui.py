@@ -208,11 +208,12 @@ def status_label(status) -> str:
 
 @register.simple_tag
 def table_columns(*specs):
-    """Column headers for components/table.html: "Symbol", "Qty:num" (right-aligned figures)."""
+    """Column headers for components/table.html: "Symbol", "Qty:num" (right-aligned figures),
+    "Avg cost:num:wide" (hidden on phones; its cells carry `hidden sm:table-cell` too)."""
     columns = []
     for spec in specs:
-        label, _, kind = spec.partition(":")
-        columns.append({"label": label, "numeric": kind == "num"})
+        label, *flags = spec.split(":")
+        columns.append({"label": label, "numeric": "num" in flags, "wide": "wide" in flags})
     return columns
 
 

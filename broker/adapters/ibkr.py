@@ -1,0 +1,537 @@
+"""The IBKR adapter: ib_insync against IB Gateway / TWS.
+
+One connection per worker process, with its own client id (settings.IBKR_CLIENT_ID plus a
+per-process offset from a Redis counter, or from the pid without Redis). ib_insync is
+asyncio-based, so the connection lives on a private event-loop thread and every call is
+handed to it; the adapter can be used from any thread. When the gateway cannot be reached
+every call raises BrokerUnavailable: the adapter fails closed and never makes data up.
+
+The conversions between ib_insync objects and the adapter's dataclasses are plain
+functions below, so they are tested with real ib_insync objects and no gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder, StopOrder, Trade
+from ib_insync import Fill as IBFill
+from ib_insync import Order as IBOrder
+from ib_insync.wrapper import RequestError
+
+from broker.adapters.base import (
+    AccountSummary,
+    BrokerAdapter,
+    BrokerError,
+    BrokerPosition,
+    BrokerStatus,
+    BrokerUnavailable,
+    ContractInfo,
+    FillInfo,
+    OrderRequest,
+    OrderState,
+    PermanentBrokerError,
+    Quote,
+    TransientBrokerError,
+)
+from broker.coordination import redis_client, redis_key
+from broker.models import Order
+from broker.pacing import HistoricalPacer
+from broker.timeframes import check_bar, parse_period
+
+logger = logging.getLogger(__name__)
+
+DURATION_UNITS = {"d": "D", "w": "W", "m": "M", "y": "Y"}
+BAR_SETTINGS = {
+    "1min": "1 min",
+    "2min": "2 mins",
+    "5min": "5 mins",
+    "15min": "15 mins",
+    "30min": "30 mins",
+    "1h": "1 hour",
+    "4h": "4 hours",
+    "1d": "1 day",
+    "1w": "1 week",
+    "1M": "1 month",
+}
+IB_STATUS = {
+    "PendingSubmit": Order.Status.PENDING,
+    "ApiPending": Order.Status.PENDING,
+    "PreSubmitted": Order.Status.SUBMITTED,
+    "Submitted": Order.Status.SUBMITTED,
+    "PendingCancel": Order.Status.SUBMITTED,
+    "Filled": Order.Status.FILLED,
+    "Cancelled": Order.Status.CANCELLED,
+    "ApiCancelled": Order.Status.CANCELLED,
+    "Inactive": Order.Status.REJECTED,
+}
+# https://interactivebrokers.github.io/tws-api/message_codes.html
+UNAVAILABLE_CODES = {502, 504, 1100, 2110}  # no connection to the gateway, or the gateway lost IB's servers
+TRANSIENT_CODES = {162, 165, 166, 366, 420, 1101, 1102, 2103, 2105, 10182}  # pacing, farms, reconnects
+UNSET_COMMISSION = 1e300  # IB reports "no commission yet" as the largest double
+CLIENT_ID_SPAN = 900
+HISTORICAL_TIMEOUT = 120.0
+
+
+def broker_error(code: int | None, message: str) -> BrokerError:
+    """IBKR's code and message as the adapter's exception: unavailable, transient or permanent."""
+    if code in UNAVAILABLE_CODES:
+        return BrokerUnavailable(message, code=code)
+    if code in TRANSIENT_CODES:
+        return TransientBrokerError(message, code=code)
+    return PermanentBrokerError(message, code=code)
+
+
+def duration_str(period: str) -> str:
+    """ "1y" → "1 Y", "5d" → "5 D", "6m" → "6 M", "2w" → "2 W"."""
+    count, unit = parse_period(period)
+    return f"{count} {DURATION_UNITS[unit]}"
+
+
+def bar_size_setting(bar: str) -> str:
+    """ "1d" → "1 day", "5min" → "5 mins", "1w" → "1 week", "1M" → "1 month"."""
+    return BAR_SETTINGS[check_bar(bar)]
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+def _utc(moment: datetime | date) -> datetime:
+    if isinstance(moment, datetime):
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+
+
+def bars_from_ib(bars: Iterable) -> list[dict]:
+    """ib_insync BarData as the adapter's bar dicts, oldest first."""
+    converted = [
+        {
+            "t": _utc(bar.date).isoformat(),
+            "o": float(bar.open),
+            "h": float(bar.high),
+            "l": float(bar.low),
+            "c": float(bar.close),
+            "v": float(max(bar.volume, 0)),
+        }
+        for bar in bars
+    ]
+    return sorted(converted, key=lambda bar: bar["t"])
+
+
+def trade_id(trade: Trade) -> str:
+    """The broker order id: IB's permanent id once known (it is the same for every client id)."""
+    if trade.order.permId:
+        return str(trade.order.permId)
+    return f"c{trade.order.clientId}-o{trade.order.orderId}"
+
+
+def _fill_info(fill: IBFill) -> FillInfo:
+    commission = fill.commissionReport.commission if fill.commissionReport else 0.0
+    if not math.isfinite(commission) or commission > UNSET_COMMISSION:
+        commission = 0.0
+    return FillInfo(
+        exec_id=fill.execution.execId,
+        quantity=_decimal(fill.execution.shares),
+        price=_decimal(fill.execution.price),
+        commission=_decimal(commission),
+        time=_utc(fill.time or fill.execution.time),
+    )
+
+
+def order_state_from_trade(trade: Trade) -> OrderState:
+    """One ib_insync Trade as the adapter's OrderState (errors from the trade log become the message)."""
+    ib_status = trade.orderStatus.status
+    filled = _decimal(trade.orderStatus.filled) if trade.orderStatus.filled else Decimal("0")
+    if not filled and trade.fills:
+        filled = sum((_decimal(f.execution.shares) for f in trade.fills), Decimal("0"))
+    status = IB_STATUS.get(ib_status, Order.Status.SUBMITTED)
+    if status == Order.Status.SUBMITTED and filled > 0:
+        status = Order.Status.PARTIALLY_FILLED
+    errors = [entry for entry in trade.log if entry.errorCode]
+    if status == Order.Status.CANCELLED and errors and not filled:
+        status = Order.Status.REJECTED  # IB cancels an order it refused
+    average = trade.orderStatus.avgFillPrice
+    return OrderState(
+        broker_order_id=trade_id(trade),
+        order_ref=trade.order.orderRef,
+        status=status,
+        filled_quantity=filled,
+        avg_fill_price=_decimal(average) if filled and average else None,
+        fills=[_fill_info(fill) for fill in trade.fills],
+        message="; ".join(f"[{e.errorCode}] {e.message}" for e in errors),
+    )
+
+
+def build_orders(req: OrderRequest, account: str, next_order_id: Callable[[], int]) -> list[IBOrder]:
+    """The IB orders for a request: the entry, then take-profit and stop-loss children (a bracket)."""
+    quantity = float(req.quantity)
+    if req.order_type == "LMT":
+        entry = LimitOrder(req.side, quantity, float(req.limit_price))
+    else:
+        entry = MarketOrder(req.side, quantity)
+    exit_side = "SELL" if req.side == "BUY" else "BUY"
+    children = []
+    if req.take_profit is not None:
+        children.append(LimitOrder(exit_side, quantity, float(req.take_profit), tif="GTC"))
+    if req.stop_loss is not None:
+        children.append(StopOrder(exit_side, quantity, float(req.stop_loss), tif="GTC"))
+    entry.orderId = next_order_id()
+    entry.tif = req.tif
+    orders = [entry, *children]
+    for position, order in enumerate(orders):
+        order.orderRef = req.order_ref
+        order.account = account
+        order.transmit = position == len(orders) - 1  # the last one sends the whole bracket
+        if order is not entry:
+            order.orderId = next_order_id()
+            order.parentId = entry.orderId
+    return orders
+
+
+def merge_orders_by_ref(order_ref: str, trades: Iterable[Trade], fills: Iterable[IBFill]) -> list[OrderState]:
+    """Every order carrying `order_ref`, from open and completed trades and from executions.
+
+    An execution whose order is in neither list still proves an order existed: it is reported
+    as needs_reconciliation with what was filled.
+    """
+    found: dict[str, OrderState] = {}
+    perm_ids = set()
+    for trade in trades:
+        if trade.order.orderRef != order_ref or trade.order.parentId:
+            continue
+        state = order_state_from_trade(trade)
+        found.setdefault(state.broker_order_id, state)
+        perm_ids.add(trade.order.permId)
+    orphans: dict[int, list[IBFill]] = {}
+    for fill in fills:
+        if fill.execution.orderRef == order_ref and fill.execution.permId not in perm_ids:
+            orphans.setdefault(fill.execution.permId, []).append(fill)
+    for perm_id, executions in orphans.items():
+        infos = [_fill_info(fill) for fill in executions]
+        quantity = sum((info.quantity for info in infos), Decimal("0"))
+        value = sum((info.quantity * info.price for info in infos), Decimal("0"))
+        found[str(perm_id)] = OrderState(
+            broker_order_id=str(perm_id),
+            order_ref=order_ref,
+            status=Order.Status.NEEDS_RECONCILIATION,
+            filled_quantity=quantity,
+            avg_fill_price=value / quantity if quantity else None,
+            fills=infos,
+            message="Executions found without their order; check the order in TWS",
+        )
+    return list(found.values())
+
+
+def account_numbers(values: Iterable, account: str) -> tuple[Decimal | None, Decimal | None, str]:
+    """(NetLiquidation, TotalCashValue, currency) from ib_insync AccountValues, in the base currency."""
+    mine = [v for v in values if not account or v.account == account]
+    equity, currency = None, "USD"
+    for value in mine:
+        if value.tag == "NetLiquidation":
+            equity, currency = _decimal(float(value.value)), value.currency or currency
+    cash = None
+    for value in mine:
+        if value.tag == "TotalCashValue" and value.currency in (currency, "BASE"):
+            cash = _decimal(float(value.value))
+    return equity, cash, currency
+
+
+def _client_id() -> int:
+    """This process's client id: distinct for every worker process sharing one gateway."""
+    client = redis_client()
+    if client is not None:
+        offset = int(client.incr(redis_key("ibkr:client-sequence"))) % CLIENT_ID_SPAN
+    else:
+        offset = os.getpid() % CLIENT_ID_SPAN
+    return settings.IBKR_CLIENT_ID + 1 + offset
+
+
+class _EventLoopThread:
+    """A daemon thread running one asyncio loop that owns the IB connection."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="ibkr-event-loop", daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coroutine, timeout: float):
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+
+class IBKRAdapter(BrokerAdapter):
+    name = "ibkr"
+
+    def __init__(self, *, client_id: int | None = None, pacer: HistoricalPacer | None = None):
+        self.client_id = client_id or _client_id()
+        self.pacer = pacer or HistoricalPacer()
+        self.account = settings.IBKR_ACCOUNT
+        self._runner = _EventLoopThread()
+        self.ib: IB = self._runner.run(self._make_ib(), timeout=5)
+        self._connecting = asyncio.Lock()
+
+    @staticmethod
+    async def _make_ib() -> IB:
+        ib = IB()
+        ib.RaiseRequestErrors = True
+        return ib
+
+    # plumbing
+
+    async def _connected(self) -> IB:
+        async with self._connecting:
+            if not self.ib.isConnected():
+                try:
+                    await self.ib.connectAsync(
+                        settings.IBKR_HOST,
+                        settings.IBKR_PORT,
+                        clientId=self.client_id,
+                        timeout=settings.IBKR_TIMEOUT,
+                        readonly=settings.IBKR_READONLY,
+                        account=self.account,
+                    )
+                except (OSError, TimeoutError) as exc:
+                    raise BrokerUnavailable(
+                        f"IB Gateway at {settings.IBKR_HOST}:{settings.IBKR_PORT} (client id {self.client_id}) "
+                        f"is unreachable: {exc or type(exc).__name__}",
+                        code=502,
+                    ) from exc
+                if not self.account:
+                    accounts = self.ib.managedAccounts()
+                    self.account = accounts[0] if accounts else ""
+                logger.info("Connected to IBKR as client %s, account %s", self.client_id, self.account)
+        return self.ib
+
+    def _call(self, work: Callable, timeout: float | None = None):
+        """Run `work(ib)` (a coroutine function) on the connection's loop, mapping IB errors."""
+        timeout = timeout or settings.IBKR_TIMEOUT * 3
+
+        async def task():
+            ib = await self._connected()
+            return await work(ib)
+
+        try:
+            return self._runner.run(task(), timeout)
+        except RequestError as exc:
+            raise broker_error(exc.code, exc.message) from exc
+        except TimeoutError as exc:
+            raise TransientBrokerError(f"IBKR did not answer within {timeout:.0f}s") from exc
+        except ConnectionError as exc:
+            raise BrokerUnavailable(f"Connection to IB Gateway lost: {exc}", code=504) from exc
+
+    def _contract(self, conid: int, symbol: str) -> Contract:
+        return Contract(conId=conid, symbol=symbol, secType="STK", exchange="SMART", currency="USD")
+
+    def _find_trade(self, ib: IB, broker_order_id: str) -> Trade:
+        for trade in ib.trades():
+            if trade_id(trade) == broker_order_id:
+                return trade
+        raise PermanentBrokerError(f"Order {broker_order_id} is unknown to this IBKR session")
+
+    # the interface
+
+    def status(self) -> BrokerStatus:
+        try:
+            accounts = self._call(lambda ib: _result(ib.managedAccounts()))
+        except BrokerError as exc:
+            return BrokerStatus(False, False, self.account, self.account.startswith("D"), self.name, str(exc))
+        account = self.account or (accounts[0] if accounts else "")
+        return BrokerStatus(
+            connected=True,
+            authenticated=bool(accounts),
+            account_id=account,
+            paper=account.startswith("D"),  # IBKR paper accounts are DU…/DF…
+            adapter=self.name,
+            message=f"IB Gateway {settings.IBKR_HOST}:{settings.IBKR_PORT}, client id {self.client_id}",
+        )
+
+    def qualify(self, symbol: str) -> ContractInfo:
+        cleaned = (symbol or "").strip().upper()
+
+        async def work(ib: IB):
+            details = await ib.reqContractDetailsAsync(
+                Contract(symbol=cleaned, secType="STK", exchange="SMART", currency="USD")
+            )
+            if not details:
+                raise PermanentBrokerError(f"No security definition has been found for {cleaned}", code=200)
+            if len(details) > 1:
+                primary = [d for d in details if d.contract.primaryExchange in ("NASDAQ", "NYSE", "ARCA", "AMEX")]
+                details = primary[:1] or details[:1]
+            return details[0]
+
+        detail = self._call(work)
+        contract = detail.contract
+        return ContractInfo(
+            conid=contract.conId,
+            symbol=contract.symbol,
+            exchange=contract.exchange or "SMART",
+            currency=contract.currency,
+            sec_type=contract.secType,
+            name=detail.longName or contract.symbol,
+        )
+
+    def historical_bars(self, conid: int, symbol: str, period: str, bar: str) -> list[dict]:
+        try:
+            duration, size = duration_str(period), bar_size_setting(bar)
+        except ValueError as exc:
+            raise PermanentBrokerError(str(exc), code=321) from exc
+        self.pacer.acquire(conid, f"{duration}|{size}|TRADES")
+        contract = self._contract(conid, symbol)
+
+        async def work(ib: IB):
+            return await ib.reqHistoricalDataAsync(
+                contract,
+                endDateTime="",
+                durationStr=duration,
+                barSizeSetting=size,
+                whatToShow="TRADES",
+                useRTH=True,
+                formatDate=2,
+                timeout=HISTORICAL_TIMEOUT,
+            )
+
+        return bars_from_ib(self._call(work, timeout=HISTORICAL_TIMEOUT + 10))
+
+    def quote(self, conid: int, symbol: str) -> Quote:
+        contract = self._contract(conid, symbol)
+
+        async def work(ib: IB):
+            [ticker] = await ib.reqTickersAsync(contract)
+            return ticker
+
+        ticker = self._call(work)
+        last = ticker.marketPrice()
+        if not math.isfinite(last):
+            last = ticker.close
+        if not math.isfinite(last):
+            raise TransientBrokerError(f"IBKR has no price for {symbol} right now")
+
+        def price(value: float) -> Decimal | None:
+            return _decimal(value) if math.isfinite(value) and value > 0 else None
+
+        return Quote(
+            conid=conid, bid=price(ticker.bid), ask=price(ticker.ask), last=_decimal(last), time=_utc(ticker.time)
+        )
+
+    def place_order(self, req: OrderRequest) -> OrderState:
+        errors = req.validation_errors()
+        if errors:
+            raise PermanentBrokerError("Order refused: " + "; ".join(errors), code=321)
+        if settings.IBKR_READONLY:
+            raise PermanentBrokerError("The IBKR connection is read-only (IBKR_READONLY); no orders")
+        contract = self._contract(req.conid, req.symbol)
+
+        async def work(ib: IB):
+            orders = build_orders(req, self.account, ib.client.getReqId)
+            trades = [ib.placeOrder(contract, order) for order in orders]
+            entry = trades[0]
+            deadline = asyncio.get_running_loop().time() + settings.IBKR_TIMEOUT
+            # Wait for the gateway's acknowledgement (or refusal), which also brings the permanent id.
+            while entry.orderStatus.status in ("PendingSubmit", "ApiPending", ""):
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            return entry
+
+        return order_state_from_trade(self._call(work))
+
+    def cancel_order(self, broker_order_id: str) -> OrderState:
+        async def work(ib: IB):
+            trade = self._find_trade(ib, broker_order_id)
+            if trade.isDone():
+                raise PermanentBrokerError(
+                    f"Order {broker_order_id} cannot be cancelled: it is {trade.orderStatus.status}", code=161
+                )
+            ib.cancelOrder(trade.order)
+            deadline = asyncio.get_running_loop().time() + settings.IBKR_TIMEOUT
+            while not trade.isDone() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            return trade
+
+        return order_state_from_trade(self._call(work))
+
+    def order_status(self, broker_order_id: str) -> OrderState:
+        async def work(ib: IB):
+            try:
+                return self._find_trade(ib, broker_order_id)
+            except PermanentBrokerError:
+                completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
+                for trade in completed:
+                    if trade_id(trade) == broker_order_id:
+                        return trade
+                raise
+
+        return order_state_from_trade(self._call(work))
+
+    def find_orders_by_ref(self, order_ref: str) -> list[OrderState]:
+        async def work(ib: IB):
+            completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
+            fills = await ib.reqExecutionsAsync(ExecutionFilter())
+            return merge_orders_by_ref(order_ref, [*ib.openTrades(), *ib.trades(), *completed], fills)
+
+        return self._call(work)
+
+    def open_orders(self) -> list[OrderState]:
+        return [order_state_from_trade(t) for t in self._call(lambda ib: _result(ib.openTrades()))]
+
+    def positions(self) -> list[BrokerPosition]:
+        positions = self._call(lambda ib: _result(ib.positions(self.account)))
+        return [
+            BrokerPosition(
+                conid=p.contract.conId,
+                symbol=p.contract.symbol,
+                quantity=_decimal(p.position),
+                average_cost=_decimal(p.avgCost),
+            )
+            for p in positions
+            if p.position
+        ]
+
+    def account_summary(self) -> AccountSummary:
+        async def work(ib: IB):
+            values = ib.accountValues(self.account)
+            if not any(v.tag == "NetLiquidation" for v in values):
+                values = await ib.accountSummaryAsync(self.account)
+            return values
+
+        equity, cash, currency = account_numbers(self._call(work), self.account)
+        if equity is None or cash is None:
+            raise TransientBrokerError(f"IBKR sent no NetLiquidation/TotalCashValue for account {self.account!r}")
+        return AccountSummary(
+            account_id=self.account, equity=equity, cash=cash, paper=self.account.startswith("D"), currency=currency
+        )
+
+
+async def _result(value):
+    """Wrap a synchronous ib_insync lookup so it runs on the connection's loop thread."""
+    return value
+
+
+_process_adapter: tuple[int, IBKRAdapter] | None = None
+_process_guard = threading.Lock()
+
+
+def shared_ibkr_adapter() -> IBKRAdapter:
+    """This process's adapter (a forked worker builds its own, with its own connection and client id)."""
+    global _process_adapter
+    with _process_guard:
+        if _process_adapter is None or _process_adapter[0] != os.getpid():
+            _process_adapter = (os.getpid(), IBKRAdapter())
+        return _process_adapter[1]

@@ -1,0 +1,166 @@
+"""broker.adapters.ibkr end to end: the real adapter and ib_insync against the gateway simulator."""
+
+import socket
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from broker.adapters.base import BrokerUnavailable, OrderRequest, PermanentBrokerError, TransientBrokerError
+from broker.adapters.ibkr import IBKRAdapter
+from broker.pacing import HistoricalPacer
+from broker.simulation import SimulatedExchange, conid_for, generate_bars
+
+
+def eventually(probe, timeout: float = 10.0):
+    """Poll `probe()` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := probe()):
+        assert time.monotonic() < deadline, "the adapter did not see it in time"
+        time.sleep(0.05)
+    return result
+
+
+def make_adapter(port: int, settings) -> IBKRAdapter:
+    settings.IBKR_HOST = "127.0.0.1"
+    settings.IBKR_PORT = port
+    settings.IBKR_ACCOUNT = ""
+    settings.IBKR_READONLY = False
+    settings.IBKR_TIMEOUT = 5.0
+    # A pacer of its own, so requests of other tests in this run never make this one wait.
+    return IBKRAdapter(client_id=11, pacer=HistoricalPacer(name=f"gateway-sim-{uuid.uuid4().hex}"))
+
+
+@pytest.fixture
+def adapter(gateway, settings):
+    adapter = make_adapter(gateway.port, settings)
+    yield adapter
+    # IBKRAdapter keeps its connection for the life of the process; end it with the test.
+    loop = adapter._runner.loop
+    loop.call_soon_threadsafe(adapter.ib.disconnect)
+    loop.call_soon_threadsafe(loop.stop)
+
+
+def buy(symbol: str, quantity: int, limit: str, order_ref: str, **bracket) -> OrderRequest:
+    return OrderRequest(
+        conid=conid_for(symbol),
+        symbol=symbol,
+        side="BUY",
+        quantity=Decimal(quantity),
+        order_type="LMT",
+        limit_price=Decimal(limit),
+        tif="DAY",
+        order_ref=order_ref,
+        **bracket,
+    )
+
+
+def test_the_adapter_connects_to_a_paper_account_and_qualifies(gateway, adapter):
+    status = adapter.status()
+    assert status.connected and status.authenticated and status.paper
+    assert status.account_id == gateway.account_id
+
+    info = adapter.qualify("slow")
+
+    assert (info.conid, info.symbol, info.currency, info.sec_type) == (conid_for("SLOW"), "SLOW", "USD", "STK")
+
+
+def test_the_adapter_reads_bars_equal_to_the_simulated_exchange(gateway, adapter):
+    bars = adapter.historical_bars(conid_for("MSFT"), "MSFT", "3m", "1d")
+
+    assert bars == generate_bars("MSFT", "3m", "1d", end=gateway.clock.now())
+    assert len(bars) > 50
+
+
+def test_the_adapter_quotes_bid_below_ask(adapter):
+    quote = adapter.quote(conid_for("SLOW"), "SLOW")
+
+    assert quote.bid < quote.ask
+    assert quote.bid <= quote.last <= quote.ask
+
+
+def test_the_adapter_follows_a_limit_order_filling_in_parts(gateway, adapter):
+    placed = adapter.place_order(buy("SLOW", 300, "64.00", "idem-large"))
+    assert placed.status in ("submitted", "partially_filled")
+
+    seen = set()
+
+    def filled():
+        state = adapter.order_status(placed.broker_order_id)
+        seen.add(state.status)
+        return state if state.status == "filled" else None
+
+    final = eventually(filled)
+
+    assert "partially_filled" in seen
+    assert final.filled_quantity == 300
+    assert len(final.fills) >= 2 and sum(f.quantity for f in final.fills) == 300
+    assert final.avg_fill_price <= Decimal("64.00")
+    [by_ref] = adapter.find_orders_by_ref("idem-large")
+    assert (by_ref.broker_order_id, by_ref.status, by_ref.filled_quantity) == (placed.broker_order_id, "filled", 300)
+
+    position = eventually(lambda: [p for p in adapter.positions() if p.symbol == "SLOW" and p.quantity == 300])
+    assert position[0].conid == conid_for("SLOW")
+    exchange = SimulatedExchange().account_summary(now=gateway.clock.now())
+    account = eventually(lambda: (a := adapter.account_summary()).cash == exchange.cash and a)
+    assert account.account_id == gateway.account_id and account.paper
+    assert account.equity > account.cash
+
+
+def test_the_adapter_cancels_a_resting_order(adapter):
+    placed = adapter.place_order(buy("SLOW", 100, "50.00", "idem-resting"))
+
+    cancelled = adapter.cancel_order(placed.broker_order_id)
+
+    assert cancelled.status == "cancelled" and cancelled.filled_quantity == 0
+    assert adapter.open_orders() == []
+    with pytest.raises(PermanentBrokerError):
+        adapter.cancel_order(placed.broker_order_id)
+
+
+def test_the_adapter_places_a_bracket_as_one_order(adapter):
+    placed = adapter.place_order(
+        buy("SLOW", 20, "64.00", "idem-bracket", take_profit=Decimal("63.50"), stop_loss=Decimal("63.00"))
+    )
+
+    assert eventually(lambda: adapter.order_status(placed.broker_order_id).status == "filled")
+    [state] = adapter.find_orders_by_ref("idem-bracket")
+    assert state.broker_order_id == placed.broker_order_id
+
+
+def test_the_adapter_maps_gateway_errors_to_permanent_and_transient(gateway, adapter):
+    with pytest.raises(PermanentBrokerError) as unknown:
+        adapter.qualify("NO_SUCH")
+    assert unknown.value.code == 200
+
+    gateway.faults.pacing_violation_next()
+    with pytest.raises(TransientBrokerError) as paced:
+        adapter.historical_bars(conid_for("SLOW"), "SLOW", "1m", "1d")
+    assert paced.value.code == 162
+
+    gateway.faults.reject_next_order("Margin check failed")
+    rejected = adapter.place_order(buy("SLOW", 10, "50.00", "idem-rejected"))
+    assert rejected.status == "rejected"
+    assert "[201]" in rejected.message and "Margin check failed" in rejected.message
+
+
+def test_the_adapter_reconnects_after_the_gateway_drops_it(gateway, adapter):
+    adapter.qualify("SLOW")
+
+    gateway.drop_connections()
+    eventually(lambda: not adapter.ib.isConnected())
+
+    assert adapter.qualify("KO").symbol == "KO"
+    assert adapter.status().connected
+
+
+def test_the_adapter_reports_an_unreachable_gateway_as_unavailable(transactional_db, settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    adapter = make_adapter(closed_port, settings)
+
+    assert not adapter.status().connected
+    with pytest.raises(BrokerUnavailable):
+        adapter.qualify("SLOW")
