@@ -1,8 +1,8 @@
 """The five agent templates a team is built from, as installed in the database (staff edit them in the admin).
 
 A template gives an agent its default system prompt, recommended model and tools. The data
-migration installs these rows; `agent_templates()` puts back any required one that is missing,
-so a team can always be built.
+migration installs these rows; `agent_templates()` puts back any that is missing (a flushed
+database), so a team can always be built.
 """
 
 from agents.models import AgentTemplate
@@ -22,7 +22,7 @@ DEFAULT_AGENT_TEMPLATES = [
         "description": "Reads the charts (as images when the model supports vision) and the indicator summaries: "
         "trend, momentum, volatility, support and resistance.",
         "default_prompt": "You are the TechnicalAnalyst of a trading team. Read the attached charts and the "
-        "indicator summaries between <indicators> tags. Give a concise technical analysis: trend (moving "
+        "indicator summaries (one JSON block per timeframe). Give a concise technical analysis: trend (moving "
         "averages, SuperTrend, crosses), momentum (MACD, RSI), volatility (ATR, Bollinger bands), support and "
         "resistance, and whether the timeframes agree. Propose entry, target and stop levels when you see a "
         "trade. " + PROTOCOL_INSTRUCTION,
@@ -85,10 +85,10 @@ DEFAULT_AGENT_TEMPLATES = [
 
 
 def agent_templates() -> dict[str, AgentTemplate]:
-    """The templates by name, in their order; a missing required template is installed from the defaults."""
+    """The templates by name, in their order; a missing default template is installed first."""
     templates = {template.name: template for template in AgentTemplate.objects.all()}
     for default in DEFAULT_AGENT_TEMPLATES:
-        if default["required"] and default["name"] not in templates:
+        if default["name"] not in templates:
             template, _ = AgentTemplate.objects.get_or_create(name=default["name"], defaults=default)
             templates[template.name] = template
     return dict(sorted(templates.items(), key=lambda item: (item[1].order, item[0])))

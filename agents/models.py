@@ -71,6 +71,8 @@ class AgentMessage(models.Model):
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     model = models.CharField(max_length=100, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
+    stance = models.CharField(max_length=4, blank=True, help_text="BUY, SELL or HOLD the agent argued; empty: none.")
+    confidence = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -22,13 +22,11 @@ from decimal import Decimal
 
 from autogen_core import FunctionCall
 from autogen_core.models import (
-    AssistantMessage,
     CreateResult,
     FunctionExecutionResultMessage,
     LLMMessage,
     ModelInfo,
     RequestUsage,
-    SystemMessage,
     UserMessage,
 )
 from django.conf import settings
@@ -123,9 +121,8 @@ class OfflineTeamMember:
 
     def respond(self, messages: Sequence[LLMMessage], tools: Sequence) -> CreateResult:
         transcript = "\n\n".join(message_text(message) for message in messages)
-        market = read_market(
-            "\n\n".join(message_text(m) for m in messages if isinstance(m, UserMessage | SystemMessage))
-        )
+        # The task and the other agents' words; a system prompt may mention the block markers themselves.
+        market = read_market("\n\n".join(message_text(m) for m in messages if isinstance(m, UserMessage)))
         available = tool_names(tools)
         last = messages[-1] if messages else None
         tool_result = tool_answer(last) if isinstance(last, FunctionExecutionResultMessage) else None
@@ -207,8 +204,10 @@ class OfflineTeamMember:
         decision = json.loads(write_decision(market.timeframes, view, language))
         if view.decision != "HOLD" and stances.get("RiskManager") == "HOLD":
             veto = phrase(language, "risk_veto", side=view.decision)
-            decision.update(decision="HOLD", target_price=None, stop_loss=None, analysis=f"{veto} {decision['analysis']}")
+            analysis = f"{veto} {decision['analysis']}"
+            decision.update(decision="HOLD", target_price=None, stop_loss=None, analysis=analysis)
             decision["key_factors"] = [veto, *decision["key_factors"]]
         views = [phrase(language, "team_view", agent=agent, side=side or "NONE") for agent, side in stances.items()]
-        decision["key_factors"] = [*decision["key_factors"], *views][:8]
+        reason, *signals = decision["key_factors"]
+        decision["key_factors"] = [reason, *views, *signals][:10]
         return f"{FINAL_DECISION_MARKER}\n{json.dumps(decision, ensure_ascii=False, indent=2)}"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 FINAL_DECISION_MARKER = "FINAL DECISION"
+# Who speaks for the team as a whole (the no-consensus HOLD), as opposed to one agent.
+TEAM_SPEAKER = "team"
 STANCES = ("BUY", "SELL", "HOLD")
 STANCE_LINE = re.compile(r"^\s*\**Stance\**\s*:\s*\**\s*([A-Za-z]+)", re.M | re.I)
 CONFIDENCE_LINE = re.compile(r"^\s*\**Confidence\**\s*:\s*\**\s*([0-9]*\.?[0-9]+)", re.M | re.I)

@@ -72,8 +72,10 @@ def bench_overhead(owner, symbols: int, steps: int) -> None:
     elapsed = time.perf_counter() - started
     runs = symbols * steps
     inside = [run.duration_ms for run in StepRun.objects.filter(execution=execution)]
-    print(f"per-step engine overhead: {elapsed / runs * 1000:.2f} ms per step "
-          f"({runs} wait(0) steps in {elapsed:.2f} s; time inside the steps {statistics.mean(inside):.2f} ms mean)")
+    print(
+        f"per-step engine overhead: {elapsed / runs * 1000:.2f} ms per step "
+        f"({runs} wait(0) steps in {elapsed:.2f} s; time inside the steps {statistics.mean(inside):.2f} ms mean)"
+    )
     print(f"  empty-symbol throughput: {symbols / elapsed:.1f} symbol-runs/s with {steps} steps each")
 
 
@@ -87,14 +89,18 @@ def bench_template(owner, template: dict, symbols: int) -> None:
     by_type: dict[str, list[int]] = {}
     for run in runs:
         by_type.setdefault(run.step_type, []).append(run.duration_ms or 0)
-    print(f"{template['name']}: {len(names) / elapsed:.2f} symbol-runs/s "
-          f"({len(names)} symbols in {elapsed:.2f} s; decisions {results['decisions_made']}, "
-          f"orders {results['orders_placed']}, errors {len(results['errors'])})")
+    print(
+        f"{template['name']}: {len(names) / elapsed:.2f} symbol-runs/s "
+        f"({len(names)} symbols in {elapsed:.2f} s; decisions {results['decisions_made']}, "
+        f"orders {results['orders_placed']}, errors {len(results['errors'])})"
+    )
     for step_type, durations in by_type.items():
         print(f"  {step_type:<15} mean {statistics.mean(durations):8.1f} ms  over {len(durations)} runs")
     serial = sum(statistics.mean(durations) * len(durations) for durations in by_type.values()) / len(names)
-    print(f"  per symbol: wall {elapsed / len(names) * 1000:.0f} ms, sum of step times {serial:.0f} ms "
-          f"(lower wall = independent timeframe chains ran side by side)")
+    print(
+        f"  per symbol: wall {elapsed / len(names) * 1000:.0f} ms, sum of step times {serial:.0f} ms "
+        f"(lower wall = independent timeframe chains ran side by side)"
+    )
 
 
 def main() -> None:
@@ -104,9 +110,11 @@ def main() -> None:
     parser.add_argument("--template-symbols", type=int, default=4)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
-          f"channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1]}, "
-          f"model: {settings.LLM_PROVIDER}, broker: {settings.BROKER_ADAPTER}")
+    print(
+        f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
+        f"channel layer: {settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1]}, "
+        f"model: {settings.LLM_PROVIDER}, broker: {settings.BROKER_ADAPTER}"
+    )
     owner, _ = User.objects.get_or_create(username="bench-engine")
     get_adapter().status()  # imports the simulated exchange (scipy) outside the timings
     bench_overhead(owner, args.symbols, args.steps)

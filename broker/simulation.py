@@ -197,31 +197,27 @@ def _to_datetime64(value: datetime) -> np.datetime64:
     return np.datetime64(value.astimezone(UTC).replace(tzinfo=None), "m")
 
 
-def _minutes_of_days(symbol: str, seed: int, first_day: int, last_day: int) -> dict[str, np.ndarray]:
-    """Minute arrays (n_days, 1440) for business days first_day..last_day inclusive."""
+def _days_from_blocks(block_source, symbol: str, seed: int, first_day: int, last_day: int) -> dict[str, np.ndarray]:
+    """Rows first_day..last_day (business-day indices) of per-block arrays, concatenated."""
     if first_day < 0:
         raise ValueError(f"The simulated market opens on {ORIGIN}; no data before it")
     parts = {key: [] for key in "ohlcv"}
     for block in range(first_day // BLOCK_DAYS, last_day // BLOCK_DAYS + 1):
-        minutes = _minute_block(symbol, seed, block)
+        arrays = block_source(symbol, seed, block)
         lo = max(first_day - block * BLOCK_DAYS, 0)
         hi = min(last_day - block * BLOCK_DAYS, BLOCK_DAYS - 1) + 1
         for key in parts:
-            parts[key].append(minutes[key][lo:hi])
+            parts[key].append(arrays[key][lo:hi])
     return {key: np.concatenate(value) for key, value in parts.items()}
+
+
+def _minutes_of_days(symbol: str, seed: int, first_day: int, last_day: int) -> dict[str, np.ndarray]:
+    """Minute arrays (n_days, 1440) for business days first_day..last_day inclusive."""
+    return _days_from_blocks(_minute_block, symbol, seed, first_day, last_day)
 
 
 def _daily_of_days(symbol: str, seed: int, first_day: int, last_day: int) -> dict[str, np.ndarray]:
-    if first_day < 0:
-        raise ValueError(f"The simulated market opens on {ORIGIN}; no data before it")
-    parts = {key: [] for key in "ohlcv"}
-    for block in range(first_day // BLOCK_DAYS, last_day // BLOCK_DAYS + 1):
-        daily = _daily_block(symbol, seed, block)
-        lo = max(first_day - block * BLOCK_DAYS, 0)
-        hi = min(last_day - block * BLOCK_DAYS, BLOCK_DAYS - 1) + 1
-        for key in parts:
-            parts[key].append(daily[key][lo:hi])
-    return {key: np.concatenate(value) for key, value in parts.items()}
+    return _days_from_blocks(_daily_block, symbol, seed, first_day, last_day)
 
 
 # --- bars ------------------------------------------------------------------------------------

@@ -49,8 +49,16 @@ class WorkflowExecutionAdmin(admin.ModelAdmin):
     search_fields = ("id", "task_id", "workflow__name", "strategy__name", "owner__username", "error")
     date_hierarchy = "created_at"
     list_select_related = ("workflow", "strategy", "owner")
-    readonly_fields = ("task_id", "version", "progress", "results", "attempt", "created_at", "started_at",
-                       "completed_at")
+    readonly_fields = (
+        "task_id",
+        "version",
+        "progress",
+        "results",
+        "attempt",
+        "created_at",
+        "started_at",
+        "completed_at",
+    )
     raw_id_fields = ("workflow", "strategy", "schedule", "owner")
     inlines = [StepRunInline]
 
@@ -61,8 +69,17 @@ class WorkflowExecutionAdmin(admin.ModelAdmin):
 
 @admin.register(StepRun)
 class StepRunAdmin(admin.ModelAdmin):
-    list_display = ("execution", "symbol", "index", "step_id", "step_type", "status", "attempt", "duration_ms",
-                    "started_at")
+    list_display = (
+        "execution",
+        "symbol",
+        "index",
+        "step_id",
+        "step_type",
+        "status",
+        "attempt",
+        "duration_ms",
+        "started_at",
+    )
     list_filter = ("status", "step_type", "started_at")
     search_fields = ("symbol", "step_id", "error", "execution__id")
     list_select_related = ("execution",)
@@ -77,8 +94,20 @@ class StepRunAdmin(admin.ModelAdmin):
 
 @admin.register(Decision)
 class DecisionAdmin(admin.ModelAdmin):
-    list_display = ("id", "instrument", "type", "status", "current_price", "target_price", "stop_loss",
-                    "r_coefficient", "confidence", "strategy", "execution", "created_at")
+    list_display = (
+        "id",
+        "instrument",
+        "type",
+        "status",
+        "current_price",
+        "target_price",
+        "stop_loss",
+        "r_coefficient",
+        "confidence",
+        "strategy",
+        "execution",
+        "created_at",
+    )
     list_filter = ("type", "status", "created_at")
     search_fields = ("instrument__symbol", "analysis_text", "strategy__name", "execution__id")
     date_hierarchy = "created_at"
@@ -88,8 +117,17 @@ class DecisionAdmin(admin.ModelAdmin):
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
-    list_display = ("id", "workflow", "strategy", "owner", "cron_expression", "enabled", "allow_overlap",
-                    "priority", "last_run_at")
+    list_display = (
+        "id",
+        "workflow",
+        "strategy",
+        "owner",
+        "cron_expression",
+        "enabled",
+        "allow_overlap",
+        "priority",
+        "last_run_at",
+    )
     list_filter = ("enabled", "allow_overlap", "priority", "market_hours_only")
     search_fields = ("description", "cron_expression", "workflow__name", "strategy__name", "owner__username")
     list_select_related = ("workflow", "strategy", "owner")

@@ -37,8 +37,6 @@ class ExecuteMixin:
         strategy = _visible(Strategy.objects.all(), request.user).filter(pk=data["strategy_id"]).first()
         if strategy is None:
             raise serializers.ValidationError({"strategy_id": ["strategy not found"]})
-        if workflow is None and strategy.workflow is not None:
-            workflow = strategy.workflow
         try:
             with transaction.atomic():
                 execution = execution_create(

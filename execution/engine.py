@@ -3,8 +3,8 @@
 `run_execution(execution_id)` is what the Celery task calls, and what tests and the bench call
 without Celery. For each symbol the pinned steps run with a fresh SymbolContext; independent
 chains run at the same time on the execution's step threads (which close their database
-connections when the execution ends),
-and every step leaves one StepRun row and two progress events. A symbol that fails is
+connections when the execution ends), and every step leaves one StepRun row and two progress
+events. A symbol that fails is
 recorded and the next one runs; a critical error (broker authentication lost, database gone)
 ends the execution with what was done kept. The cancel flag is read between steps, between
 symbols and inside waits.
@@ -168,6 +168,9 @@ class ExecutionRun:
         except DATABASE_GONE as exc:
             error = f"Database error: {exc}"
             logger.exception("Execution %s aborted by a database error", self.execution.pk)
+        except Exception as exc:
+            error = f"Internal error: {type(exc).__name__}: {exc}"
+            logger.exception("Execution %s aborted by an unexpected error", self.execution.pk)
         finally:
             self.threads.close()
         return self._finish(error)
@@ -252,11 +255,7 @@ class ExecutionRun:
         progress.symbol_started(self.execution, symbol, dict(self.progress))
         ctx = SymbolContext(execution=self.execution, symbol=symbol, params=self.execution.params, steps=self.steps)
         outcome = SymbolOutcome(symbol=symbol)
-        try:
-            self._run_graph(ctx, outcome)
-        except StepError as exc:
-            outcome.failed = True
-            outcome.errors.append({"symbol": symbol, "step_id": "", "step_type": "", "error": str(exc)})
+        self._run_graph(ctx, outcome)
         if outcome.broker_trouble:
             self._check_broker()
         if ctx.decision is not None:
@@ -300,8 +299,12 @@ class ExecutionRun:
                     outcome.failed = True
                     outcome.broker_trouble |= isinstance(exc.__cause__, BrokerError)
                     outcome.errors.append(
-                        {"symbol": ctx.symbol, "step_id": node.step_id, "step_type": node.step["type"],
-                         "error": str(exc)}
+                        {
+                            "symbol": ctx.symbol,
+                            "step_id": node.step_id,
+                            "step_type": node.step["type"],
+                            "error": str(exc),
+                        }
                     )
                     continue
                 finished.add(node.index)

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from concurrent.futures import Future
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from channels.layers import get_channel_layer
 
@@ -22,10 +22,11 @@ MONITOR_GROUP = "monitor"
 
 
 class Progress(TypedDict):
-    current_step: int
-    total_steps: int
+    current_step: int  # steps finished so far, over all symbols
+    total_steps: int  # steps × symbols
     current_symbol: str
     completed_symbols: int
+    current_step_id: NotRequired[str]
 
 
 class ExecutionStatusEvent(TypedDict):

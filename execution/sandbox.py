@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).with_name("sandbox_runner.py")
 MAX_OUTPUT_CHARS = 64_000
+MAX_TIMEOUT_SECONDS = 300.0
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_OPEN_FILES = 256
 # The interpreter's own start-up, on top of the timeout the code is given.
@@ -57,7 +58,6 @@ class SandboxResult:
 
 def _limit_resources(cpu_seconds: int, memory_bytes: int):
     def apply_limits() -> None:
-        os.setsid()
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
@@ -99,10 +99,12 @@ def _truncate(text: str) -> str:
 def run_code(code: str, *, inputs: dict | None = None, timeout: float | None = None, memory_mb: int | None = None):
     """Run `code` in the sandbox; its `inputs` variable holds `inputs`, its `result` variable comes back.
 
+    `timeout` (default settings.SANDBOX_TIMEOUT_SECONDS, at most 300 s) covers the whole child,
+    imports included; memory is at most settings.SANDBOX_MEMORY_MB.
+
     Never raises for anything the code does: the SandboxResult says what happened.
     """
-    timeout = float(timeout or settings.SANDBOX_TIMEOUT_SECONDS)
-    timeout = min(timeout, float(settings.SANDBOX_TIMEOUT_SECONDS))
+    timeout = min(float(timeout or settings.SANDBOX_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
     memory_mb = int(memory_mb or settings.SANDBOX_MEMORY_MB)
     memory_mb = min(memory_mb, int(settings.SANDBOX_MEMORY_MB))
     nonce = secrets.token_hex(16)
@@ -121,6 +123,7 @@ def run_code(code: str, *, inputs: dict | None = None, timeout: float | None = N
             env=_sandbox_environment(scratch),
             preexec_fn=_limit_resources(math.ceil(timeout) + STARTUP_ALLOWANCE_SECONDS, memory_mb * 1024 * 1024),
             close_fds=True,
+            start_new_session=True,  # its own process group, killed as a whole
         )
         timed_out = False
         try:

@@ -35,8 +35,10 @@ def _symbols_for(strategy: Strategy, requested: list[str] | None) -> list[str]:
     unknown = [symbol for symbol in wanted if symbol not in available]
     if unknown:
         raise ValidationError(
-            {"symbols": f"not in strategy {strategy.name!r}: {', '.join(unknown)} "
-                        f"(its symbols: {', '.join(available) or 'none'})"}
+            {
+                "symbols": f"not in strategy {strategy.name!r}: {', '.join(unknown)} "
+                f"(its symbols: {', '.join(available) or 'none'})"
+            }
         )
     return list(dict.fromkeys(wanted))
 

@@ -27,9 +27,14 @@
     custom_code: { icon: "code-bracket", tile: "bg-slate-500/15 text-slate-300 ring-slate-400/30" },
     condition: { icon: "share", tile: "bg-orange-500/15 text-orange-300 ring-orange-400/30" },
   };
+  const BRANCH_COLOURS = { then: "#34d399", else: "#fb7185" };
   const UNKNOWN_LOOK = { icon: "question-mark-circle", tile: "bg-rose-500/15 text-rose-300 ring-rose-400/30" };
   // Config kinds left out of a node's one-line summary: long text reads badly there.
   const LONG_KINDS = new Set(["prompt", "code", "agents", "text"]);
+
+  function escapeAttribute(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+  }
 
   function readJson(id) {
     return JSON.parse(document.getElementById(id).textContent);
@@ -78,7 +83,7 @@
       pendingDelete: null,
       paletteOpen: false,
       focusedField: null,
-      branches: [],
+      branchMarkup: "",
       snapshot: "",
       validateTimer: null,
       dragNext: null,
@@ -308,13 +313,25 @@
         event.target.value = "";
       },
 
+      reference(parameterName) {
+        return `{{${parameterName}}}`;
+      },
+
+      // A select's options: the field's choices, a {{reference}} per parameter, and the current value if it is neither.
+      selectChoices(field) {
+        const choices = [...(field.choices || []), ...this.parameterNames.map((name) => this.reference(name))];
+        const current = this.selected.config[field.name];
+        if (!isEmpty(current) && !choices.includes(current)) choices.push(current);
+        return choices;
+      },
+
       get parameterNames() {
         const declared = this.parameters.map((parameter) => parameter.name).filter(Boolean);
         return [...declared, ...this.builtins.map((parameter) => parameter.name).filter((name) => !declared.includes(name))];
       },
 
       insertParameter(field, parameterName) {
-        const reference = `{{${parameterName}}}`;
+        const reference = this.reference(parameterName);
         const current = this.selected.config[field.name];
         const appends = ["textarea", "code"].includes(field.widget) && typeof current === "string" && current.trim();
         this.selected.config[field.name] = appends ? `${current} ${reference}` : reference;
@@ -516,39 +533,48 @@
 
       // --- condition branches ----------------------------------------------------
 
+      // Curves from each condition node to the steps of its then (green) and else (red, dashed) branches,
+      // drawn into the SVG over the canvas (Alpine's x-for does not run inside SVG, so this writes markup).
       drawBranches() {
         const canvas = this.$refs.canvas;
         if (!canvas) return;
         const origin = canvas.getBoundingClientRect();
-        const paths = [];
+        const card = (stepId) => canvas.querySelector(`[data-step-id="${CSS.escape(stepId)}"] [data-node-card]`);
+        const parts = [];
         let lane = 0;
         for (const step of this.steps) {
-          if (step.type !== "condition") continue;
-          const source = canvas.querySelector(`[data-step-id="${CSS.escape(step.id)}"] [data-node-card]`);
-          if (!source) continue;
+          if (step.type !== "condition" || !card(step.id)) continue;
+          const from = card(step.id).getBoundingClientRect();
           for (const branch of ["then", "else"]) {
             for (const target of step.config[branch] || []) {
-              const node = canvas.querySelector(`[data-step-id="${CSS.escape(target)}"] [data-node-card]`);
+              const node = card(target);
               if (!node) continue;
-              const from = source.getBoundingClientRect();
               const to = node.getBoundingClientRect();
-              const x = from.right - origin.left;
-              const startY = from.top - origin.top + from.height / 2 + (branch === "then" ? -8 : 8);
-              const endX = to.right - origin.left;
+              const startX = from.right - origin.left;
+              const startY = from.top - origin.top + from.height / 2 + (branch === "then" ? -7 : 7);
+              const endX = to.right - origin.left + 4;
               const endY = to.top - origin.top + to.height / 2;
-              const bend = 26 + 14 * (lane % 3);
+              const bend = 22 + 12 * (lane % 4);
               lane += 1;
-              paths.push({
-                key: `${step.id}-${branch}-${target}`,
-                branch,
-                d: `M ${x} ${startY} C ${x + bend} ${startY}, ${endX + bend} ${endY}, ${endX + 6} ${endY}`,
-                labelX: x + 6,
-                labelY: startY - 4,
-              });
+              const colour = BRANCH_COLOURS[branch];
+              const dash = branch === "else" ? ' stroke-dasharray="5 4"' : "";
+              parts.push(
+                `<path d="M ${startX} ${startY} C ${startX + bend} ${startY}, ${endX + bend} ${endY}, ${endX} ${endY}" ` +
+                  `fill="none" stroke="${colour}" stroke-width="1.5"${dash} marker-end="url(#branch-arrow-${branch})" ` +
+                  `data-branch="${branch}" data-from="${escapeAttribute(step.id)}" data-to="${escapeAttribute(target)}"/>`,
+                `<text x="${startX + 4}" y="${startY - 3}" fill="${colour}" font-size="10" font-weight="600">${branch}</text>`,
+              );
             }
           }
         }
-        this.branches = paths;
+        const markers = Object.entries(BRANCH_COLOURS)
+          .map(
+            ([branch, colour]) =>
+              `<marker id="branch-arrow-${branch}" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto">` +
+              `<path d="M 0 0 L 8 4 L 0 8 z" fill="${colour}"/></marker>`,
+          )
+          .join("");
+        this.branchMarkup = `<defs>${markers}</defs>${parts.join("")}`;
       },
     };
   };

@@ -45,4 +45,8 @@ for (const [source, target] of FILES) {
   copy(path.join(modules, source), path.join(build, target));
 }
 copy(path.join(root, "frontend", "app.js"), path.join(build, "app.js"));
+// Page scripts of the workflow builder and the strategy form.
+for (const script of ["builder.js", "strategy-form.js"]) {
+  copy(path.join(root, "frontend", script), path.join(build, script));
+}
 buildIconSprite(path.join(modules, "heroicons", "24", "outline"), path.join(build, "icons.svg"));

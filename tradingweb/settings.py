@@ -282,5 +282,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # AutoGen logs every message payload at INFO; the conversation is stored as AgentMessage rows.
+        "autogen_core": {"level": "WARNING"},
+        "autogen_agentchat": {"level": "WARNING"},
+    },
 }

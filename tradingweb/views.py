@@ -42,16 +42,6 @@ def dashboard_account(request):
 
 
 @login_required
-def strategies(request):
-    return render(request, "tradingweb/strategies.html", {"strategies": selectors.strategies_for(request.user)})
-
-
-@login_required
-def workflows(request):
-    return render(request, "tradingweb/workflows.html", {"workflows": selectors.workflows_for(request.user)})
-
-
-@login_required
 def executions(request):
     executions = selectors.executions_for(request.user)
     status = request.GET.get("status", "")

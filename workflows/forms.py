@@ -152,6 +152,16 @@ class StrategyForm(forms.Form):
             kept = {name: value for name, value in self.strategy.params.items() if name in RESERVED_STRATEGY_KEYS}
         return {**kept, **self.overrides_of(self.cleaned_data["params"])}
 
+    def overrides_shown(self) -> dict:
+        """The overrides the page shows: as posted (kept when refused, so nothing typed is lost), or as saved."""
+        if not self.is_bound:
+            return self.initial.get("params") or {}
+        try:
+            posted = json.loads(self.data.get("params") or "{}")
+        except json.JSONDecodeError:
+            return {}
+        return posted if isinstance(posted, dict) else {}
+
     def parameter_errors(self) -> dict[str, str]:
         """Errors of single parameters ("risk_per_trade: must be a number") keyed by parameter, for inline display."""
         found = {}

@@ -4,6 +4,8 @@ The builder itself saves and validates through the API (/api/workflows/...), so 
 validation stays the only judge of a workflow.
 """
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, QuerySet, Subquery
@@ -187,10 +189,24 @@ def workflow_export(request, pk: int):
     return response
 
 
+def _shown(value) -> str:
+    """A changed value as the diff prints it: text as is, other values as JSON, absent as a dash."""
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def _diff_rows(items: list[dict], key: str, marked: dict[str, str], changes: dict[str, list]) -> list[dict]:
     """One side of the side-by-side diff: each step (or parameter) with how it changed."""
     return [
-        {"item": item, "change": marked.get(item.get(key), "unchanged"), "changes": changes.get(item.get(key), [])}
+        {
+            "item": item,
+            "change": marked.get(item.get(key), "unchanged"),
+            "changes": [
+                {"field": change["field"], "before": _shown(change["from"]), "after": _shown(change["to"])}
+                for change in changes.get(item.get(key), [])
+            ],
+        }
         for item in items
         if isinstance(item, dict)
     ]
@@ -239,6 +255,8 @@ def workflow_versions(request, pk: int):
     """Every version, and a side-by-side diff of two of them (?a=&b=; default: the last two)."""
     workflow = _workflow_or_404(request, pk)
     versions = list(workflow.versions.select_related("created_by").order_by("-number"))
+    for newer, older in zip(versions, versions[1:], strict=False):
+        newer.previous_number = older.number
     context = {"workflow": workflow, "versions": versions, "nav_section": "workflows"}
     if len(versions) >= 2:
         number_a = _version_number(request, "a", versions[1].number)
@@ -274,15 +292,21 @@ def strategy_list(request):
 
 
 def _strategy_form_page(request, form: StrategyForm, strategy: Strategy | None):
-    overrides = form["params"].value()
+    workflow_options = workflow_parameter_options(form.fields["workflow"].queryset)
+    symbols = form["symbols"].value()
+    form_data = {
+        "workflows": workflow_options,
+        "selected": str(form["workflow"].value() or ""),
+        "overrides": form.overrides_shown(),
+        "parameter_errors": form.parameter_errors(),
+        "symbols": symbols if isinstance(symbols, str) else "",
+    }
     context = {
         "form": form,
         "strategy": strategy,
-        "workflow_options": workflow_parameter_options(form.fields["workflow"].queryset),
-        "selected_workflow": str(form["workflow"].value() or ""),
-        "overrides": overrides if isinstance(overrides, dict) else {},
-        "parameter_errors": form.parameter_errors(),
-        "known_symbols": list(Instrument.objects.order_by("symbol").values_list("symbol", flat=True).distinct()[:500]),
+        "form_data": form_data,
+        "workflow_options": workflow_options,
+        "known_symbols": Instrument.objects.order_by("symbol").values_list("symbol", flat=True).distinct()[:500],
         "nav_section": "strategies",
     }
     return render(request, "workflows/strategy_form.html", context)

@@ -154,6 +154,10 @@ def order_state_from_trade(trade: Trade) -> OrderState:
     if not filled and trade.fills:
         filled = sum((_decimal(f.execution.shares) for f in trade.fills), Decimal("0"))
     status = IB_STATUS.get(ib_status, Order.Status.SUBMITTED)
+    if status == Order.Status.FILLED and not filled:
+        # Completed orders from reqCompletedOrders carry their quantity on the order, not the status.
+        done = trade.order.filledQuantity
+        filled = _decimal(done if math.isfinite(done) and done < UNSET_COMMISSION else trade.order.totalQuantity)
     if status == Order.Status.SUBMITTED and filled > 0:
         status = Order.Status.PARTIALLY_FILLED
     errors = [entry for entry in trade.log if entry.errorCode]
@@ -243,6 +247,11 @@ def account_numbers(values: Iterable, account: str) -> tuple[Decimal | None, Dec
         if value.tag == "TotalCashValue" and value.currency in (currency, "BASE"):
             cash = _decimal(float(value.value))
     return equity, cash, currency
+
+
+def is_paper_account(account: str) -> bool:
+    """IBKR paper accounts are DU…/DF…; anything else is real money."""
+    return account.startswith("D")
 
 
 def _client_id() -> int:
@@ -336,6 +345,10 @@ class IBKRAdapter(BrokerAdapter):
         except ConnectionError as exc:
             raise BrokerUnavailable(f"Connection to IB Gateway lost: {exc}", code=504) from exc
 
+    def _connect_now(self) -> None:
+        """Connect (if needed) so the account is known; raises BrokerUnavailable when it cannot."""
+        self._call(lambda ib: _result(None))
+
     def _contract(self, conid: int, symbol: str) -> Contract:
         return Contract(conId=conid, symbol=symbol, secType="STK", exchange="SMART", currency="USD")
 
@@ -351,13 +364,13 @@ class IBKRAdapter(BrokerAdapter):
         try:
             accounts = self._call(lambda ib: _result(ib.managedAccounts()))
         except BrokerError as exc:
-            return BrokerStatus(False, False, self.account, self.account.startswith("D"), self.name, str(exc))
+            return BrokerStatus(False, False, self.account, is_paper_account(self.account), self.name, str(exc))
         account = self.account or (accounts[0] if accounts else "")
         return BrokerStatus(
             connected=True,
             authenticated=bool(accounts),
             account_id=account,
-            paper=account.startswith("D"),  # IBKR paper accounts are DU…/DF…
+            paper=is_paper_account(account),
             adapter=self.name,
             message=f"IB Gateway {settings.IBKR_HOST}:{settings.IBKR_PORT}, client id {self.client_id}",
         )
@@ -436,6 +449,12 @@ class IBKRAdapter(BrokerAdapter):
             raise PermanentBrokerError("Order refused: " + "; ".join(errors), code=321)
         if settings.IBKR_READONLY:
             raise PermanentBrokerError("The IBKR connection is read-only (IBKR_READONLY); no orders")
+        self._connect_now()
+        if not is_paper_account(self.account) and settings.TRADING_MODE != "live":
+            raise PermanentBrokerError(
+                f"Account {self.account} is a live account but TRADING_MODE is {settings.TRADING_MODE!r}; "
+                "refusing to place a live order"
+            )
         contract = self._contract(req.conid, req.symbol)
 
         async def work(ib: IB):
@@ -515,7 +534,7 @@ class IBKRAdapter(BrokerAdapter):
         if equity is None or cash is None:
             raise TransientBrokerError(f"IBKR sent no NetLiquidation/TotalCashValue for account {self.account!r}")
         return AccountSummary(
-            account_id=self.account, equity=equity, cash=cash, paper=self.account.startswith("D"), currency=currency
+            account_id=self.account, equity=equity, cash=cash, paper=is_paper_account(self.account), currency=currency
         )
 
 

@@ -6,7 +6,8 @@ each type lives in workflows/steps.py; adding a step type touches that catalogue
 
 from collections.abc import Callable
 
-from execution.steps.ai import agent_team, ai_analyze, consolidate, decide
+from execution.steps.agent_team import agent_team
+from execution.steps.ai import ai_analyze, consolidate, decide
 from execution.steps.base import PermanentStepError, SymbolContext
 from execution.steps.code import custom_code
 from execution.steps.data import fetch_data, generate_chart
@@ -35,6 +36,4 @@ def get_step(step_type: str) -> StepFunction:
     try:
         return STEP_IMPLEMENTATIONS[step_type]
     except KeyError:
-        raise PermanentStepError(
-            f"unknown step type {step_type!r}; known: {', '.join(STEP_IMPLEMENTATIONS)}"
-        ) from None
+        raise PermanentStepError(f"unknown step type {step_type!r}; known: {', '.join(STEP_IMPLEMENTATIONS)}") from None

@@ -76,8 +76,14 @@ def ai_analyze(config: dict, ctx: SymbolContext) -> dict:
     call = _ask(config, ctx, prompt, images=[png])
     with ctx.lock:
         ctx.analyses[label] = call.response
-    return {"label": label, "input": chart_label, "chart_id": chart.pk, "chart_sha256": chart.sha256,
-            "prompt": prompt, **_call_output(call)}
+    return {
+        "label": label,
+        "input": chart_label,
+        "chart_id": chart.pk,
+        "chart_sha256": chart.sha256,
+        "prompt": prompt,
+        **_call_output(call),
+    }
 
 
 def consolidate(config: dict, ctx: SymbolContext) -> dict:
@@ -103,30 +109,59 @@ def consolidate(config: dict, ctx: SymbolContext) -> dict:
     return {"label": label, "inputs": list(analyses), "prompt": prompt, **_call_output(call)}
 
 
-def _current_price(ctx: SymbolContext) -> Decimal:
+def current_price(ctx: SymbolContext) -> Decimal:
+    """The last close of the primary timeframe."""
     primary = ctx.primary_fetch()
-    label = next(name for name, fetch in ctx.fetches.items() if fetch is primary)
     with ctx.lock:
-        close = ctx.bars[label]["close"].iloc[-1]
+        close = ctx.bars[primary["label"]]["close"].iloc[-1]
     return Decimal(str(float(close))).quantize(PRICE_PLACES)
+
+
+def reused_decision(ctx: SymbolContext, instrument) -> dict | None:
+    """The output for a decision this step already made (a redelivered task), put back in the context.
+
+    Asking again would make a new decision and, through a new idempotency key, a second order.
+    """
+    earlier = Decision.objects.filter(execution=ctx.execution, instrument=instrument, step_id=ctx.step_id).first()
+    if earlier is None:
+        return None
+    with ctx.lock:
+        ctx.decision = earlier
+    return {"decision_id": earlier.pk, "type": earlier.type, "reused": True}
+
+
+def record_decision(ctx: SymbolContext, instrument, parsed: dict) -> Decision:
+    """The Decision row for a parsed decision (agents.decisions.parse_decision's shape), put in the context."""
+    decision = Decision.objects.create(
+        execution=ctx.execution,
+        strategy=ctx.execution.strategy,
+        instrument=instrument,
+        step_id=ctx.step_id,
+        type=parsed["decision"].lower(),
+        current_price=parsed["current_price"],
+        target_price=parsed["target_price"],
+        stop_loss=parsed["stop_loss"],
+        confidence=parsed["confidence"],
+        analysis_text=parsed["analysis"],
+        key_factors=parsed["key_factors"],
+    )
+    with ctx.lock:
+        ctx.decision = decision
+    return decision
 
 
 def decide(config: dict, ctx: SymbolContext) -> dict:
     step_id = ctx.step_id
     instrument = ctx.get_instrument()
-    earlier = Decision.objects.filter(execution=ctx.execution, instrument=instrument, step_id=step_id).first()
-    if earlier is not None:
-        # A redelivered task: the decision was made (and maybe ordered) already; asking again
-        # would make a new decision and, through a new idempotency key, a second order.
-        with ctx.lock:
-            ctx.decision = earlier
-        return {"decision_id": earlier.pk, "type": earlier.type, "reused": True}
+    reused = reused_decision(ctx, instrument)
+    if reused is not None:
+        return reused
     input_label = config["input"]
     with ctx.lock:
         analysis = ctx.analyses.get(input_label)
     if analysis is None:
         raise StepError(f"no analysis under the label {input_label!r}")
-    price = _current_price(ctx)
+    price = current_price(ctx)
     try:
         prompt = decision_prompt(
             symbol=ctx.symbol,
@@ -155,21 +190,7 @@ def decide(config: dict, ctx: SymbolContext) -> dict:
         raise StepError(str(exc), output={"prompt": prompt, "responses": responses}) from exc
     except ModelError as exc:
         raise StepError(f"the model failed: {exc}") from exc
-    decision = Decision.objects.create(
-        execution=ctx.execution,
-        strategy=ctx.execution.strategy,
-        instrument=instrument,
-        step_id=step_id,
-        type=parsed["decision"].lower(),
-        current_price=parsed["current_price"],
-        target_price=parsed["target_price"],
-        stop_loss=parsed["stop_loss"],
-        confidence=parsed["confidence"],
-        analysis_text=parsed["analysis"],
-        key_factors=parsed["key_factors"],
-    )
-    with ctx.lock:
-        ctx.decision = decision
+    decision = record_decision(ctx, instrument, parsed)
     return {
         "decision_id": decision.pk,
         "type": decision.type,
@@ -184,7 +205,3 @@ def decide(config: dict, ctx: SymbolContext) -> dict:
         "tokens_out": sum(call.tokens_out for call in calls),
         "cost": str(sum((call.cost for call in calls), Decimal("0"))),
     }
-
-
-def agent_team(config: dict, ctx: SymbolContext) -> dict:
-    raise PermanentStepError("agent_team step needs the AutoGen team (not built yet)")

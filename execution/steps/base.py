@@ -51,7 +51,7 @@ class SymbolContext:
     steps: list[dict] = field(default_factory=list)
     instrument: Any = None  # broker.models.Instrument, qualified by the first step that needs it
     bars: dict = field(default_factory=dict)  # fetch label -> DataFrame
-    fetches: dict = field(default_factory=dict)  # fetch label -> {"period", "bar", "indicators", "summary"}
+    fetches: dict = field(default_factory=dict)  # fetch label -> {"label", "index", "period", "bar", "summary", …}
     charts: dict = field(default_factory=dict)  # chart label -> broker.models.Chart
     chart_sources: dict = field(default_factory=dict)  # chart label -> the fetch label it was drawn from
     analyses: dict = field(default_factory=dict)  # analysis label -> text

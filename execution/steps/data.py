@@ -3,10 +3,10 @@
 import hashlib
 
 import pandas as pd
+
 from broker.charts import render_chart
 from broker.indicators import indicator_summary
 from broker.marketdata import get_bars
-
 from execution.steps.base import StepError, SymbolContext
 from workflows.steps import STEP_TYPES
 
@@ -32,6 +32,7 @@ def fetch_data(config: dict, ctx: SymbolContext) -> dict:
     with ctx.lock:
         ctx.bars[label] = bars
         ctx.fetches[label] = {
+            "label": label,
             "index": ctx.step_index,
             "period": period,
             "bar": bar,

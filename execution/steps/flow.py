@@ -1,6 +1,5 @@
 """Steps that shape the run rather than produce data: wait and condition."""
 
-
 import time
 
 from execution.steps.base import PermanentStepError, SymbolContext

@@ -31,7 +31,7 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
     decision = ctx.decision
     if decision is None:
         raise StepError("validate_risk needs a decision from an earlier decide or agent_team step")
-    if decision.status == Decision.Status.EXECUTED:
+    if decision.status == Decision.Status.EXECUTED or decision.orders.exists():
         # A redelivered task: this decision was validated and ordered before.
         with ctx.lock:
             ctx.verdict = dict(decision.risk)

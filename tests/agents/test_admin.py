@@ -19,7 +19,7 @@ def test_staff_browse_model_calls_but_cannot_edit_them(staff_browser):
 
 
 def test_staff_edit_agent_templates(staff_browser):
-    template = AgentTemplate.objects.create(name="RiskManager", default_prompt="Guard the risk.", required=True)
+    template = AgentTemplate.objects.get(name="RiskManager")  # installed by the data migration
     response = staff_browser.post(
         f"/admin/agents/agenttemplate/{template.pk}/change/",
         {"name": "RiskManager", "default_prompt": "Guard the downside.", "tools": "[]", "order": 2, "required": "on"},

@@ -28,6 +28,7 @@ from broker.adapters.ibkr import (
     broker_error,
     build_orders,
     duration_str,
+    is_paper_account,
     merge_orders_by_ref,
     order_state_from_trade,
 )
@@ -234,3 +235,14 @@ def test_it_fails_closed_when_the_gateway_is_unreachable(settings):
         adapter.qualify("AAPL")
     status = adapter.status()
     assert not status.connected and not status.authenticated and "unreachable" in status.message
+
+
+def test_a_completed_order_reports_its_filled_quantity():
+    completed = trade("Filled")
+    completed.order.filledQuantity = 100.0
+    assert order_state_from_trade(completed).filled_quantity == Decimal("100.0")
+
+
+def test_only_du_and_df_accounts_are_paper():
+    assert is_paper_account("DU1234567") and is_paper_account("DF99")
+    assert not is_paper_account("U1234567")

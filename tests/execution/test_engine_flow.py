@@ -18,7 +18,10 @@ def _execution(owner, steps, symbols=("AAPL", "MSFT"), params=None):
     workflow.current_version = version
     workflow.save()
     return WorkflowExecution.objects.create(
-        owner=owner, workflow=workflow, version=version, symbols=list(symbols),
+        owner=owner,
+        workflow=workflow,
+        version=version,
+        symbols=list(symbols),
         params={"symbol_delay": 0, "analysis_language": "en", **(params or {})},
     )
 
@@ -41,8 +44,12 @@ def _runs(execution, symbol):
 @pytest.mark.django_db(transaction=True)
 def test_a_condition_runs_one_branch_and_records_the_other_skipped(alice):
     steps = [
-        {"id": "check", "type": "condition", "name": "AAPL only",
-         "config": {"expression": "symbol == 'AAPL'", "then": ["for_aapl"], "else": ["for_others"]}},
+        {
+            "id": "check",
+            "type": "condition",
+            "name": "AAPL only",
+            "config": {"expression": "symbol == 'AAPL'", "then": ["for_aapl"], "else": ["for_others"]},
+        },
         _wait("for_aapl"),
         _wait("for_others"),
         _wait("after"),
@@ -67,9 +74,16 @@ def test_a_condition_runs_one_branch_and_records_the_other_skipped(alice):
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_symbol_is_recorded_and_the_next_one_runs(alice):
     steps = [
-        {"id": "screen", "type": "custom_code", "name": "Screen",
-         "config": {"code": "if inputs['symbol'] == 'MSFT':\n    raise ValueError('no data for MSFT')\n"
-                            "result = {'symbol': inputs['symbol']}", "timeout": 10}},
+        {
+            "id": "screen",
+            "type": "custom_code",
+            "name": "Screen",
+            "config": {
+                "code": "if inputs['symbol'] == 'MSFT':\n    raise ValueError('no data for MSFT')\n"
+                "result = {'symbol': inputs['symbol']}",
+                "timeout": 10,
+            },
+        },
         _wait("after"),
     ]
     execution = _execution(alice, steps, symbols=("MSFT", "AAPL"))

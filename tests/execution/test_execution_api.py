@@ -20,11 +20,13 @@ def _execute(client, workflow, strategy, **body):
     return client.post(f"/api/workflows/{workflow.pk}/execute/", {"strategy_id": strategy.pk, **body}, format="json")
 
 
-def test_it_starts_an_execution_and_answers_202_with_ids(alice_api, alice_workflow, alice_strategy,
-                                                         django_capture_on_commit_callbacks):
+def test_it_starts_an_execution_and_answers_202_with_ids(
+    alice_api, alice_workflow, alice_strategy, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = _execute(alice_api, alice_workflow, alice_strategy, priority="high", symbols=["msft"],
-                            params={"symbol_delay": 0})
+        response = _execute(
+            alice_api, alice_workflow, alice_strategy, priority="high", symbols=["msft"], params={"symbol_delay": 0}
+        )
     assert response.status_code == 202, response.json()
     execution = WorkflowExecution.objects.get(pk=response.json()["workflow_execution_id"])
     assert response.json()["task_id"] == execution.task_id
@@ -84,16 +86,39 @@ def alice_execution(alice, alice_workflow, alice_strategy):
     from broker.instruments import qualify_symbol
 
     execution = WorkflowExecution.objects.create(
-        owner=alice, workflow=alice_workflow, version=alice_workflow.current_version, strategy=alice_strategy,
-        symbols=["AAPL"], status=WorkflowExecution.Status.COMPLETED,
-        results={"symbols_processed": 1, "decisions_made": {"buy": 1, "sell": 0, "hold": 0}, "orders_placed": 0,
-                 "errors": []},
+        owner=alice,
+        workflow=alice_workflow,
+        version=alice_workflow.current_version,
+        strategy=alice_strategy,
+        symbols=["AAPL"],
+        status=WorkflowExecution.Status.COMPLETED,
+        results={
+            "symbols_processed": 1,
+            "decisions_made": {"buy": 1, "sell": 0, "hold": 0},
+            "orders_placed": 0,
+            "errors": [],
+        },
     )
-    StepRun.objects.create(execution=execution, symbol="AAPL", index=0, step_id="fetch_daily",
-                           step_type="fetch_data", status=StepRun.Status.COMPLETED, output={"bars": 250})
-    Decision.objects.create(execution=execution, strategy=alice_strategy, instrument=qualify_symbol("AAPL"),
-                            type=Decision.Type.BUY, current_price="100", target_price="110", stop_loss="95",
-                            status=Decision.Status.REJECTED, rejection_reasons=["R below 1.0"])
+    StepRun.objects.create(
+        execution=execution,
+        symbol="AAPL",
+        index=0,
+        step_id="fetch_daily",
+        step_type="fetch_data",
+        status=StepRun.Status.COMPLETED,
+        output={"bars": 250},
+    )
+    Decision.objects.create(
+        execution=execution,
+        strategy=alice_strategy,
+        instrument=qualify_symbol("AAPL"),
+        type=Decision.Type.BUY,
+        current_price="100",
+        target_price="110",
+        stop_loss="95",
+        status=Decision.Status.REJECTED,
+        rejection_reasons=["R below 1.0"],
+    )
     return execution
 
 
@@ -114,8 +139,10 @@ def test_owners_list_and_read_their_executions_steps_and_decisions(alice_api, al
 
 def test_lists_filter_by_status_strategy_and_dates(alice_api, alice_execution):
     assert alice_api.get("/api/workflow-executions/", {"status": "running"}).json()["results"] == []
-    assert len(alice_api.get("/api/workflow-executions/", {"strategy": alice_execution.strategy_id}).json()[
-        "results"]) == 1
+    assert (
+        len(alice_api.get("/api/workflow-executions/", {"strategy": alice_execution.strategy_id}).json()["results"])
+        == 1
+    )
     assert alice_api.get("/api/workflow-executions/", {"since": "2999-01-01T00:00:00Z"}).json()["results"] == []
     assert alice_api.get("/api/decisions/", {"status": "approved"}).json()["results"] == []
     assert alice_api.get("/api/workflow-executions/", {"status": "exploded"}).status_code == 400

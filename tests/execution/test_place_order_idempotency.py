@@ -12,8 +12,12 @@ from execution.steps.base import StepSkipped, SymbolContext
 from execution.steps.orders import idempotency_key, place_order
 from tests.execution.conftest import make_strategy, workflow_from_template
 
-STEP = {"id": "place_order", "type": "place_order", "name": "Place order",
-        "config": {"order_type": "LMT", "tif": "DAY"}}
+STEP = {
+    "id": "place_order",
+    "type": "place_order",
+    "name": "Place order",
+    "config": {"order_type": "LMT", "tif": "DAY"},
+}
 
 
 @pytest.fixture
@@ -21,15 +25,26 @@ def approved_decision(alice):
     workflow = workflow_from_template(alice, "single_timeframe")
     strategy = make_strategy(alice, workflow, symbols=("AAPL",))
     execution = WorkflowExecution.objects.create(
-        owner=alice, workflow=workflow, version=workflow.current_version, strategy=strategy, symbols=["AAPL"],
+        owner=alice,
+        workflow=workflow,
+        version=workflow.current_version,
+        strategy=strategy,
+        symbols=["AAPL"],
         status=WorkflowExecution.Status.RUNNING,
     )
     instrument = qualify_symbol("AAPL")
     price = get_adapter().quote(instrument.conid, instrument.symbol).last
     return Decision.objects.create(
-        execution=execution, strategy=strategy, instrument=instrument, step_id="decide", type=Decision.Type.BUY,
-        current_price=price, target_price=price * Decimal("1.10"), stop_loss=price * Decimal("0.95"),
-        quantity=Decimal("3"), status=Decision.Status.APPROVED,
+        execution=execution,
+        strategy=strategy,
+        instrument=instrument,
+        step_id="decide",
+        type=Decision.Type.BUY,
+        current_price=price,
+        target_price=price * Decimal("1.10"),
+        stop_loss=price * Decimal("0.95"),
+        quantity=Decimal("3"),
+        status=Decision.Status.APPROVED,
     )
 
 
@@ -58,14 +73,29 @@ def test_it_adopts_an_order_the_broker_took_when_the_answer_was_lost(approved_de
     instrument = approved_decision.instrument
     # The first attempt reached the broker, then the worker died before recording the answer.
     Order.objects.create(
-        owner=approved_decision.execution.owner, decision=approved_decision, execution=approved_decision.execution,
-        instrument=instrument, side="BUY", quantity=3, order_type="LMT", limit_price=approved_decision.current_price,
-        idempotency_key=key, status=Order.Status.NEEDS_RECONCILIATION,
+        owner=approved_decision.execution.owner,
+        decision=approved_decision,
+        execution=approved_decision.execution,
+        instrument=instrument,
+        side="BUY",
+        quantity=3,
+        order_type="LMT",
+        limit_price=approved_decision.current_price,
+        idempotency_key=key,
+        status=Order.Status.NEEDS_RECONCILIATION,
     )
-    taken = get_adapter().place_order(OrderRequest(
-        conid=instrument.conid, symbol=instrument.symbol, side="BUY", quantity=Decimal("3"), order_type="LMT",
-        limit_price=approved_decision.current_price, tif="DAY", order_ref=key,
-    ))
+    taken = get_adapter().place_order(
+        OrderRequest(
+            conid=instrument.conid,
+            symbol=instrument.symbol,
+            side="BUY",
+            quantity=Decimal("3"),
+            order_type="LMT",
+            limit_price=approved_decision.current_price,
+            tif="DAY",
+            order_ref=key,
+        )
+    )
 
     output = _run_place_order(approved_decision)
 

@@ -1,6 +1,7 @@
 """`python -m tradingweb.launcher` (make run) on a fresh VAR_DIR: starts, serves, logs in, stops cleanly."""
 
 import http.cookiejar
+import json
 import os
 import queue
 import re
@@ -115,8 +116,13 @@ def launcher(tmp_path):
     running = RunningLauncher(free_port(), tmp_path / "var")
     yield running
     if running.process.poll() is None:
-        running.process.kill()
-        running.process.wait()
+        # A failed test must not leave a launcher, Redis or Celery behind either.
+        parent = psutil.Process(running.process.pid)
+        tree = [parent, *parent.children(recursive=True)]
+        running.process.terminate()
+        _, leftovers = psutil.wait_procs(tree, timeout=STOP_TIMEOUT_SECONDS)
+        for process in leftovers:
+            process.kill()
 
 
 def test_make_run_serves_the_app_logs_in_the_demo_trader_and_stops_every_process_on_ctrl_c(launcher):
@@ -129,6 +135,10 @@ def test_make_run_serves_the_app_logs_in_the_demo_trader_and_stops_every_process
     assert any("daphne" in command for command in commands), commands
     assert any("worker" in command for command in commands), commands
     assert any("beat" in command for command in commands), commands
+
+    with urllib.request.urlopen(f"{url}/api/health/", timeout=30) as response:
+        health = json.load(response)
+    assert health["components"]["queue"]["details"]["url"] == f"redis://127.0.0.1:{redis_port}/0"
 
     status, final_url, dashboard = log_in_and_open_dashboard(url, "demo", password)
     assert status == 200

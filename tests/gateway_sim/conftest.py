@@ -1,10 +1,15 @@
+import threading
 import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connections
 from ib_insync import IB, Stock
 
 from broker.gateway_sim import GatewaySimulator, MarketClock
+from broker.models import SimulatedAccount
+from broker.simulation import SimulatedExchange
 
 # A Wednesday afternoon: the simulated market trades on weekdays, so tests replay a fixed
 # weekday at 600x (ten market minutes per second) whatever day they run on.
@@ -12,11 +17,48 @@ MARKET_START = datetime(2024, 1, 3, 14, 30, tzinfo=UTC)
 REPLAY_SPEED = 600
 
 
+def on_own_connection(work):
+    """Run `work()` in a thread with a database connection of its own and return its result.
+
+    The test's connection sits inside the test's transaction, which the simulator's thread
+    cannot see; reads of what the exchange committed, and the cleanup, go through this.
+    """
+    results = []
+
+    def run():
+        try:
+            results.append(work())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert results, "the database work failed (see the thread's traceback above)"
+    return results[0]
+
+
 @pytest.fixture
-def gateway(transactional_db):
-    """The simulator serving from a background thread on a free port (the exchange uses the test database)."""
+def paper_account(db):
+    """A paper account of this test's own on the simulated exchange.
+
+    The exchange runs on the simulator's thread with its own database connection, so its writes
+    really commit: instead of flushing every table after each test, each test trades in its
+    own account, deleted afterwards with its orders, executions and positions.
+    """
+    account_id = f"DUGW{uuid.uuid4().hex[:8].upper()}"
+    yield account_id
+    on_own_connection(lambda: SimulatedAccount.objects.filter(account_id=account_id).delete())
+
+
+@pytest.fixture
+def gateway(paper_account):
+    """The simulator serving from a background thread on a free port."""
     simulator = GatewaySimulator(
-        port=0, clock=MarketClock(start=MARKET_START, speed=REPLAY_SPEED), market_interval=0.05
+        port=0,
+        exchange=SimulatedExchange(account_id=paper_account),
+        clock=MarketClock(start=MARKET_START, speed=REPLAY_SPEED),
+        market_interval=0.05,
     )
     simulator.start_in_thread()
     yield simulator

@@ -12,6 +12,8 @@ from broker.adapters.ibkr import IBKRAdapter
 from broker.pacing import HistoricalPacer
 from broker.simulation import SimulatedExchange, conid_for, generate_bars
 
+from .conftest import on_own_connection
+
 
 def eventually(probe, timeout: float = 10.0):
     """Poll `probe()` until it returns something truthy; fail after `timeout` seconds."""
@@ -102,7 +104,9 @@ def test_the_adapter_follows_a_limit_order_filling_in_parts(gateway, adapter):
 
     position = eventually(lambda: [p for p in adapter.positions() if p.symbol == "SLOW" and p.quantity == 300])
     assert position[0].conid == conid_for("SLOW")
-    exchange = SimulatedExchange().account_summary(now=gateway.clock.now())
+    exchange = on_own_connection(
+        lambda: SimulatedExchange(account_id=gateway.account_id).account_summary(now=gateway.clock.now())
+    )
     account = eventually(lambda: (a := adapter.account_summary()).cash == exchange.cash and a)
     assert account.account_id == gateway.account_id and account.paper
     assert account.equity > account.cash
@@ -155,7 +159,7 @@ def test_the_adapter_reconnects_after_the_gateway_drops_it(gateway, adapter):
     assert adapter.status().connected
 
 
-def test_the_adapter_reports_an_unreachable_gateway_as_unavailable(transactional_db, settings):
+def test_the_adapter_reports_an_unreachable_gateway_as_unavailable(settings):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]

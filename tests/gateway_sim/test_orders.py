@@ -4,7 +4,7 @@ from ib_insync import LimitOrder
 
 from broker.simulation import SimulatedExchange
 
-from .conftest import wait_until
+from .conftest import on_own_connection, wait_until
 
 # Above every SLOW price of the replayed afternoon, so each minute bar fills what its volume allows.
 MARKETABLE_LIMIT = 64.00
@@ -56,7 +56,9 @@ def test_positions_and_account_values_follow_fills(gateway, ib, slow_stock):
     assert position.position == 300
     assert abs(position.avgCost - trade.orderStatus.avgFillPrice) < 1e-6
 
-    exchange_account = SimulatedExchange().account_summary(now=gateway.clock.now())
+    exchange_account = on_own_connection(
+        lambda: SimulatedExchange(account_id=gateway.account_id).account_summary(now=gateway.clock.now())
+    )
     values = {v.tag: v.value for v in ib.accountValues() if v.currency == "USD" and not v.modelCode}
     assert Decimal(values["TotalCashValue"]) == exchange_account.cash
     assert Decimal(values["TotalCashValue"]) < Decimal("100000") - Decimal(300 * 62)
@@ -94,4 +96,4 @@ def test_a_bracket_arms_its_exits_after_the_entry_fills_and_one_cancels_the_othe
     assert stop_trade.order.parentId == entry_trade.order.orderId
     assert sum(fill.execution.shares for fill in stop_trade.fills) == 50
     assert all(fill.execution.side == "SLD" and fill.execution.price <= 63.00 for fill in stop_trade.fills)
-    assert ib.positions() == [] or all(p.position == 0 for p in ib.positions())
+    wait_until(ib, lambda: ib.positions() == [])  # the position closes, and ib_insync drops it
