@@ -58,6 +58,14 @@
         delete this.overrides[name];
       },
 
+      // Errors about names the picked workflow has no input for (e.g. an override of another workflow's parameter).
+      get strayErrors() {
+        const names = new Set(this.workflow.parameters.map((parameter) => parameter.name));
+        return Object.entries(this.parameterErrors)
+          .filter(([name]) => !names.has(name))
+          .map(([name, message]) => `${name}: ${message}`);
+      },
+
       get overridesJson() {
         const chosen = {};
         for (const [name, value] of Object.entries(this.overrides)) {

@@ -142,7 +142,7 @@ class StrategyForm(forms.Form):
         if params in (None, ""):
             return {}
         if not isinstance(params, dict):
-            raise forms.ValidationError("must be an object of parameter name: value")
+            raise forms.ValidationError("must be an object mapping parameter names to values")
         return params
 
     def service_params(self) -> dict:
@@ -170,3 +170,7 @@ class StrategyForm(forms.Form):
             if separator:
                 found[name] = text
         return found
+
+    def general_parameter_errors(self) -> list[str]:
+        """Errors about the overrides as a whole, which no single parameter's input can show."""
+        return [message for message in self.errors.get("params", []) if ": " not in message]

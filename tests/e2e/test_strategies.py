@@ -60,6 +60,8 @@ def test_a_trader_creates_a_strategy_on_a_workflow(logged_in_page, trader):
     expect(page.get_by_role("checkbox", name=re.compile("^Human approval"))).to_be_checked()
 
     page.locator("#override-risk_per_trade").fill("0.02")
+    expect(error).to_be_hidden()
+    page.evaluate("document.querySelectorAll('#toasts > *').forEach((toast) => toast.remove()); window.scrollTo(0, 0)")
     save_screenshots(page, "strategy-form")
     page.locator("[data-save-strategy]").click()
 

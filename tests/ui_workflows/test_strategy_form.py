@@ -49,9 +49,9 @@ def test_the_form_offers_each_workflow_with_its_parameters(alice_client, alice_w
     ("changes", "field", "message"),
     [
         ({"name": ""}, "name", "This field is required."),
-        ({"params": json.dumps({"risk_per_trade": "lots"})}, "params", "risk_per_trade: must be a number, got &#x27;lots&#x27;"),
-        ({"params": json.dumps({"nonsense": 1})}, "params", "nonsense: is not a parameter of this workflow"),
-        ({"params": "[1, 2]"}, "params", "must be an object of parameter name: value"),
+        ({"params": json.dumps({"risk_per_trade": "lots"})}, "params", '"risk_per_trade": "must be a number, got \'lots\'"'),
+        ({"params": json.dumps({"nonsense": 1})}, "params", '"nonsense": "is not a parameter of this workflow'),
+        ({"params": "[1, 2]"}, "params", "must be an object mapping parameter names to values"),
         ({"symbols": "AAPL $$$"}, "symbols", "$$$:"),
         ({"workflow": "999999"}, "workflow", "Select a valid choice."),
     ],
