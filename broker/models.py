@@ -339,3 +339,51 @@ class SimulatedPosition(models.Model):
 
     def __str__(self):
         return f"{self.quantity} {self.symbol} @ {self.average_cost}"
+
+
+class Alert(models.Model):
+    """A risk or account condition a trader (or staff) should look at, until someone marks it reviewed."""
+
+    class Kind(models.TextChoices):
+        EXPOSURE = "exposure"
+        LOSS_STREAK = "loss_streak", "Loss streak"
+        STOP_BREACH = "stop_breach", "Stop breach"
+        DISCREPANCY = "discrepancy"
+        ORDER_REJECTED = "order_rejected", "Order rejected"
+
+    class Severity(models.TextChoices):
+        INFO = "info"
+        WARNING = "warning"
+        CRITICAL = "critical"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        help_text="Empty: about the shared broker account (staff).",
+    )
+    strategy = models.ForeignKey(
+        "workflows.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    key = models.CharField(
+        max_length=200, db_index=True, help_text="What the alert is about; no second unreviewed alert with one key."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reviewed = models.BooleanField(default=False, db_index=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviewed_alerts"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "reviewed", "-created_at"], name="alert_owner_reviewed_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.message[:60]}"

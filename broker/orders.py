@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from broker import adapters
 from broker.adapters.base import (
@@ -35,6 +36,9 @@ logger = logging.getLogger(__name__)
 TRADING_MODES = ("paper", "live")
 IBKR_PAPER_ACCOUNT_PREFIX = "DU"
 FINISHED_STATUSES = (Order.Status.FILLED, Order.Status.CANCELLED, Order.Status.REJECTED)
+# A bracket's exit legs are Order rows with parent=entry, keyed by the entry's key and these suffixes.
+TAKE_PROFIT_SUFFIX = ":take-profit"
+STOP_LOSS_SUFFIX = ":stop-loss"
 
 
 class OrderRefused(Exception):
@@ -157,8 +161,18 @@ def order_place_manual(
     return order_submit(order, adapter=adapter)
 
 
-def order_submit(order: Order, *, adapter: BrokerAdapter | None = None) -> Order:
+def order_submit(
+    order: Order,
+    *,
+    adapter: BrokerAdapter | None = None,
+    take_profit: Decimal | None = None,
+    stop_loss: Decimal | None = None,
+) -> Order:
     """Send `order` to the broker once, whatever happens around it.
+
+    With `take_profit` and/or `stop_loss` a new order goes out as a bracket: its exit legs are
+    saved with it (child Order rows, parent=order) and placed with it as one-cancels-other
+    children that the broker arms once the entry fills.
 
     A new order passes the guards (kill switch, paper/live, position cap) before it is saved, so
     a refused one leaves nothing behind; an unsaved order whose key is taken resumes the saved
@@ -179,6 +193,7 @@ def order_submit(order: Order, *, adapter: BrokerAdapter | None = None) -> Order
             try:
                 with transaction.atomic():
                     order.save()
+                    _save_bracket_legs(order, take_profit, stop_loss)
             except IntegrityError:  # another worker saved this key a moment ago
                 saved = Order.objects.get(idempotency_key=order.idempotency_key)
                 account = None
@@ -215,7 +230,9 @@ def _place_once(order: Order, adapter: BrokerAdapter, account: AccountSummary | 
             already_there = adapter.find_orders_by_ref(order.idempotency_key)
             if already_there:
                 logger.info("Order %s is already at the broker; adopting it, not placing again", order.idempotency_key)
-                return record_state(order, _most_advanced(already_there))
+                order = record_state(order, _most_advanced(already_there))
+                link_bracket_legs(order, adapter)
+                return order
             if account is None:
                 account = _checked_account(order, adapter)
                 order.paper = account_is_paper(account, adapter)
@@ -227,7 +244,9 @@ def _place_once(order: Order, adapter: BrokerAdapter, account: AccountSummary | 
             logger.info(
                 "Placed order %s as broker order %s (%s)", order.idempotency_key, state.broker_order_id, state.status
             )
-            return record_state(order, state)
+            order = record_state(order, state)
+            link_bracket_legs(order, adapter)
+            return order
     except LockTimeout:
         raise OrderConflict(
             f"Order {order.idempotency_key} is being submitted by another worker; try again in a minute.",
@@ -248,6 +267,7 @@ def _checked_account(order: Order, adapter: BrokerAdapter) -> AccountSummary:
 
 
 def _order_request(order: Order) -> OrderRequest:
+    take_profit, stop_loss = bracket_legs(order)
     return OrderRequest(
         conid=order.instrument.conid,
         symbol=order.instrument.symbol,
@@ -257,6 +277,82 @@ def _order_request(order: Order) -> OrderRequest:
         limit_price=order.limit_price,
         tif=order.tif,
         order_ref=order.idempotency_key,
+        take_profit=take_profit.limit_price if take_profit else None,
+        stop_loss=stop_loss.stop_price if stop_loss else None,
+    )
+
+
+# --- brackets --------------------------------------------------------------------------------
+
+
+def _save_bracket_legs(entry: Order, take_profit: Decimal | None, stop_loss: Decimal | None) -> None:
+    """The exit legs of a bracket, saved with the entry before the broker hears of either."""
+    legs = (
+        (TAKE_PROFIT_SUFFIX, take_profit, {"order_type": Order.Type.LIMIT, "limit_price": take_profit}),
+        # A stop leg is a market order triggered at stop_price.
+        (STOP_LOSS_SUFFIX, stop_loss, {"order_type": Order.Type.MARKET, "stop_price": stop_loss}),
+    )
+    for suffix, price, prices in legs:
+        if price is None:
+            continue
+        Order.objects.create(
+            owner=entry.owner,
+            decision=entry.decision,
+            execution=entry.execution,
+            strategy=entry.strategy,
+            parent=entry,
+            instrument=entry.instrument,
+            side=Order.Side.SELL if entry.side == Order.Side.BUY else Order.Side.BUY,
+            quantity=entry.quantity,
+            tif=Order.TimeInForce.GTC,
+            paper=entry.paper,
+            idempotency_key=entry.idempotency_key + suffix,
+            **prices,
+        )
+
+
+def bracket_legs(entry: Order) -> tuple[Order | None, Order | None]:
+    """The (take-profit, stop-loss) legs of a bracket entry; None for a leg it does not have."""
+    legs = {leg.idempotency_key: leg for leg in entry.children.all()} if entry.pk else {}
+    return legs.get(entry.idempotency_key + TAKE_PROFIT_SUFFIX), legs.get(entry.idempotency_key + STOP_LOSS_SUFFIX)
+
+
+def link_bracket_legs(entry: Order, adapter: BrokerAdapter) -> list[Order]:
+    """Give the legs of a placed bracket their broker order ids and states; returns the legs linked now.
+
+    Both adapters place the legs right after the entry under the entry's order reference,
+    take-profit first, and list open orders in placing order, so the broker's open orders with
+    that reference (other than the entry) are the legs in that order. When they cannot be told
+    apart (a leg already finished), the legs are left for reconciliation.
+    """
+    legs = [leg for leg in bracket_legs(entry) if leg is not None]
+    if not legs or all(leg.broker_order_id for leg in legs):
+        return []
+    if entry.status in (Order.Status.REJECTED, Order.Status.CANCELLED) and not entry.filled_quantity:
+        _close_unsent_legs(entry, entry.status)
+        return []
+    if not entry.broker_order_id:
+        return []
+    at_broker = [
+        state
+        for state in adapter.open_orders()
+        if state.order_ref == entry.idempotency_key and state.broker_order_id != entry.broker_order_id
+    ]
+    if len(at_broker) != len(legs):
+        logger.warning(
+            "Bracket %s: the broker lists %d open exit legs, %d expected; leaving them to reconciliation",
+            entry.idempotency_key,
+            len(at_broker),
+            len(legs),
+        )
+        return []
+    return [record_state(leg, state) for leg, state in zip(legs, at_broker, strict=True) if not leg.broker_order_id]
+
+
+def _close_unsent_legs(entry: Order, status: str) -> None:
+    """Legs that never reached the broker share the fate of an entry that was refused or cancelled."""
+    entry.children.filter(broker_order_id="", status=Order.Status.PENDING).update(
+        status=status, status_message=f"The bracket's entry order was {status}", updated_at=timezone.now()
     )
 
 
@@ -276,7 +372,11 @@ def order_cancel(order: Order, *, adapter: BrokerAdapter | None = None) -> Order
         order = order_refresh(order, adapter=adapter)
         _refuse_if_finished(order)
         raise
-    return record_state(order, state)
+    order = record_state(order, state)
+    # The broker cancels the exit legs with their entry; bring their rows up to date.
+    for leg in order.children.filter(status__in=Order.OPEN_STATUSES):
+        order_refresh(leg, adapter=adapter)
+    return order
 
 
 def _refuse_if_finished(order: Order) -> None:
@@ -289,6 +389,8 @@ def order_refresh(order: Order, *, adapter: BrokerAdapter | None = None) -> Orde
     if not order.is_open():
         return order
     adapter = adapter or adapters.get_adapter()
+    if order.parent_id and order.parent.is_open():
+        order_refresh(order.parent, adapter=adapter)  # a bracket leg's exit books after its entry
     if order.broker_order_id:
         return record_state(order, adapter.order_status(order.broker_order_id))
     found = adapter.find_orders_by_ref(order.idempotency_key)
@@ -301,7 +403,8 @@ def poll_open_orders(*, adapter: BrokerAdapter | None = None) -> dict:
     """Refresh every open order (for a periodic task); one order's failure does not stop the rest."""
     adapter = adapter or adapters.get_adapter()
     refreshed, failed = 0, 0
-    for order in Order.objects.filter(status__in=Order.OPEN_STATUSES).select_related("instrument", "owner"):
+    open_orders = Order.objects.filter(status__in=Order.OPEN_STATUSES).select_related("instrument", "owner")
+    for order in open_orders.order_by("id"):  # oldest first: a bracket's entry before its legs
         try:
             order_refresh(order, adapter=adapter)
             refreshed += 1
@@ -339,3 +442,5 @@ def _mark(order: Order, status: str, message: str) -> None:
     order.status = status
     order.status_message = message
     order.save(update_fields=["status", "status_message", "updated_at"])
+    if status in FINISHED_STATUSES:
+        _close_unsent_legs(order, status)

@@ -192,3 +192,83 @@ class WorkflowMetrics(models.Model):
 
     def __str__(self):
         return f"{self.workflow} {self.date}"
+
+
+class Notification(models.Model):
+    """Something a trader is told of: shown in the app, and sent by email or webhook per their preferences."""
+
+    class Kind(models.TextChoices):
+        EXECUTION_FAILED = "execution_failed", "Execution failed"
+        ORDER_REJECTED = "order_rejected", "Order rejected"
+        ORDER_FAILED = "order_failed", "Order failed"
+        ORDER_FILLED = "order_filled", "Order filled"
+        APPROVAL_REQUESTED = "approval_requested", "Approval waiting"
+        EXPOSURE = "exposure", "Exposure alert"
+        LOSS_STREAK = "loss_streak", "Loss streak alert"
+        STOP_BREACH = "stop_breach", "Stop breach alert"
+        DISCREPANCY = "discrepancy", "Broker discrepancy alert"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=24, choices=Kind.choices, db_index=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "read_at", "-created_at"], name="notification_owner_read_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.title}"
+
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationPreference(models.Model):
+    """How one trader wants to be told beyond the app; `kinds` empty means every kind."""
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email_enabled = models.BooleanField(default=False)
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="Receives a JSON POST {text, title, kind, data}.")
+    kinds = models.JSONField(default=list, blank=True, help_text="Kinds sent by email/webhook; empty = all.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Notification preferences of {self.owner}"
+
+    def wants(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
+
+
+class NotificationDelivery(models.Model):
+    """One channel's delivery of a notification: the log of its attempts."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email"
+        WEBHOOK = "webhook"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "notification deliveries"
+
+    def __str__(self):
+        return f"{self.channel} of notification {self.notification_id} ({self.status})"

@@ -162,8 +162,9 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (REDIS_URL or
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": REDIS_KEY_PREFIX,
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600 * 2),
-    # Strict priority: a worker drains high before normal before low.
-    "queue_order_strategy": "priority",
+    # Strict priority: a worker drains high before normal before low (kombu's own "priority"
+    # strategy orders the queues by set iteration, i.e. at random per process; see execution/queue_order.py).
+    "queue_order_strategy": "execution.queue_order:StrictPriorityCycle",
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_ACCEPT_CONTENT = ["json"]

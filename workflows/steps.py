@@ -455,6 +455,8 @@ STEP_TYPES: dict[str, StepType] = {
                             default="LMT", choices=tuple(ORDER_TYPES)),
                 ConfigField("tif", CHOICE, "Time in force", "", default="DAY", choices=tuple(TIME_IN_FORCE)),
                 ConfigField("quantity", INTEGER, "Quantity", "Empty: sized by validate_risk.", min=1, max=1_000_000),
+                ConfigField("bracket", BOOLEAN, "Bracket exits", "Send the decision's target and stop with the entry "
+                            "as take-profit and stop-loss orders, one cancelling the other.", default=True),
             ),
         ),
         StepType(

@@ -29,6 +29,8 @@ def _order_request(config: dict, ctx: SymbolContext, decision: Decision, key: st
         raise StepSkipped("Risk sizing leaves no whole share to order", {"decision_id": decision.pk})
     order_type = config.get("order_type") or Order.Type.LIMIT
     instrument = ctx.get_instrument()
+    # A bracket needs both exits; without them (or with `bracket` off) the entry goes alone.
+    bracket = config.get("bracket", True) is not False and None not in (decision.target_price, decision.stop_loss)
     request = OrderRequest(
         conid=instrument.conid,
         symbol=instrument.symbol,
@@ -38,8 +40,8 @@ def _order_request(config: dict, ctx: SymbolContext, decision: Decision, key: st
         limit_price=decision.current_price if order_type == Order.Type.LIMIT else None,
         tif=config.get("tif") or Order.TimeInForce.DAY,
         order_ref=key,
-        take_profit=decision.target_price,
-        stop_loss=decision.stop_loss,
+        take_profit=decision.target_price if bracket else None,
+        stop_loss=decision.stop_loss if bracket else None,
     )
     errors = request.validation_errors()
     if errors:
@@ -115,7 +117,7 @@ def place_order(config: dict, ctx: SymbolContext) -> dict:
         idempotency_key=key,
     )
     try:
-        order = order_submit(order)
+        order = order_submit(order, take_profit=request.take_profit, stop_loss=request.stop_loss)
     except OrderRefused as exc:
         raise StepError(f"order {key} refused: {exc.reason}") from exc
     except BrokerError as exc:

@@ -30,6 +30,7 @@ def test_a_trader_builds_a_workflow_saves_a_version_diffs_and_reverts(logged_in_
     page.get_by_role("link", name="Start from a template").click()
 
     # The gallery: pick a template (its diagram shows its steps), name it, open the builder.
+    save_screenshots(page, "workflow-templates")
     page.locator("[data-template='single_timeframe']").click()
     expect(page.get_by_label("Name")).to_have_value("Single Timeframe")
     page.get_by_label("Name").fill("My daily swing")
@@ -37,6 +38,7 @@ def test_a_trader_builds_a_workflow_saves_a_version_diffs_and_reverts(logged_in_
     expect(page).to_have_url(re.compile(r"/workflows/\d+/$"))
     expect(page.locator("#toasts")).to_contain_text("created from the Single Timeframe template")
     expect(page.locator("[data-valid]")).to_be_visible()
+    expect(page.locator("[data-unsaved]")).to_be_hidden()
     workflow = Workflow.objects.get(owner=trader)
     template_steps = TEMPLATES_BY_TYPE["single_timeframe"]["steps"]
     expect(page.locator("[data-step-node]")).to_have_count(len(template_steps))

@@ -1,0 +1,27 @@
+"""Realized P&L over time: the series the portfolio's P&L chart draws."""
+
+from datetime import UTC
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+ZERO = Decimal("0")
+
+
+def realized_pnl_by_day(trades: QuerySet) -> list[dict]:
+    """Closed trades' realized P&L per UTC day of exit and its running total, oldest day first."""
+    days = (
+        trades.filter(exit_at__isnull=False)
+        .annotate(day=TruncDate("exit_at", tzinfo=UTC))
+        .values("day")
+        .annotate(pnl=Sum("realized_pnl"))
+        .order_by("day")
+    )
+    running = ZERO
+    series = []
+    for row in days:
+        pnl = row["pnl"] or ZERO
+        running += pnl
+        series.append({"date": row["day"].isoformat(), "pnl": pnl, "cumulative": running})
+    return series

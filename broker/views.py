@@ -1,0 +1,262 @@
+"""The trading pages: orders (active, history, manual order), portfolio, interactive charts.
+
+Rows come through tradingweb.selectors (traders see their own, staff everyone's); orders go
+through broker.orders, numbers through broker.portfolio. Requests made by htmx get the partial
+they swap and a toast in the HX-Trigger header; the same URLs work as plain form posts.
+"""
+
+import json
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from broker import adapters
+from broker.adapters.base import BrokerError
+from broker.chart_data import DAILY, DEFAULT_TIMEFRAME, TIMEFRAMES, WEEKLY, chart_series, timeframe_for
+from broker.forms import ManualOrderForm, OrderHistoryFilterForm, TradeFilterForm
+from broker.models import Instrument, Order
+from broker.orders import OrderConflict, OrderRefused, new_idempotency_key, order_cancel, order_place_manual, poll_open_orders
+from broker.pnl_history import realized_pnl_by_day
+from broker.portfolio import (
+    closed_trades,
+    portfolio_summary,
+    position_rows,
+    r_statistics,
+    refresh_marks,
+    risk_report,
+    trade_statistics,
+)
+from tradingweb import selectors
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+
+
+def is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def with_toast(response, message: str, kind: str = "success", *events: str):
+    """Raise a toast (and any named events) in the browser through htmx's HX-Trigger header."""
+    response["HX-Trigger"] = json.dumps({"toast": {"message": message, "kind": kind}, **dict.fromkeys(events, True)})
+    return response
+
+
+def paginate(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def portfolio_owner(user):
+    """Whose book the portfolio functions read: the trader's own; staff read everyone's (None)."""
+    return None if user.is_staff else user
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+def new_order_form(data=None) -> ManualOrderForm:
+    """A manual order form carrying a fresh idempotency key, so a double submit places one order."""
+    return ManualOrderForm(data, initial={"idempotency_key": new_idempotency_key()})
+
+
+@login_required
+@require_GET
+def orders(request):
+    return orders_page(request, new_order_form())
+
+
+def orders_page(request, form: ManualOrderForm):
+    visible = selectors.orders_for(request.user)
+    filters = OrderHistoryFilterForm(request.GET)
+    context = {
+        "open_orders": visible.filter(status__in=Order.OPEN_STATUSES),
+        "page": paginate(request, filters.filter(visible.exclude(status__in=Order.OPEN_STATUSES))),
+        "filters": filters,
+        "form": form,
+    }
+    return render(request, "broker/orders.html", context)
+
+
+@login_required
+@require_GET
+def orders_active(request):
+    """The open orders, refreshed from the broker first (a failure keeps the last known states)."""
+    broker_error = ""
+    try:
+        poll_open_orders()
+    except BrokerError as error:
+        broker_error = str(error)
+    open_orders = selectors.orders_for(request.user).filter(status__in=Order.OPEN_STATUSES)
+    return render(
+        request, "broker/partials/active_orders.html", {"open_orders": open_orders, "broker_error": broker_error}
+    )
+
+
+def placed_message(order: Order) -> tuple[str, str]:
+    """What to tell the trader about an order the broker accepted, rejected or filled."""
+    label = f"{order.side} {order.quantity.normalize():f} {order.instrument.symbol} {order.order_type}"
+    if order.status == Order.Status.REJECTED:
+        return f"The broker rejected {label}: {order.status_message or 'no reason given'}", "error"
+    if order.status == Order.Status.FILLED:
+        return f"{label} filled at {order.avg_fill_price}.", "success"
+    return f"Order #{order.pk} sent: {label} ({order.get_tif_display()}) is working at the broker.", "success"
+
+
+@login_required
+@require_POST
+def order_place(request):
+    form = ManualOrderForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            order = order_place_manual(
+                owner=request.user,
+                instrument=data["instrument"],
+                side=data["side"],
+                quantity=data["quantity"],
+                order_type=data["order_type"],
+                limit_price=data.get("price"),
+                tif=data["tif"],
+                idempotency_key=data.get("idempotency_key", ""),
+            )
+        except OrderRefused as refusal:
+            form.add_error(None, refusal.reason)
+        except BrokerError as error:
+            logger.warning("Manual order by %s failed at the broker: %s", request.user, error)
+            form.add_error(None, f"The broker failed: {error}. Check the open orders before trying again.")
+        else:
+            message, kind = placed_message(order)
+            if is_htmx(request):
+                response = render(request, "broker/partials/order_form.html", {"form": new_order_form()})
+                return with_toast(response, message, kind, "orders-changed")
+            messages.add_message(request, messages.SUCCESS if kind == "success" else messages.ERROR, message)
+            return redirect("orders")
+    if is_htmx(request):
+        return render(request, "broker/partials/order_form.html", {"form": form})
+    return orders_page(request, form)
+
+
+@login_required
+@require_POST
+def order_cancel_view(request, pk: int):
+    order = get_object_or_404(selectors.orders_for(request.user).select_related("instrument"), pk=pk)
+    status, kind = 200, "success"
+    try:
+        order = order_cancel(order)
+        message = f"Order #{order.pk} ({order.side} {order.instrument.symbol}) is {order.get_status_display().lower()}."
+    except OrderConflict as conflict:
+        status, kind, message = 409, "error", conflict.reason
+    except BrokerError as error:
+        logger.warning("Cancelling order %s failed at the broker: %s", order.pk, error)
+        status, kind, message = 502, "error", f"The broker failed to cancel order #{order.pk}: {error}"
+    if is_htmx(request):
+        return with_toast(HttpResponse(status=status), message, kind, "orders-changed")
+    messages.add_message(request, messages.SUCCESS if status == 200 else messages.ERROR, message)
+    return redirect("orders")
+
+
+# --- portfolio ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def portfolio(request):
+    owner = portfolio_owner(request.user)
+    closed = closed_trades(owner)
+    filters = TradeFilterForm(request.GET)
+    context = {
+        "statistics": {**trade_statistics(closed), **r_statistics(closed)},
+        "pnl_by_day": realized_pnl_by_day(closed),
+        "pnl_by_strategy": list(selectors.strategy_pnl(request.user)),
+        "filters": filters,
+        "page": paginate(request, filters.filter(selectors.trades_for(request.user))),
+    }
+    return render(request, "broker/portfolio.html", context)
+
+
+@login_required
+@require_GET
+def portfolio_live(request):
+    """Totals, positions and risk at the broker's last prices, loaded after the page (the broker may be slow)."""
+    owner = portfolio_owner(request.user)
+    account, broker_error = None, ""
+    try:
+        adapter = adapters.get_adapter()
+        account = adapter.account_summary()
+        refresh_marks(owner, adapter)
+    except BrokerError as error:
+        logger.warning("Portfolio of %s shown without the broker: %s", request.user, error)
+        broker_error = str(error)
+    equity = account.equity if account else None
+    context = {
+        "account": account,
+        "broker_error": broker_error,
+        "summary": portfolio_summary(owner, account=account),
+        "positions": position_rows(owner, equity=equity),
+        "risk": risk_report(owner, equity=equity),
+    }
+    return render(request, "broker/partials/portfolio_live.html", context)
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+def default_instrument(user):
+    """The instrument a trader most likely wants to see first: one they hold, trade or analyse."""
+    return (
+        selectors.positions_for(user).exclude(quantity=0).values_list("instrument__symbol", flat=True).first()
+        or selectors.strategies_for(user).values_list("instruments__symbol", flat=True).exclude(instruments=None).first()
+        or Instrument.objects.values_list("symbol", flat=True).first()
+    )
+
+
+@login_required
+@require_GET
+def charts(request):
+    instruments = Instrument.objects.order_by("symbol")
+    symbol = (request.GET.get("symbol") or "").strip().upper()
+    instrument = instruments.filter(symbol=symbol).first() if symbol else None
+    if symbol and instrument is None:
+        messages.warning(request, f"No instrument {symbol} is known yet: add it to a strategy or place an order first.")
+    if instrument is None:
+        instrument = instruments.filter(symbol=default_instrument(request.user)).first()
+    timeframe = request.GET.get("timeframe", DEFAULT_TIMEFRAME)
+    if timeframe not in TIMEFRAMES:
+        messages.warning(request, f"Unknown timeframe “{timeframe}”: showing {TIMEFRAMES[DEFAULT_TIMEFRAME].label}.")
+        timeframe = DEFAULT_TIMEFRAME
+    analysis = None
+    if instrument:
+        analysis = (
+            selectors.decisions_for(request.user).filter(instrument=instrument).exclude(analysis_text="").first()
+        )
+    context = {
+        "instruments": instruments,
+        "instrument": instrument,
+        "timeframes": TIMEFRAMES.values(),
+        "timeframe": timeframe,
+        "daily": TIMEFRAMES[DAILY],
+        "weekly": TIMEFRAMES[WEEKLY],
+        "analysis": analysis,
+        "rendered_charts": selectors.charts_for(request.user)[:6],
+    }
+    return render(request, "broker/charts.html", context)
+
+
+@login_required
+@require_GET
+def chart_data(request, conid: int):
+    """Bars and indicator series of a known instrument as JSON; 400 for a bad timeframe, 502 if the broker fails."""
+    instrument = get_object_or_404(Instrument, conid=conid)
+    try:
+        return JsonResponse(chart_series(instrument, timeframe_for(request.GET.get("timeframe", DEFAULT_TIMEFRAME))))
+    except ValueError as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    except BrokerError as error:
+        logger.warning("Chart data for %s unavailable: %s", instrument.symbol, error)
+        return JsonResponse({"error": f"The broker could not supply bars for {instrument.symbol}: {error}"}, status=502)

@@ -1,0 +1,76 @@
+"""An entry with a target and a stop goes out as a bracket whose legs the UI can follow."""
+
+from decimal import Decimal
+
+import pytest
+
+from broker.models import Order, Position, Trade
+from broker.orders import order_cancel, order_submit, poll_open_orders
+
+from .conftest import let_market_trade, new_order
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_bracket_entry_saves_its_take_profit_and_stop_as_child_orders(alice, adapter, sim_aapl):
+    last = adapter.quote(sim_aapl.conid, "AAPL").last
+
+    entry = order_submit(
+        new_order(alice, sim_aapl), adapter=adapter, take_profit=last * 2, stop_loss=(last / 2).quantize(Decimal("0.01"))
+    )
+
+    take_profit, stop_loss = entry.children.order_by("id")
+    assert (take_profit.side, take_profit.order_type, take_profit.limit_price) == ("SELL", "LMT", last * 2)
+    assert (stop_loss.side, stop_loss.stop_price) == ("SELL", (last / 2).quantize(Decimal("0.01")))
+    assert take_profit.broker_order_id and stop_loss.broker_order_id
+    assert {take_profit.status, stop_loss.status} == {Order.Status.SUBMITTED}
+    assert take_profit.quantity == stop_loss.quantity == entry.quantity
+
+
+def test_when_the_take_profit_fills_the_stop_is_cancelled(alice, adapter, sim_aapl):
+    last = adapter.quote(sim_aapl.conid, "AAPL").last
+    take_profit_price = (last * Decimal("1.001")).quantize(Decimal("0.01"))
+    entry = order_submit(
+        new_order(alice, sim_aapl),
+        adapter=adapter,
+        take_profit=take_profit_price,
+        stop_loss=(last / 2).quantize(Decimal("0.01")),
+    )
+
+    let_market_trade(adapter)
+    poll_open_orders(adapter=adapter)
+
+    entry.refresh_from_db()
+    take_profit, stop_loss = entry.children.order_by("id")
+    assert entry.status == Order.Status.FILLED
+    assert take_profit.status == Order.Status.FILLED and take_profit.avg_fill_price >= take_profit_price
+    assert stop_loss.status == Order.Status.CANCELLED
+    assert Position.objects.get(owner=alice, instrument=sim_aapl).quantity == 0
+    trade = Trade.objects.get(owner=alice, instrument=sim_aapl)
+    assert trade.is_closed() and trade.exit_price == take_profit.avg_fill_price
+
+
+def test_cancelling_a_resting_bracket_entry_cancels_its_legs(alice, adapter, sim_aapl):
+    last = adapter.quote(sim_aapl.conid, "AAPL").last
+    far_below = (last / 3).quantize(Decimal("0.01"))
+    entry = order_submit(
+        new_order(alice, sim_aapl, order_type="LMT", price=far_below),
+        adapter=adapter,
+        take_profit=last,
+        stop_loss=(far_below / 2).quantize(Decimal("0.01")),
+    )
+
+    order_cancel(entry, adapter=adapter)
+
+    assert set(entry.children.values_list("status", flat=True)) == {Order.Status.CANCELLED}
+
+
+def test_a_refused_bracket_entry_leaves_no_leg_waiting(alice, adapter, sim_aapl):
+    from broker.models import RiskLimits
+    from broker.orders import OrderRefused
+
+    RiskLimits.objects.update_or_create(pk=1, defaults={"kill_switch": True, "kill_switch_reason": "test"})
+    with pytest.raises(OrderRefused):
+        order_submit(new_order(alice, sim_aapl), adapter=adapter, take_profit=Decimal("999"), stop_loss=Decimal("1"))
+
+    assert not Order.objects.filter(owner=alice).exists()
