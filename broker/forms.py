@@ -16,7 +16,9 @@ SYMBOL_ATTRS = {"placeholder": "AAPL", "autocomplete": "off", "autocapitalize": 
 
 class ManualOrderForm(forms.Form):
     symbol = forms.CharField(max_length=32, widget=forms.TextInput(attrs={**SYMBOL_ATTRS, "required": True}))
-    side = forms.ChoiceField(choices=Order.Side.choices, initial=Order.Side.BUY)
+    side = forms.ChoiceField(
+        choices=Order.Side.choices, initial=Order.Side.BUY, widget=forms.RadioSelect(attrs={"class": "sr-only"})
+    )
     quantity = forms.CharField(
         label="Quantity (shares)",
         widget=forms.NumberInput(attrs={"min": "1", "step": "1", "inputmode": "numeric", "required": True}),

@@ -20,7 +20,14 @@ from broker.adapters.base import BrokerError
 from broker.chart_data import DAILY, DEFAULT_TIMEFRAME, TIMEFRAMES, WEEKLY, chart_series, timeframe_for
 from broker.forms import ManualOrderForm, OrderHistoryFilterForm, TradeFilterForm
 from broker.models import Instrument, Order
-from broker.orders import OrderConflict, OrderRefused, new_idempotency_key, order_cancel, order_place_manual, poll_open_orders
+from broker.orders import (
+    OrderConflict,
+    OrderRefused,
+    new_idempotency_key,
+    order_cancel,
+    order_place_manual,
+    poll_open_orders,
+)
 from broker.pnl_history import realized_pnl_by_day
 from broker.portfolio import (
     closed_trades,
@@ -206,14 +213,22 @@ def portfolio_live(request):
 
 # --- charts ------------------------------------------------------------------------------------
 
+# The switches above the charts; pages/charts.js knows what each draws and remembers them per session.
+INDICATOR_TOGGLES = [
+    ("sma", "SMA 20/50/200"),
+    ("bollinger", "Bollinger"),
+    ("supertrend", "SuperTrend"),
+    ("volume", "Volume"),
+    ("rsi", "RSI"),
+    ("macd", "MACD"),
+]
+
 
 def default_instrument(user):
     """The instrument a trader most likely wants to see first: one they hold, trade or analyse."""
-    return (
-        selectors.positions_for(user).exclude(quantity=0).values_list("instrument__symbol", flat=True).first()
-        or selectors.strategies_for(user).values_list("instruments__symbol", flat=True).exclude(instruments=None).first()
-        or Instrument.objects.values_list("symbol", flat=True).first()
-    )
+    held = selectors.positions_for(user).exclude(quantity=0).values_list("instrument__symbol", flat=True)
+    watched = selectors.strategies_for(user).exclude(instruments=None).values_list("instruments__symbol", flat=True)
+    return held.first() or watched.first() or Instrument.objects.values_list("symbol", flat=True).first()
 
 
 @login_required
@@ -240,8 +255,8 @@ def charts(request):
         "instrument": instrument,
         "timeframes": TIMEFRAMES.values(),
         "timeframe": timeframe,
-        "daily": TIMEFRAMES[DAILY],
-        "weekly": TIMEFRAMES[WEEKLY],
+        "side_by_side": [TIMEFRAMES[DAILY], TIMEFRAMES[WEEKLY]],
+        "indicator_toggles": INDICATOR_TOGGLES,
         "analysis": analysis,
         "rendered_charts": selectors.charts_for(request.user)[:6],
     }

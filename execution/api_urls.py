@@ -2,11 +2,15 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from execution.api import DecisionViewSet, StrategyExecuteView, WorkflowExecuteView, WorkflowExecutionViewSet
+from execution.api_analytics import WorkflowCompareView, WorkflowMetricsView
+from execution.api_approvals import ApprovalView, ApproveView, ModifyView, RejectView
 from execution.api_autogen import ExecutionAgentConversationView, StrategyAutogenConfigView
+from execution.api_notifications import NotificationPreferenceView, NotificationViewSet, ReconcileView
 
 router = SimpleRouter()
 router.register("workflow-executions", WorkflowExecutionViewSet, basename="workflow-execution")
 router.register("decisions", DecisionViewSet, basename="decision")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("workflows/<int:pk>/execute/", WorkflowExecuteView.as_view(), name="workflow-execute"),
@@ -14,5 +18,13 @@ urlpatterns = [
     path("strategies/<int:pk>/autogen-config/", StrategyAutogenConfigView.as_view(), name="strategy-autogen-config"),
     path("workflow-executions/<int:pk>/agent-conversation/", ExecutionAgentConversationView.as_view(),
          name="execution-agent-conversation"),
+    path("workflow-executions/<int:pk>/approval/", ApprovalView.as_view(), name="execution-approval"),
+    path("workflow-executions/<int:pk>/approve/", ApproveView.as_view(), name="execution-approve"),
+    path("workflow-executions/<int:pk>/reject/", RejectView.as_view(), name="execution-reject"),
+    path("workflow-executions/<int:pk>/modify/", ModifyView.as_view(), name="execution-modify"),
+    path("workflows/<int:pk>/metrics/", WorkflowMetricsView.as_view(), name="workflow-metrics"),
+    path("workflows/compare/", WorkflowCompareView.as_view(), name="workflow-compare"),
+    path("notifications/preferences/", NotificationPreferenceView.as_view(), name="notification-preferences"),
+    path("portfolio/reconcile/", ReconcileView.as_view(), name="portfolio-reconcile"),
     *router.urls,
 ]

@@ -18,11 +18,13 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
-from execution import progress
+from execution import approvals, notifications, progress, retries
 from execution.graph import StepNode, build_graph
 from execution.models import StepRun, WorkflowExecution
 from execution.steps import get_step
@@ -115,6 +117,7 @@ class SymbolOutcome:
     decision_type: str = ""
     order_placed: bool = False
     broker_trouble: bool = False  # a step failed on a broker error: worth asking the broker for its status
+    parked: dict | None = None  # where the symbol waits for a person's approval (see execution.approvals)
 
 
 class ExecutionRun:
@@ -142,6 +145,12 @@ class ExecutionRun:
         }
         self.cancelled = False
         self.progress_lock = threading.Lock()
+        # Continuing after an approval: keep the totals of the symbols done before the run parked.
+        self.resume = approvals.parked_point(execution)
+        if self.resume:
+            self.results = {**self.results, **execution.results}
+            self.progress = {**self.progress, **execution.progress}
+            del self.progress[approvals.PARKED]
 
     # --- the run -----------------------------------------------------------------
 
@@ -153,15 +162,26 @@ class ExecutionRun:
             if not self.steps:
                 raise CriticalError("The workflow has no steps to run")
             self._check_broker()
-            for position, symbol in enumerate(self.symbols):
+            first = self.resume["symbol_index"] if self.resume else 0
+            for position, symbol in enumerate(self.symbols[first:], start=first):
                 if self._cancel_requested():
                     break
-                if position and not self._wait_between_symbols():
+                if position > first and not self._wait_between_symbols():
                     break
                 outcome = self._run_symbol(symbol)
+                if outcome.parked is not None:
+                    return self._park(position, outcome)
                 self._record_symbol(outcome)
                 if self.cancelled:
                     break
+        except SoftTimeLimitExceeded:
+            error = (
+                f"Timed out: the soft time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s was reached; "
+                "the work done so far is kept"
+            )
+            # The steps still running stop at their next wait or boundary, before the hard limit kills them.
+            WorkflowExecution.objects.filter(pk=self.execution.pk).update(cancel_requested=True)
+            logger.error("Execution %s: %s", self.execution.pk, error)
         except CriticalError as exc:
             error = str(exc)
             logger.error("Execution %s aborted: %s", self.execution.pk, error)
@@ -170,13 +190,31 @@ class ExecutionRun:
             logger.exception("Execution %s aborted by a database error", self.execution.pk)
         except Exception as exc:
             error = f"Internal error: {type(exc).__name__}: {exc}"
+            self.results["traceback"] = retries.traceback_text(exc)
             logger.exception("Execution %s aborted by an unexpected error", self.execution.pk)
         finally:
             self.threads.close()
         return self._finish(error)
 
+    def _park(self, position: int, outcome: SymbolOutcome) -> dict:
+        """Wait for a person without holding the worker: save where the run is and let the task end."""
+        approvals.park_execution(
+            execution=self.execution,
+            point={**outcome.parked, "symbol": outcome.symbol, "symbol_index": position},
+            results=_json_safe(self.results),
+            progress_state=dict(self.progress),
+        )
+        return self.execution.results
+
     def _mark_running(self) -> None:
         execution = self.execution
+        if execution.attempt:
+            # A redelivery: the worker of the previous attempt died; its unfinished steps run again.
+            StepRun.objects.filter(execution=execution, status=StepRun.Status.RUNNING).update(
+                status=StepRun.Status.FAILED,
+                error="Interrupted: the worker running this step was lost; the execution was redelivered",
+                finished_at=timezone.now(),
+            )
         execution.status = WorkflowExecution.Status.RUNNING
         execution.started_at = execution.started_at or timezone.now()
         execution.attempt += 1
@@ -207,6 +245,9 @@ class ExecutionRun:
         except DatabaseError:
             logger.exception("Execution %s: could not save its final status %s", execution.pk, status)
         progress.execution_status(execution)
+        if status == WorkflowExecution.Status.FAILED:
+            progress.notify_owner(execution, "error", f"Execution {execution.pk} failed: {error}")
+            notifications.execution_failed(execution)
         return execution.results
 
     def _cancel_requested(self) -> bool:
@@ -255,7 +296,12 @@ class ExecutionRun:
         progress.symbol_started(self.execution, symbol, dict(self.progress))
         ctx = SymbolContext(execution=self.execution, symbol=symbol, params=self.execution.params, steps=self.steps)
         outcome = SymbolOutcome(symbol=symbol)
-        self._run_graph(ctx, outcome)
+        resume, self.resume = self.resume, None
+        if resume:
+            approvals.restore_symbol_context(ctx, resume)
+        self._run_graph(ctx, outcome, resume)
+        if outcome.parked is not None:
+            return outcome
         if outcome.broker_trouble:
             self._check_broker()
         if ctx.decision is not None:
@@ -263,18 +309,23 @@ class ExecutionRun:
         outcome.order_placed = ctx.order is not None and not self.execution.dry_run
         return outcome
 
-    def _run_graph(self, ctx: SymbolContext, outcome: SymbolOutcome) -> None:
-        pending = {node.index: node for node in self.graph}
-        finished: set[int] = set()
-        skipped: dict[str, str] = {}  # step id -> why
+    def _run_graph(self, ctx: SymbolContext, outcome: SymbolOutcome, resume: dict | None = None) -> None:
+        finished: set[int] = set(resume["finished"]) if resume else set()
+        skipped: dict[str, str] = dict(resume["skipped"]) if resume else {}  # step id -> why
+        pending = {node.index: node for node in self.graph if node.index not in finished}
         running: dict[Future, StepNode] = {}
         critical: BaseException | None = None
         while pending or running:
-            stop = outcome.failed or critical is not None or self._cancel_requested()
+            stop = outcome.failed or outcome.parked is not None or critical is not None or self._cancel_requested()
             if not stop:
                 for node in sorted(pending.values(), key=lambda item: item.index):
                     if not node.depends_on <= finished:
                         continue
+                    if approvals.approval_needed(ctx, node.step):
+                        # Nothing new starts; the steps already running finish before the run parks.
+                        outcome.parked = {"step_index": node.index, "step_id": node.step_id}
+                        outcome.parked["decision_id"] = ctx.decision.pk
+                        break
                     del pending[node.index]
                     reason = self._skip_reason(node, skipped)
                     if reason:
@@ -312,6 +363,10 @@ class ExecutionRun:
                     skipped.setdefault(step_id, f"Branch not taken at condition {node.step_id}")
         if critical is not None:
             raise critical if isinstance(critical, CriticalError) else CriticalError(f"Database error: {critical}")
+        if outcome.parked is not None and not outcome.failed:
+            outcome.parked.update(finished=sorted(finished), skipped=skipped)
+        else:
+            outcome.parked = None
 
     def _skip_reason(self, node: StepNode, skipped: dict[str, str]) -> str:
         if node.step_id in skipped:
@@ -325,6 +380,58 @@ class ExecutionRun:
     # --- one step ----------------------------------------------------------------
 
     def _run_step(self, ctx: SymbolContext, node: StepNode) -> dict:
+        """Run one step; a transient failure is tried again after a backoff (see retries.py), the work done kept.
+
+        Every attempt leaves its own StepRun, numbered per step (a redelivered execution continues the count).
+        """
+        attempt = StepRun.objects.filter(execution=self.execution, symbol=ctx.symbol, step_id=node.step_id).count() + 1
+        retries_done = 0
+        while True:
+            step_run, output, failure = self._attempt_step(ctx, node, attempt)
+            if (
+                failure is None
+                or isinstance(failure, DATABASE_GONE)
+                or not retries.may_retry(failure, retries_done)
+                or self._cancel_requested()
+            ):
+                break
+            retries_done += 1
+            delay = retries.retry_delay(retries_done)
+            step_run.output = _json_safe({**output, "traceback": retries.traceback_text(failure), "retry_in": delay})
+            step_run.error = f"{failure} (transient; attempt {attempt + 1} in {delay:g} s)"
+            step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
+            progress.step_finished(self.execution, step_run, self._progress_for(node))
+            progress.step_retrying(self.execution, step_run, self._progress_for(node), delay)
+            logger.warning(
+                "Execution %s, %s, step %s attempt %d failed, retrying in %g s: %s",
+                self.execution.pk, ctx.symbol, node.step_id, attempt, delay, failure,
+            )  # fmt: skip
+            if not sleep_unless_cancelled(self.execution, delay):
+                break
+            attempt += 1
+        if failure is not None and not isinstance(failure, DATABASE_GONE):
+            step_run.output = _json_safe({**output, "traceback": retries.traceback_text(failure)})
+            step_run.error = str(failure)
+        if isinstance(failure, DATABASE_GONE):
+            self._count_finished_step(node)
+        else:
+            with transaction.atomic():  # one commit for the step's record and the execution's progress
+                step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
+                self._step_finished(node)
+        progress.step_finished(self.execution, step_run, self._progress_for(node))
+        if failure is not None:
+            if not isinstance(failure, DATABASE_GONE):
+                progress.notify_owner(
+                    self.execution, "error", f"{ctx.symbol}: step {node.step_id} failed: {failure}",
+                    symbol=ctx.symbol, step_id=node.step_id,
+                )  # fmt: skip
+            raise failure
+        return output
+
+    def _attempt_step(
+        self, ctx: SymbolContext, node: StepNode, attempt: int
+    ) -> tuple[StepRun, dict, BaseException | None]:
+        """One attempt of a step: its StepRun (filled in, not yet saved as finished), output and failure."""
         step = node.step
         step_run = StepRun.objects.create(
             execution=self.execution,
@@ -333,7 +440,7 @@ class ExecutionRun:
             step_id=step["id"],
             step_type=step["type"],
             status=StepRun.Status.RUNNING,
-            attempt=self.execution.attempt,
+            attempt=attempt,
             started_at=timezone.now(),
         )
         progress.step_started(self.execution, step_run, self._progress_for(node))
@@ -363,16 +470,7 @@ class ExecutionRun:
         step_run.error = str(failure) if failure else ""
         step_run.finished_at = timezone.now()
         step_run.duration_ms = int((time.monotonic() - started) * 1000)
-        if isinstance(failure, DATABASE_GONE):
-            self._count_finished_step(node)
-        else:
-            with transaction.atomic():  # one commit for the step's record and the execution's progress
-                step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
-                self._step_finished(node)
-        progress.step_finished(self.execution, step_run, self._progress_for(node))
-        if failure is not None:
-            raise failure
-        return output
+        return step_run, output, failure
 
     def _step_error(self, node: StepNode, exc: BaseException) -> StepError:
         error = StepError(f"{node.step['type']} step {node.step_id} failed: {exc}")

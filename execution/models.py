@@ -234,7 +234,9 @@ class NotificationPreference(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
     email_enabled = models.BooleanField(default=False)
-    webhook_url = models.URLField(max_length=500, blank=True, help_text="Receives a JSON POST {text, title, kind, data}.")
+    webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Receives a JSON POST {text, title, kind, data}."
+    )
     kinds = models.JSONField(default=list, blank=True, help_text="Kinds sent by email/webhook; empty = all.")
     updated_at = models.DateTimeField(auto_now=True)
 

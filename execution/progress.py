@@ -39,7 +39,7 @@ class ExecutionStatusEvent(TypedDict):
 
 
 class StepEvent(TypedDict):
-    type: str  # "step.started" | "step.finished"
+    type: str  # "step.started" | "step.finished" | "step.retrying"
     execution_id: int
     status: str  # the step run's status
     owner_id: int
@@ -47,9 +47,11 @@ class StepEvent(TypedDict):
     step_id: str
     step_type: str
     index: int
+    attempt: int
     duration_ms: int | None
     error: str
     progress: Progress | dict
+    retry_in: NotRequired[float]  # step.retrying: seconds until the next attempt
 
 
 class SymbolEvent(TypedDict):
@@ -60,6 +62,17 @@ class SymbolEvent(TypedDict):
     symbol: str
     error: str
     progress: Progress | dict
+
+
+class NotificationEvent(TypedDict):
+    type: str  # "execution.notification"
+    execution_id: int
+    status: str  # the execution's status when it was sent
+    owner_id: int
+    level: str  # "info" | "warning" | "error"
+    message: str
+    symbol: NotRequired[str]
+    step_id: NotRequired[str]
 
 
 def execution_group(execution_id: int) -> str:
@@ -144,6 +157,7 @@ def _step_event(event_type: str, execution, step_run, progress: dict) -> StepEve
         "step_id": step_run.step_id,
         "step_type": step_run.step_type,
         "index": step_run.index,
+        "attempt": step_run.attempt,
         "duration_ms": step_run.duration_ms,
         "error": step_run.error,
         "progress": progress,
@@ -156,6 +170,29 @@ def step_started(execution, step_run, progress: dict) -> None:
 
 def step_finished(execution, step_run, progress: dict) -> None:
     publish(execution.pk, _step_event("step.finished", execution, step_run, progress))
+
+
+def step_retrying(execution, step_run, progress: dict, retry_in: float) -> None:
+    event = _step_event("step.retrying", execution, step_run, progress)
+    event["retry_in"] = retry_in
+    publish(execution.pk, event)
+
+
+def notify_owner(execution, level: str, message: str, *, symbol: str = "", step_id: str = "") -> None:
+    """Tell the execution's owner (its page and their monitor) something went wrong or needs them."""
+    event: NotificationEvent = {
+        "type": "execution.notification",
+        "execution_id": execution.pk,
+        "status": execution.status,
+        "owner_id": execution.owner_id,
+        "level": level,
+        "message": message,
+    }
+    if symbol:
+        event["symbol"] = symbol
+    if step_id:
+        event["step_id"] = step_id
+    publish(execution.pk, event)
 
 
 def symbol_event(event_type: str, execution, symbol: str, status: str, progress: dict, error: str = "") -> None:
@@ -177,3 +214,39 @@ def symbol_started(execution, symbol: str, progress: dict) -> None:
 
 def symbol_finished(execution, symbol: str, status: str, progress: dict, error: str = "") -> None:
     symbol_event("symbol.finished", execution, symbol, status, progress, error)
+
+
+class UserNotificationEvent(TypedDict):
+    type: str  # "notification"
+    execution_id: int | None  # the execution it is about, if any
+    status: str  # "unread"
+    owner_id: int
+    notification_id: int
+    kind: str  # execution.models.Notification.Kind
+    title: str
+    body: str
+    data: dict
+    created_at: str
+
+
+def user_notification(notification) -> Future | None:
+    """A Notification for its owner, on the monitor group (every page of the owner's listens there)."""
+    event: UserNotificationEvent = {
+        "type": "notification",
+        "execution_id": notification.data.get("execution_id"),
+        "status": "read" if notification.read_at else "unread",
+        "owner_id": notification.owner_id,
+        "notification_id": notification.pk,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "data": notification.data,
+        "created_at": notification.created_at.isoformat(),
+    }
+    try:
+        future = _publisher.submit(_send((MONITOR_GROUP,), event))
+    except Exception:
+        logger.warning("Could not publish notification %s", notification.pk, exc_info=True)
+        return None
+    future.add_done_callback(lambda done: _log_failure(done, event))
+    return future

@@ -1,11 +1,84 @@
-"""Celery tasks: a few lines each, the work is in execution.engine."""
+"""Celery tasks: a few lines each, the work is in the modules they call.
+
+Messages carry ids only (JSON); the rows hold everything else. Every task here is safe to run
+twice (late acks redeliver a task whose worker died). The services import this module to enqueue,
+so the tasks import them inside their bodies.
+"""
+
+import datetime
+import logging
 
 from celery import shared_task
+from celery.signals import beat_init
+from django.utils import timezone
 
 from execution.engine import run_execution
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="execution.run_workflow_execution", acks_late=True, reject_on_worker_lost=True)
 def run_workflow_execution(execution_id: int) -> dict:
-    """Run one execution; a redelivered message finishes (or returns) the same execution, never a new one."""
+    """Run one execution; a cancelled one is not started, a redelivered one is finished, never run anew."""
     return run_execution(execution_id)
+
+
+@shared_task(name="execution.run_scheduled_workflow", acks_late=True)
+def run_scheduled_workflow(schedule_id: int) -> dict:
+    """Beat's entry for one Schedule: create and enqueue its execution unless the rules say skip."""
+    from execution.schedules import schedule_fire
+
+    return schedule_fire(schedule_id)
+
+
+@shared_task(name="execution.terminate_cancelled_execution")
+def terminate_cancelled_execution(execution_id: int) -> str:
+    """The fallback of a cancel: terminate a run that did not stop within the grace period."""
+    from execution.cancel import terminate_if_still_running
+
+    return terminate_if_still_running(execution_id)
+
+
+@shared_task(name="execution.prune_old_executions")
+def prune_old_executions() -> dict:
+    from execution.maintenance import prune_executions
+
+    return prune_executions()
+
+
+@shared_task(name="execution.poll_open_orders")
+def poll_open_orders() -> dict:
+    from broker.orders import poll_open_orders as poll
+
+    return poll()
+
+
+@shared_task(name="execution.aggregate_workflow_metrics")
+def aggregate_workflow_metrics() -> dict:
+    """Yesterday's (UTC) metrics per workflow into WorkflowMetrics."""
+    from execution.analytics import aggregate_workflow_metrics as aggregate
+
+    day = timezone.now().date() - datetime.timedelta(days=1)
+    result = aggregate(day)
+    return result if isinstance(result, dict) else {"date": day.isoformat()}
+
+
+@shared_task(name="execution.deliver_notification", acks_late=True)
+def deliver_notification_task(notification_id: int) -> dict:
+    """Send one notification's pending email and webhook deliveries (retried inside, each attempt logged)."""
+    from execution.models import Notification
+    from execution.notifications import deliver_notification
+
+    notification = Notification.objects.filter(pk=notification_id).select_related("owner").first()
+    if notification is None:
+        return {"notification_id": notification_id, "deliveries": {}}
+    deliveries = deliver_notification(notification)
+    return {"notification_id": notification_id, "deliveries": {d.channel: d.status for d in deliveries}}
+
+
+@beat_init.connect
+def register_periodic_tasks(sender=None, **kwargs) -> None:
+    """Beat registers the maintenance entries (idempotently) before it loads its schedule."""
+    from execution.maintenance import setup_periodic_tasks
+
+    setup_periodic_tasks()

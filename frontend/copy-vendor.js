@@ -49,4 +49,8 @@ copy(path.join(root, "frontend", "app.js"), path.join(build, "app.js"));
 for (const script of ["builder.js", "strategy-form.js"]) {
   copy(path.join(root, "frontend", script), path.join(build, script));
 }
+// Page scripts under frontend/pages/ (orders, portfolio, analytics, charts, …) go to build/pages/.
+for (const script of fs.readdirSync(path.join(root, "frontend", "pages")).filter((name) => name.endsWith(".js"))) {
+  copy(path.join(root, "frontend", "pages", script), path.join(build, "pages", script));
+}
 buildIconSprite(path.join(modules, "heroicons", "24", "outline"), path.join(build, "icons.svg"));

@@ -183,8 +183,25 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
 CELERY_WORKER_POOL = os.environ.get("CELERY_WORKER_POOL", "prefork")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Fixed periodic work (the DatabaseScheduler installs these beside the schedules users make).
+CELERY_BEAT_SCHEDULE = {
+    # Catches approvals whose countdown task was lost (e.g. a worker restart); usually a no-op.
+    "expire-overdue-approvals": {
+        "task": "execution.expire_overdue_approvals",
+        "schedule": env_float("APPROVAL_SWEEP_SECONDS", 60.0),
+        "options": {"queue": "high"},
+    },
+}
 CELERY_TIMEZONE = "UTC"
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3)
+# A step failing on a transient error is tried again after base, 2 x base, 4 x base ... seconds.
+TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 1.0)
+# A cancelled execution still running this long after the cancel is terminated (revoke terminate=True).
+CANCEL_GRACE_SECONDS = env_int("CANCEL_GRACE_SECONDS", 30)
+# How long the task metrics wait for workers to answer a ping.
+WORKER_PING_TIMEOUT = env_float("WORKER_PING_TIMEOUT", 0.5)
+# Seconds between queue metrics pushed to an open ws/monitor/ socket.
+MONITOR_METRICS_SECONDS = env_int("MONITOR_METRICS_SECONDS", 5)
 EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 90)
 
 if REDIS_URL:
@@ -276,6 +293,10 @@ SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 512)
 # --- Mail and notifications ---------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tradingweb@localhost")
+# Email and webhook deliveries: attempts per delivery, waiting base, 2 x base ... seconds between them.
+NOTIFICATION_ATTEMPTS = env_int("NOTIFICATION_ATTEMPTS", 3)
+NOTIFICATION_RETRY_BASE_SECONDS = env_float("NOTIFICATION_RETRY_BASE_SECONDS", 1.0)
+NOTIFICATION_WEBHOOK_TIMEOUT = env_float("NOTIFICATION_WEBHOOK_TIMEOUT", 10.0)
 
 LOGGING = {
     "version": 1,

@@ -91,8 +91,9 @@ def workflow_new(request):
                 note=f"Created from the {template['name']} template",
             )
         except services.WorkflowInvalid as exc:
-            add_service_errors(form, {"name" if error.field == "name" else "__all__": [error.message]
-                                      for error in exc.errors})
+            for error in exc.errors:
+                form.add_error("name" if error.field == "name" else None,
+                               error.message if error.field == "name" else str(error))
         else:
             messages.success(request, f"Workflow “{workflow.name}” created from the {template['name']} template.")
             return redirect("workflows-builder", pk=workflow.pk)

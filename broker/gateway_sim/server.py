@@ -330,7 +330,8 @@ class GatewaySimulator:
             session.error(msg.NO_REQ_ID, 322, f"Error processing request: message id {message_id}: {exc}")
 
     def _next_order_id(self, client_id: int) -> int:
-        return max((order_id for cid, order_id in self.orders if cid == client_id), default=0) + 1
+        used = [order_id for cid, order_id in [*self.orders, *self._untransmitted] if cid == client_id]
+        return max(used, default=0) + 1
 
     # --- contracts, quotes, bars ---------------------------------------------------------------
 

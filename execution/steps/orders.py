@@ -10,9 +10,10 @@ kill switch, the paper/live guard and the global position cap.
 
 from decimal import Decimal
 
-from broker.adapters import BrokerError, OrderRequest
+from broker.adapters import BrokerError, OrderRequest, TransientBrokerError
 from broker.models import Order
 from broker.orders import OrderRefused, order_submit
+from execution import notifications
 from execution.models import Decision
 from execution.steps.base import PermanentStepError, StepError, StepSkipped, SymbolContext
 
@@ -119,9 +120,13 @@ def place_order(config: dict, ctx: SymbolContext) -> dict:
     try:
         order = order_submit(order, take_profit=request.take_profit, stop_loss=request.stop_loss)
     except OrderRefused as exc:
+        notifications.order_failed(order, exc.reason)
         raise StepError(f"order {key} refused: {exc.reason}") from exc
     except BrokerError as exc:
+        if not isinstance(exc, TransientBrokerError):  # a transient one is retried, or settled by reconciliation
+            notifications.order_failed(order, f"The broker refused the order: {exc}")
         raise StepError(f"the broker did not confirm order {key}: {exc}") from exc
+    notifications.order_update(order)
     if order.status == Order.Status.REJECTED:
         raise StepError(f"the broker rejected order {key}: {order.status_message}")
     if decision.status != Decision.Status.EXECUTED:

@@ -1,4 +1,4 @@
-"""A trader builds a workflow from a template in the builder, meets a validation error, saves, reads the diff and reverts."""
+"""A trader builds a workflow from a template, meets a validation error, saves, reads the diff and reverts."""
 
 import re
 
@@ -97,6 +97,9 @@ def test_a_trader_builds_a_workflow_saves_a_version_diffs_and_reverts(logged_in_
     saved_ids = [step["id"] for step in workflow.steps]
     assert "condition" in saved_ids and saved_ids[-1] == "wait"
     assert workflow.current_version.note == "Confidence gate and a pause"
+    page.get_by_role("button", name="Activate").click()
+    expect(page.locator("#toasts")).to_contain_text("Workflow activated")
+    expect(page.locator("[data-status='active']")).to_be_visible()
 
     # The diff: the new steps in green, the rest unchanged; then revert to v1.
     page.get_by_role("link", name="Versions").click()

@@ -47,7 +47,8 @@ def test_it_cancels_a_resting_order(ib, slow_stock):
 
 def test_positions_and_account_values_follow_fills(gateway, ib, slow_stock):
     trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 300, MARKETABLE_LIMIT))
-    # Position updates stream in after the fills, as from TWS.
+    wait_until(ib, trade.isDone)
+    # Position updates stream in on their own, as from TWS: no order between them and the fills.
     wait_until(ib, lambda: [p.position for p in ib.positions()] == [300])
 
     [position] = ib.positions()

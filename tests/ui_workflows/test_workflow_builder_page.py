@@ -10,8 +10,8 @@ from workflows.steps import STEP_TYPES
 
 
 def builder_data(response) -> dict:
-    match = re.search(r'<script id="builder-data" type="application/json">(.*?)</script>', response.content.decode(), re.S)
-    return json.loads(match.group(1))
+    html = response.content.decode()
+    return json.loads(re.search(r'<script id="builder-data" type="application/json">(.*?)</script>', html, re.S)[1])
 
 
 def test_it_hands_the_builder_the_current_version_and_the_catalogue(alice_client, alice_workflow):

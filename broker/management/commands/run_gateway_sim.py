@@ -1,4 +1,5 @@
 import asyncio
+import signal
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -34,6 +35,16 @@ def build_simulator(options: dict) -> GatewaySimulator:
         ),
         enforce_pacing=options["enforce_pacing"],
     )
+
+
+async def serve_until_stopped(simulator: GatewaySimulator, drop_every: float | None) -> None:
+    """Serve until Ctrl-C or SIGTERM (a container stopping)."""
+    serving = asyncio.current_task()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, serving.cancel)
+    try:
+        await simulator.serve_forever(drop_every=drop_every)
+    except asyncio.CancelledError:
+        pass
 
 
 class Command(BaseCommand):
@@ -76,6 +87,7 @@ class Command(BaseCommand):
             f"account {simulator.account_id}). Ctrl-C stops it."
         )
         try:
-            asyncio.run(simulator.serve_forever(drop_every=options["drop_every"]))
+            asyncio.run(serve_until_stopped(simulator, options["drop_every"]))
         except KeyboardInterrupt:
-            self.stdout.write("Gateway simulator stopped.")
+            pass
+        self.stdout.write("Gateway simulator stopped.")

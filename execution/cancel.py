@@ -1,0 +1,122 @@
+"""Cancelling an execution: queued ones never start, running ones stop at the next step boundary.
+
+A queued execution is marked cancelled and its task revoked; the task also checks the status
+when it starts (a worker that missed the revoke still does nothing). A running one gets the
+cooperative cancel flag, which the engine reads between steps, between symbols and inside
+waits; a step that is placing an order finishes doing so (order_submit confirms the order's
+state at the broker). If the run has not stopped after settings.CANCEL_GRACE_SECONDS it is
+terminated (revoke terminate=True), and what the dead run could not record is settled here:
+its running steps are marked cancelled and an order it was submitting is either confirmed at
+the broker or marked needs_reconciliation, so no order is ever left in doubt.
+"""
+
+import logging
+
+from celery import current_app
+from django.conf import settings
+from django.utils import timezone
+
+from broker.adapters import BrokerError
+from broker.models import Order
+from broker.orders import order_refresh
+from execution import progress
+from execution.models import StepRun, WorkflowExecution
+
+logger = logging.getLogger(__name__)
+
+Status = WorkflowExecution.Status
+# Waiting for a person or in the queue: no worker is running it, so the cancel is final at once.
+NOT_RUNNING = (Status.PENDING, Status.AWAITING_APPROVAL)
+IN_DOUBT_MESSAGE = (
+    "Execution cancelled while this order was being submitted; whether the broker received it is not "
+    "known yet, so it needs reconciliation"
+)
+
+
+class CancelConflict(Exception):
+    """The execution has already ended; there is nothing to cancel."""
+
+
+def execution_cancel(execution: WorkflowExecution) -> WorkflowExecution:
+    """Cancel `execution` (see the module doc); raises CancelConflict when it has already finished."""
+    now = timezone.now()
+    stopped = (
+        WorkflowExecution.objects.filter(pk=execution.pk, status__in=NOT_RUNNING)
+        .update(status=Status.CANCELLED, cancel_requested=True, completed_at=now, error="Cancelled before it ran")
+    )  # fmt: skip
+    if stopped:
+        if execution.task_id:
+            current_app.control.revoke(execution.task_id)
+        execution.refresh_from_db()
+        logger.info("Execution %s cancelled before it ran (task %s revoked)", execution.pk, execution.task_id)
+        progress.execution_status(execution)
+        return execution
+    flagged = (
+        WorkflowExecution.objects.filter(pk=execution.pk)
+        .exclude(status__in=WorkflowExecution.TERMINAL_STATUSES)
+        .update(cancel_requested=True)
+    )
+    execution.refresh_from_db()
+    if not flagged:
+        raise CancelConflict(f"Execution {execution.pk} is already {execution.status}; there is nothing to cancel.")
+    from execution.tasks import terminate_cancelled_execution
+
+    terminate_cancelled_execution.apply_async(
+        args=[execution.pk], countdown=settings.CANCEL_GRACE_SECONDS, queue=WorkflowExecution.Priority.HIGH
+    )
+    logger.info("Execution %s: cancel requested; it stops at the next step boundary", execution.pk)
+    progress.notify_owner(execution, "info", f"Execution {execution.pk}: cancel requested, stopping at the next step")
+    return execution
+
+
+def terminate_if_still_running(execution_id: int) -> str:
+    """After the grace period: terminate a cancelled run that is still going and settle what it left."""
+    execution = WorkflowExecution.objects.filter(pk=execution_id).first()
+    if execution is None or execution.is_finished() or not execution.cancel_requested:
+        return "stopped"
+    if execution.task_id:
+        current_app.control.revoke(execution.task_id, terminate=True, signal="SIGTERM")
+    logger.warning(
+        "Execution %s did not stop within %s s of its cancel; terminated task %s",
+        execution.pk,
+        settings.CANCEL_GRACE_SECONDS,
+        execution.task_id,
+    )
+    execution_abandon(
+        execution, f"Cancelled; the run did not stop within {settings.CANCEL_GRACE_SECONDS} s and was terminated"
+    )
+    return "terminated"
+
+
+def execution_abandon(execution: WorkflowExecution, error: str) -> WorkflowExecution:
+    """Record as cancelled a run whose worker is gone: partial results kept, no order left in doubt."""
+    now = timezone.now()
+    for order in Order.objects.filter(execution=execution, status=Order.Status.PENDING, broker_order_id=""):
+        settle_order_in_doubt(order)
+    StepRun.objects.filter(execution=execution, status=StepRun.Status.RUNNING).update(
+        status=StepRun.Status.CANCELLED, error="Terminated while running (execution cancelled)", finished_at=now
+    )
+    WorkflowExecution.objects.filter(pk=execution.pk).exclude(status__in=WorkflowExecution.TERMINAL_STATUSES).update(
+        status=Status.CANCELLED, error=error, completed_at=now
+    )
+    execution.refresh_from_db()
+    progress.execution_status(execution)
+    return execution
+
+
+def settle_order_in_doubt(order: Order) -> Order:
+    """Ask the broker about an order a dead run was submitting; what it cannot confirm needs reconciliation."""
+    try:
+        order = order_refresh(order)
+    except BrokerError as error:
+        logger.warning("Order %s: the broker could not confirm it after a cancel: %s", order.idempotency_key, error)
+    if order.broker_order_id or order.status != Order.Status.PENDING:
+        logger.info("Order %s confirmed at the broker after a cancel: %s", order.idempotency_key, order.status)
+        return order
+    order.status = Order.Status.NEEDS_RECONCILIATION
+    order.status_message = IN_DOUBT_MESSAGE
+    order.save(update_fields=["status", "status_message", "updated_at"])
+    StepRun.objects.filter(
+        execution_id=order.execution_id, step_type="place_order", status=StepRun.Status.RUNNING
+    ).update(output={"order_id": order.pk, "status": order.status, "message": "submitted, needs reconciliation"})
+    return order

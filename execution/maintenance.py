@@ -1,0 +1,130 @@
+"""The queue's own upkeep: pruning old executions and the beat entries that run the periodic jobs.
+
+`setup_periodic_tasks()` registers (or updates) those entries in django-celery-beat's tables; it
+is idempotent, and beat calls it at start (execution.tasks.register_periodic_tasks), so every run
+mode gets them without a separate step.
+"""
+
+import datetime
+import importlib.util
+import json
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+from execution.models import WorkflowExecution
+
+logger = logging.getLogger(__name__)
+
+
+def prune_executions(*, retention_days: int | None = None, now: datetime.datetime | None = None) -> dict:
+    """Delete finished executions created more than `retention_days` (settings.EXECUTION_RETENTION_DAYS) ago.
+
+    Their step runs, decisions, model calls and agent messages go with them; orders and trades
+    stay (they are the account's history) with their link to the execution cleared.
+    """
+    days = settings.EXECUTION_RETENTION_DAYS if retention_days is None else retention_days
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=days)
+    old = WorkflowExecution.objects.filter(created_at__lt=cutoff, status__in=WorkflowExecution.TERMINAL_STATUSES)
+    deleted_total, per_model = old.delete()
+    counts = {label.split(".")[-1].lower(): count for label, count in per_model.items()}
+    logger.info(
+        "Pruned executions older than %d days (before %s): %s",
+        days,
+        cutoff.isoformat(),
+        ", ".join(f"{count} {label}" for label, count in sorted(counts.items())) or "nothing",
+    )
+    return {"cutoff": cutoff.isoformat(), "deleted": counts, "total": deleted_total}
+
+
+@dataclass(frozen=True)
+class PeriodicEntry:
+    name: str
+    task: str
+    queue: str
+    description: str
+    cron: str = ""  # "minute hour day_of_month month_of_year day_of_week", UTC
+    every_seconds: int = 0
+
+
+def periodic_entries() -> list[PeriodicEntry]:
+    entries = [
+        PeriodicEntry(
+            name="execution: prune old executions",
+            task="execution.prune_old_executions",
+            queue="low",
+            cron="30 3 * * *",
+            description="Daily: delete finished executions older than EXECUTION_RETENTION_DAYS and log the counts.",
+        ),
+        PeriodicEntry(
+            name="broker: poll open orders",
+            task="execution.poll_open_orders",
+            queue="high",
+            every_seconds=60,
+            description="Every minute: refresh the status and fills of open orders (and settle those needing it).",
+        ),
+    ]
+    if _analytics_available():
+        entries.append(
+            PeriodicEntry(
+                name="execution: aggregate workflow metrics",
+                task="execution.aggregate_workflow_metrics",
+                queue="low",
+                cron="15 0 * * *",
+                description="Daily: yesterday's per-workflow metrics into WorkflowMetrics.",
+            )
+        )
+    return entries
+
+
+def _analytics_available() -> bool:
+    if importlib.util.find_spec("execution.analytics") is None:
+        return False
+    from execution import analytics
+
+    return callable(getattr(analytics, "aggregate_workflow_metrics", None))
+
+
+def crontab_for(cron: str) -> CrontabSchedule:
+    """The (shared) CrontabSchedule row of a five-field UTC cron expression."""
+    minute, hour, day_of_month, month_of_year, day_of_week = cron.split()
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone="UTC",
+    )
+    return schedule
+
+
+def setup_periodic_tasks() -> list[str]:
+    """Create or update the maintenance entries; returns their names."""
+    for entry in periodic_entries():
+        defaults = {
+            "task": entry.task,
+            "queue": entry.queue,
+            "description": entry.description,
+            "kwargs": json.dumps({}),
+            "enabled": True,
+            "crontab": None,
+            "interval": None,
+        }
+        if entry.cron:
+            defaults["crontab"] = crontab_for(entry.cron)
+        else:
+            defaults["interval"], _ = IntervalSchedule.objects.get_or_create(
+                every=entry.every_seconds, period=IntervalSchedule.SECONDS
+            )
+        task, created = PeriodicTask.objects.get_or_create(name=entry.name, defaults=defaults)
+        if not created and any(getattr(task, field) != value for field, value in defaults.items()):
+            for field, value in defaults.items():
+                setattr(task, field, value)
+            task.save()
+    names = [entry.name for entry in periodic_entries()]
+    logger.info("Periodic tasks registered: %s", ", ".join(names))
+    return names

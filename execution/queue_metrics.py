@@ -1,0 +1,77 @@
+"""Queue figures for the task API and the monitor: queue lengths, running and finished counts, workers.
+
+Queue lengths come from the broker itself. On Redis, kombu keeps each queue as a list under
+the installation's key prefix (`<REDIS_KEY_PREFIX><queue>`) plus one list per message priority
+step (`<queue>\\x06\\x163`, `…\\x066`, `…\\x069`); a passive queue_declare sums them for us, and
+raises when no such list exists (Redis drops empty lists), which means zero.
+"""
+
+import datetime
+
+from celery import current_app
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.utils import timezone
+
+from execution.models import WorkflowExecution
+
+Status = WorkflowExecution.Status
+WORKER_COUNT_CACHE_SECONDS = 5
+
+
+def queued_counts() -> dict[str, int]:
+    """Messages waiting in each priority queue (reserved-but-unacknowledged ones are not counted)."""
+    counts = {}
+    with current_app.connection_for_read() as connection:
+        channel = connection.default_channel
+        for queue in settings.CELERY_TASK_QUEUES_BY_PRIORITY:
+            try:
+                counts[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except connection.channel_errors:
+                counts[queue] = 0
+                channel = connection.default_channel  # the failed declare closed the channel
+    return counts
+
+
+def worker_count() -> int:
+    """Workers answering a ping within settings.WORKER_PING_TIMEOUT (cached a few seconds)."""
+    count = cache.get("queue:worker-count")
+    if count is None:
+        replies = current_app.control.ping(timeout=settings.WORKER_PING_TIMEOUT) or []
+        count = len(replies)
+        cache.set("queue:worker-count", count, WORKER_COUNT_CACHE_SECONDS)
+    return count
+
+
+def execution_counts(executions, now: datetime.datetime | None = None) -> dict:
+    """Running and today's (UTC) finished counts and mean duration over `executions` (a queryset)."""
+    now = now or timezone.now()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = Q(completed_at__gte=midnight)
+    figures = executions.aggregate(
+        active=Count("pk", filter=Q(status__in=(Status.RUNNING, Status.AWAITING_APPROVAL))),
+        completed=Count("pk", filter=today & Q(status=Status.COMPLETED)),
+        failed=Count("pk", filter=today & Q(status=Status.FAILED)),
+        duration=Avg(
+            ExpressionWrapper(F("completed_at") - F("started_at"), output_field=DurationField()),
+            filter=today & Q(status=Status.COMPLETED, started_at__isnull=False),
+        ),
+    )
+    duration = figures["duration"]
+    return {
+        "tasks_active": figures["active"],
+        "tasks_completed_today": figures["completed"],
+        "tasks_failed_today": figures["failed"],
+        "average_duration": round(duration.total_seconds(), 3) if duration is not None else None,
+    }
+
+
+def queue_metrics(user) -> dict:
+    """The task metrics: queue lengths and workers are the installation's, the counts the user's (staff: all)."""
+    executions = WorkflowExecution.objects.all() if user.is_staff else WorkflowExecution.objects.filter(owner=user)
+    return {
+        "tasks_queued": queued_counts(),
+        **execution_counts(executions),
+        "worker_count": worker_count(),
+    }
