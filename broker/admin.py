@@ -5,7 +5,9 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from broker.alerts import review_alerts
 from broker.models import (
+    Alert,
     Chart,
     Fill,
     Instrument,
@@ -243,3 +245,24 @@ class SimulatedPositionAdmin(admin.ModelAdmin):
     list_display = ("symbol", "conid", "quantity", "average_cost", "account", "updated_at")
     search_fields = ("symbol", "=conid")
     readonly_fields = ("updated_at",)
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "severity", "owner", "strategy", "short_message", "reviewed", "reviewed_by")
+    list_filter = ("kind", "severity", "reviewed", "created_at")
+    search_fields = ("message", "key", "owner__username", "strategy__name")
+    readonly_fields = ("kind", "severity", "owner", "strategy", "message", "data", "key", "created_at", "reviewed_at")
+    raw_id_fields = ("reviewed_by",)
+    date_hierarchy = "created_at"
+    list_select_related = ("owner", "strategy", "reviewed_by")
+    actions = ["mark_reviewed"]
+
+    @admin.display(description="message")
+    def short_message(self, obj):
+        return obj.message[:100]
+
+    @admin.action(description="Mark the selected alerts reviewed")
+    def mark_reviewed(self, request, queryset):
+        count = review_alerts(queryset, request.user)
+        self.message_user(request, f"{count} alert(s) marked reviewed.")

@@ -34,7 +34,12 @@ def execution_totals(executions: QuerySet) -> dict:
             F("completed_at") - F("started_at"), filter=Q(status=Status.COMPLETED, started_at__isnull=False)
         ),
     )
-    return {**totals, "success_rate": success_rate(totals["completed"], totals["failed"])}
+    duration = totals.pop("average_duration")
+    return {
+        **totals,
+        "success_rate": success_rate(totals["completed"], totals["failed"]),
+        "average_seconds": round(duration.total_seconds()) if duration is not None else None,
+    }
 
 
 def decision_breakdown(decisions: QuerySet) -> dict:

@@ -1,6 +1,18 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from execution.models import Decision, Schedule, StepRun, WorkflowExecution, WorkflowMetrics
+from execution.models import (
+    Decision,
+    Notification,
+    NotificationDelivery,
+    NotificationPreference,
+    Schedule,
+    StepRun,
+    WorkflowExecution,
+    WorkflowMetrics,
+)
+from execution.schedules import describe_cron, parse_cron, schedule_delete, schedule_sync
 
 STEP_RUN_FIELDS = (
     "symbol",
@@ -115,8 +127,33 @@ class DecisionAdmin(admin.ModelAdmin):
     raw_id_fields = ("execution", "strategy", "instrument")
 
 
+class ScheduleForm(forms.ModelForm):
+    class Meta:
+        model = Schedule
+        fields = (
+            "owner",
+            "workflow",
+            "strategy",
+            "cron_expression",
+            "description",
+            "enabled",
+            "allow_overlap",
+            "market_hours_only",
+            "priority",
+        )
+
+    def clean_cron_expression(self):
+        try:
+            return " ".join(parse_cron(self.cleaned_data["cron_expression"]))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["cron_expression"]) from exc
+
+
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
+    """Edits keep the schedule's beat entry (PeriodicTask) in step through schedules.schedule_sync."""
+
+    form = ScheduleForm
     list_display = (
         "id",
         "workflow",
@@ -131,7 +168,23 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "allow_overlap", "priority", "market_hours_only")
     search_fields = ("description", "cron_expression", "workflow__name", "strategy__name", "owner__username")
     list_select_related = ("workflow", "strategy", "owner")
-    raw_id_fields = ("workflow", "strategy", "owner", "periodic_task")
+    raw_id_fields = ("workflow", "strategy", "owner")
+    readonly_fields = ("periodic_task", "cron_description", "last_run_at")
+
+    @admin.display(description="runs")
+    def cron_description(self, obj):
+        return describe_cron(obj.cron_expression) if obj.cron_expression else ""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        schedule_sync(obj)
+
+    def delete_model(self, request, obj):
+        schedule_delete(obj)
+
+    def delete_queryset(self, request, queryset):
+        for schedule in queryset:
+            schedule_delete(schedule)
 
 
 @admin.register(WorkflowMetrics)
@@ -141,3 +194,49 @@ class WorkflowMetricsAdmin(admin.ModelAdmin):
     search_fields = ("workflow__name",)
     date_hierarchy = "date"
     list_select_related = ("workflow",)
+
+
+class NotificationDeliveryInline(admin.TabularInline):
+    model = NotificationDelivery
+    fields = ("channel", "status", "attempts", "response_code", "error", "created_at", "delivered_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "owner", "kind", "title", "read_at")
+    list_filter = ("kind", "created_at", ("read_at", admin.EmptyFieldListFilter))
+    search_fields = ("title", "body", "owner__username")
+    readonly_fields = ("owner", "kind", "title", "body", "data", "created_at", "read_at")
+    date_hierarchy = "created_at"
+    list_select_related = ("owner",)
+    inlines = [NotificationDeliveryInline]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ("owner", "email_enabled", "has_webhook", "kinds", "updated_at")
+    list_filter = ("email_enabled",)
+    search_fields = ("owner__username",)
+    # The webhook URL may carry a token (Slack, Telegram): staff see whether one is set, not the URL.
+    exclude = ("webhook_url",)
+    readonly_fields = ("owner", "has_webhook", "updated_at")
+
+    @admin.display(boolean=True, description="webhook")
+    def has_webhook(self, obj):
+        return bool(obj.webhook_url)
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "notification", "channel", "status", "attempts", "response_code", "delivered_at")
+    list_filter = ("channel", "status", "created_at")
+    search_fields = ("notification__title", "notification__owner__username", "error")
+    readonly_fields = (
+        "notification", "channel", "status", "attempts", "response_code", "error", "created_at", "delivered_at",
+    )  # fmt: skip

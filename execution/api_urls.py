@@ -5,16 +5,25 @@ from execution.api import DecisionViewSet, StrategyExecuteView, WorkflowExecuteV
 from execution.api_analytics import WorkflowCompareView, WorkflowMetricsView
 from execution.api_approvals import ApprovalView, ApproveView, ModifyView, RejectView
 from execution.api_autogen import ExecutionAgentConversationView, StrategyAutogenConfigView
+from execution.api_batch import ExecuteBatchView
 from execution.api_notifications import NotificationPreferenceView, NotificationViewSet, ReconcileView
+from execution.api_schedules import ScheduleViewSet, WorkflowScheduleView
+from execution.api_tasks import TaskDetailView, TaskListView, TaskMetricsView
 
 router = SimpleRouter()
 router.register("workflow-executions", WorkflowExecutionViewSet, basename="workflow-execution")
 router.register("decisions", DecisionViewSet, basename="decision")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("schedules", ScheduleViewSet, basename="schedule")
 
 urlpatterns = [
     path("workflows/<int:pk>/execute/", WorkflowExecuteView.as_view(), name="workflow-execute"),
     path("workflow/execute/", StrategyExecuteView.as_view(), name="strategy-execute"),
+    path("workflows/execute-batch/", ExecuteBatchView.as_view(), name="workflow-execute-batch"),
+    path("workflows/<int:pk>/schedule/", WorkflowScheduleView.as_view(), name="workflow-schedule"),
+    path("tasks/", TaskListView.as_view(), name="task-list"),
+    path("tasks/metrics/", TaskMetricsView.as_view(), name="task-metrics"),
+    path("tasks/<str:task_id>/", TaskDetailView.as_view(), name="task-detail"),
     path("strategies/<int:pk>/autogen-config/", StrategyAutogenConfigView.as_view(), name="strategy-autogen-config"),
     path("workflow-executions/<int:pk>/agent-conversation/", ExecutionAgentConversationView.as_view(),
          name="execution-agent-conversation"),

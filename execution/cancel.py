@@ -61,16 +61,18 @@ def execution_cancel(execution: WorkflowExecution) -> WorkflowExecution:
         raise CancelConflict(f"Execution {execution.pk} is already {execution.status}; there is nothing to cancel.")
     from execution.tasks import terminate_cancelled_execution
 
+    grace = settings.CANCEL_GRACE_SECONDS
     terminate_cancelled_execution.apply_async(
-        args=[execution.pk], countdown=settings.CANCEL_GRACE_SECONDS, queue=WorkflowExecution.Priority.HIGH
+        args=[execution.pk, grace], countdown=grace, queue=WorkflowExecution.Priority.HIGH
     )
     logger.info("Execution %s: cancel requested; it stops at the next step boundary", execution.pk)
     progress.notify_owner(execution, "info", f"Execution {execution.pk}: cancel requested, stopping at the next step")
     return execution
 
 
-def terminate_if_still_running(execution_id: int) -> str:
+def terminate_if_still_running(execution_id: int, grace_seconds: int | None = None) -> str:
     """After the grace period: terminate a cancelled run that is still going and settle what it left."""
+    grace = settings.CANCEL_GRACE_SECONDS if grace_seconds is None else grace_seconds
     execution = WorkflowExecution.objects.filter(pk=execution_id).first()
     if execution is None or execution.is_finished() or not execution.cancel_requested:
         return "stopped"
@@ -79,12 +81,10 @@ def terminate_if_still_running(execution_id: int) -> str:
     logger.warning(
         "Execution %s did not stop within %s s of its cancel; terminated task %s",
         execution.pk,
-        settings.CANCEL_GRACE_SECONDS,
+        grace,
         execution.task_id,
     )
-    execution_abandon(
-        execution, f"Cancelled; the run did not stop within {settings.CANCEL_GRACE_SECONDS} s and was terminated"
-    )
+    execution_abandon(execution, f"Cancelled; the run did not stop within {grace} s and was terminated")
     return "terminated"
 
 

@@ -32,11 +32,11 @@ def run_scheduled_workflow(schedule_id: int) -> dict:
 
 
 @shared_task(name="execution.terminate_cancelled_execution")
-def terminate_cancelled_execution(execution_id: int) -> str:
+def terminate_cancelled_execution(execution_id: int, grace_seconds: int | None = None) -> str:
     """The fallback of a cancel: terminate a run that did not stop within the grace period."""
     from execution.cancel import terminate_if_still_running
 
-    return terminate_if_still_running(execution_id)
+    return terminate_if_still_running(execution_id, grace_seconds)
 
 
 @shared_task(name="execution.prune_old_executions")
@@ -74,6 +74,22 @@ def deliver_notification_task(notification_id: int) -> dict:
         return {"notification_id": notification_id, "deliveries": {}}
     deliveries = deliver_notification(notification)
     return {"notification_id": notification_id, "deliveries": {d.channel: d.status for d in deliveries}}
+
+
+@shared_task(name="execution.expire_approval", acks_late=True)
+def expire_approval(approval_id: int) -> bool:
+    """At an approval's deadline (a countdown set when the run parked): expire it if nobody answered."""
+    from execution.approvals import expire_if_overdue
+
+    return expire_if_overdue(approval_id)
+
+
+@shared_task(name="execution.expire_overdue_approvals")
+def expire_overdue_approvals() -> int:
+    """The periodic sweep (CELERY_BEAT_SCHEDULE): expire every pending approval past its deadline."""
+    from execution.approvals import expire_overdue_approvals as expire_overdue
+
+    return expire_overdue()
 
 
 @beat_init.connect

@@ -42,6 +42,7 @@ def analytics(request):
     compared = selectors.workflow_comparison(request.user, days=days)
     if chosen:
         compared = compared.filter(pk__in=[workflow.pk for workflow in chosen])
+    comparison = compare_workflows(compared)
     context = {
         "filters": filters,
         "days": days,
@@ -49,7 +50,9 @@ def analytics(request):
         "orders_placed": selectors.orders_for(request.user).filter(created_at__gte=since).count(),
         "decisions": decision_breakdown(selectors.decisions_for(request.user).filter(created_at__gte=since)),
         "by_day": executions_by_day(executions, days=days),
-        "comparison": compare_workflows(compared),
+        "comparison": comparison,
+        "comparison_columns": [{"label": "Workflow"}]
+        + [{"label": metric.label, "numeric": True} for metric in comparison["metrics"]],
         "agents": agent_analytics(owner=None if request.user.is_staff else request.user),
     }
     return render(request, "execution/analytics.html", context)

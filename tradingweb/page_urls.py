@@ -12,11 +12,4 @@ urlpatterns = [
     path("accounts/token/", views.api_token, name="api-token-page"),
     path("", views.dashboard, name="dashboard"),
     path("dashboard/account/", views.dashboard_account, name="dashboard-account"),
-    path("executions/", views.executions, name="executions"),
-    path("tasks/", views.tasks, name="tasks"),
-    path("schedules/", views.schedules, name="schedules"),
-    path("analytics/", views.analytics, name="analytics"),
-    path("orders/", views.orders, name="orders"),
-    path("portfolio/", views.portfolio, name="portfolio"),
-    path("charts/", views.charts, name="charts"),
 ]

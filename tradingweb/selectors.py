@@ -19,7 +19,6 @@ QUEUED_STATUSES = (
     WorkflowExecution.Status.RUNNING,
     WorkflowExecution.Status.AWAITING_APPROVAL,
 )
-PRIORITY_ORDER = [choice for choice, _ in WorkflowExecution.Priority.choices]
 
 
 def visible_to(user, queryset: QuerySet, *owner_lookups: str) -> QuerySet:
@@ -131,15 +130,6 @@ def dashboard_data(user) -> dict:
         "recent_trades": trades_for(user)[:5],
         "totals": portfolio_totals(user),
     }
-
-
-def task_queue(user) -> list[dict]:
-    """Executions waiting or in progress, per priority lane, oldest first (the order workers take them)."""
-    queued = executions_for(user).filter(status__in=QUEUED_STATUSES).order_by("created_at")
-    lanes = {priority: [] for priority in PRIORITY_ORDER}
-    for execution in queued:
-        lanes[execution.priority].append(execution)
-    return [{"priority": priority, "executions": executions} for priority, executions in lanes.items()]
 
 
 def workflow_comparison(user, days: int = 30) -> QuerySet:

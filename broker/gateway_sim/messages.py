@@ -13,8 +13,7 @@ from broker.adapters.base import ContractInfo
 
 from .records import ExecutionRecord, OrderRecord
 
-SERVER_VERSION = 176
-MIN_CLIENT_VERSION = 157  # the oldest client version whose field layout this module also speaks
+SERVER_VERSION = 176  # the newest ib_insync 0.9.86 speaks; clients must include it in their range
 
 # Incoming (client -> gateway) message ids.
 REQ_MKT_DATA = 1
@@ -43,8 +42,7 @@ CANCEL_ACCOUNT_UPDATES_MULTI = 77
 REQ_COMPLETED_ORDERS = 99
 
 # Tick types of a market data snapshot.
-TICK_BID_SIZE, TICK_BID, TICK_ASK, TICK_ASK_SIZE, TICK_LAST, TICK_LAST_SIZE = 0, 1, 2, 3, 4, 5
-TICK_CLOSE, TICK_VOLUME = 9, 8
+TICK_BID, TICK_ASK, TICK_LAST, TICK_VOLUME = 1, 2, 4, 8
 
 # Real IBKR message codes.
 ERR_PACING_VIOLATION = 162

@@ -8,6 +8,7 @@ blocks on it and Django's ORM is used from a synchronous thread as it must be.
 """
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -21,9 +22,17 @@ from decimal import Decimal
 
 from django.db import connections
 
-from broker.adapters.base import AccountSummary, BrokerError, BrokerPosition, ContractInfo, OrderRequest, OrderState
+from broker.adapters.base import (
+    AccountSummary,
+    BrokerError,
+    BrokerPosition,
+    ContractInfo,
+    OrderRequest,
+    OrderState,
+    Quote,
+)
 from broker.models import Instrument, SimulatedOrder
-from broker.simulation import SimulatedExchange
+from broker.simulation import SimulatedExchange, minute_bars
 
 from . import messages as msg
 from .clock import MarketClock
@@ -107,7 +116,7 @@ class Session:
 
 
 class GatewaySimulator:
-    """The TWS API server. Run it with `serve_forever()` in a loop, or `running()` in a thread."""
+    """The TWS API server: `serve_forever()` in an event loop, or `start_in_thread()` / `stop_thread()`."""
 
     def __init__(
         self,
@@ -184,6 +193,8 @@ class GatewaySimulator:
     async def stop(self) -> None:
         if self._market_task:
             self._market_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._market_task
         if self._server:
             self._server.close()
         for session in list(self._connections):
@@ -281,7 +292,7 @@ class GatewaySimulator:
 
     async def _handshake(self, session: Session) -> bool:
         low, high = await read_handshake(session.reader)
-        if high < msg.MIN_CLIENT_VERSION or low > msg.SERVER_VERSION:
+        if not low <= msg.SERVER_VERSION <= high:
             log.warning("Refusing client versions v%s..%s (server version %s)", low, high, msg.SERVER_VERSION)
             return False
         session.send(msg.server_hello(self.clock.now()))
@@ -381,13 +392,20 @@ class GatewaySimulator:
         if info is None:
             session.error(req_id, msg.ERR_NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION)
             return
-        quote = await self._call(self.exchange.quote, info.symbol, now=self.clock.now())
+        quote, volume = await self._call(self._read_quote, info.symbol, self.clock.now())
         session.send(msg.market_data_type(req_id))
         for tick_type, price in ((msg.TICK_BID, quote.bid), (msg.TICK_ASK, quote.ask), (msg.TICK_LAST, quote.last)):
             if price is not None:
                 session.send(msg.tick_price(req_id, tick_type, msg.price_field(price), 0))
+        session.send(msg.tick_size(req_id, msg.TICK_VOLUME, volume))
         if snapshot:
             session.send(msg.tick_snapshot_end(req_id))
+
+    def _read_quote(self, symbol: str, now: datetime) -> tuple[Quote, int]:
+        """The exchange's quote and the volume traded since midnight (UTC) of the market day."""
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        today = minute_bars(symbol, midnight, now, seed=self.exchange.seed)
+        return self.exchange.quote(symbol, now=now), int(today["v"].sum())
 
     async def _historical_data(self, session: Session, fields: list[str]) -> None:
         request = msg.HistoricalDataRequest.from_fields(fields)

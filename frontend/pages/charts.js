@@ -245,13 +245,6 @@
       });
     });
 
-    document.querySelectorAll("[data-autosubmit]").forEach((select) =>
-      select.addEventListener("change", () => {
-        document.documentElement.classList.add("is-busy");
-        select.form.submit();
-      }),
-    );
-
     charts.forEach((el) => load(el, toggles));
   });
 })();

@@ -34,7 +34,7 @@ def one_slot_worker(django_db_setup):
     with start_worker(
         app,
         pool="threads",
-        concurrency=1,
+        concurrency=2,
         queues=["high", "normal", "low"],
         perform_ping_check=False,
         shutdown_timeout=60,
@@ -114,14 +114,32 @@ def enqueue(execution) -> WorkflowExecution:
     return execution
 
 
-def wait_for_status(execution_id: int, *statuses: str, timeout: float = 90) -> WorkflowExecution:
+def wait_until(execution_id: int, condition, what: str, timeout: float = 90) -> WorkflowExecution:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         execution = WorkflowExecution.objects.get(pk=execution_id)
-        if execution.status in statuses:
+        if condition(execution):
             return execution
         time.sleep(0.1)
-    raise AssertionError(f"execution {execution_id} is {execution.status}, not {' or '.join(statuses)}")
+    raise AssertionError(f"execution {execution_id} is {execution.status} ({execution.progress}), not {what}")
+
+
+def wait_for_status(execution_id: int, *statuses: str, timeout: float = 90) -> WorkflowExecution:
+    return wait_until(execution_id, lambda execution: execution.status in statuses, " or ".join(statuses), timeout)
+
+
+def wait_for_parked(execution_id: int, symbol: str) -> WorkflowExecution:
+    """Until the execution waits for approval on `symbol` (the run may still be on an earlier one)."""
+
+    def parked_on_symbol(execution):
+        parked = (execution.progress or {}).get("parked") or {}
+        return execution.status == WorkflowExecution.Status.AWAITING_APPROVAL and parked.get("symbol") == symbol
+
+    return wait_until(execution_id, parked_on_symbol, f"awaiting approval on {symbol}")
+
+
+def wait_for_end(execution_id: int) -> WorkflowExecution:
+    return wait_for_status(execution_id, *WorkflowExecution.TERMINAL_STATUSES)
 
 
 def entry_order(decision) -> Order | None:

@@ -4,9 +4,7 @@ import pytest
 
 from agents.models import ApprovalRequest
 from execution.models import Decision, StepRun, WorkflowExecution
-from tests.approvals.conftest import enqueue, entry_order, new_execution, wait_for_status
-
-AWAITING = WorkflowExecution.Status.AWAITING_APPROVAL
+from tests.approvals.conftest import enqueue, entry_order, new_execution, wait_for_end, wait_for_parked
 
 
 @pytest.mark.django_db(transaction=True)
@@ -14,8 +12,8 @@ def test_each_symbol_waits_for_approval_and_approved_orders_are_placed(alice, al
     execution = enqueue(new_execution(alice, symbols=("AAPL", "MSFT")))
     aapl, msft = (Decision.objects.get(execution=execution, instrument__symbol=s) for s in ("AAPL", "MSFT"))
 
-    parked = wait_for_status(execution.pk, AWAITING)
-    assert parked.progress["parked"]["symbol"] == "AAPL" and parked.progress["parked"]["step_id"] == "place_order"
+    parked = wait_for_parked(execution.pk, "AAPL")
+    assert parked.progress["parked"]["step_id"] == "place_order"
     assert entry_order(aapl) is None, "nothing is ordered before a person approves"
     assert not StepRun.objects.filter(execution=execution, symbol="MSFT").exists()
 
@@ -23,13 +21,11 @@ def test_each_symbol_waits_for_approval_and_approved_orders_are_placed(alice, al
     assert response.status_code == 202, response.content
     assert response.json()["approval"]["status"] == "approved"
 
-    wait_for_status(execution.pk, AWAITING, WorkflowExecution.Status.COMPLETED)
-    parked = wait_for_status(execution.pk, AWAITING)
-    assert parked.progress["parked"]["symbol"] == "MSFT"
+    wait_for_parked(execution.pk, "MSFT")
     assert entry_order(aapl) is not None
     assert alice_api.post(f"/api/workflow-executions/{execution.pk}/approve/").status_code == 202
 
-    finished = wait_for_status(execution.pk, WorkflowExecution.Status.COMPLETED, WorkflowExecution.Status.FAILED)
+    finished = wait_for_end(execution.pk)
     assert finished.status == WorkflowExecution.Status.COMPLETED, (finished.error, finished.results)
     for decision in (aapl, msft):
         decision.refresh_from_db()

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
-from ib_insync import Stock
+import pytest
+from ib_insync import Contract, Stock
 
 from broker.simulation import conid_for, generate_bars, last_price
 
@@ -48,7 +49,8 @@ def test_it_serves_daily_bars_equal_to_the_simulated_exchange(ib):
     ]
 
 
-def test_it_serves_intraday_bars_with_utc_times(ib):
+@pytest.mark.parametrize("format_date", [1, 2])
+def test_it_serves_intraday_bars_with_utc_times(ib, format_date):
     end = datetime(2024, 1, 3, 15, 0, tzinfo=UTC)
 
     bars = ib.reqHistoricalData(
@@ -58,12 +60,21 @@ def test_it_serves_intraday_bars_with_utc_times(ib):
         barSizeSetting="1 hour",
         whatToShow="TRADES",
         useRTH=False,
-        formatDate=2,
+        formatDate=format_date,
     )
 
     expected = generate_bars("MSFT", "2d", "1h", end=end)
     assert [bar.date for bar in bars] == [datetime.fromisoformat(row["t"]) for row in expected]
     assert [bar.close for bar in bars] == [row["c"] for row in expected]
+
+
+def test_it_knows_a_contract_by_conid_once_qualified(ib):
+    ib.qualifyContracts(Stock("KO", "SMART", "USD"))
+    by_conid = Contract(conId=conid_for("KO"))
+
+    assert ib.qualifyContracts(by_conid) == [by_conid]
+    assert by_conid.symbol == "KO"
+    assert ib.qualifyContracts(Contract(conId=123)) == []
 
 
 def test_it_answers_a_snapshot_with_bid_ask_and_last(gateway, ib):
@@ -73,5 +84,6 @@ def test_it_answers_a_snapshot_with_bid_ask_and_last(gateway, ib):
     [ticker] = ib.reqTickers(contract)
 
     assert ticker.bid < ticker.last < ticker.ask
+    assert ticker.volume > 0
     assert abs(ticker.last - float(last_price("AAPL", gateway.clock.now()))) < ticker.last * 0.02
     assert MARKET_START < gateway.clock.now()

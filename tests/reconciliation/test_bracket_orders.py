@@ -16,7 +16,10 @@ def test_a_bracket_entry_saves_its_take_profit_and_stop_as_child_orders(alice, a
     last = adapter.quote(sim_aapl.conid, "AAPL").last
 
     entry = order_submit(
-        new_order(alice, sim_aapl), adapter=adapter, take_profit=last * 2, stop_loss=(last / 2).quantize(Decimal("0.01"))
+        new_order(alice, sim_aapl),
+        adapter=adapter,
+        take_profit=last * 2,
+        stop_loss=(last / 2).quantize(Decimal("0.01")),
     )
 
     take_profit, stop_loss = entry.children.order_by("id")

@@ -1,0 +1,85 @@
+"""The task API: follow and cancel the Celery tasks that run executions, and the queue's metrics."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from execution.cancel import CancelConflict, execution_cancel
+from execution.models import WorkflowExecution
+from execution.queue_metrics import queue_metrics
+from execution.serializers_queue import TaskMetricsSerializer, TaskSerializer
+from execution.task_status import ACTIVE_STATUSES, CELERY_STATES, task_info, task_state
+
+LIST_STATES = ("PENDING", "STARTED", "RETRY")
+
+
+def _visible_executions(user):
+    executions = WorkflowExecution.objects.exclude(task_id="")
+    return executions if user.is_staff else executions.filter(owner=user)
+
+
+class TaskListView(APIView):
+    """GET /api/tasks/: queued and running tasks, high priority first, oldest first."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=LIST_STATES),
+            OpenApiParameter("strategy", OpenApiTypes.INT),
+        ],
+        responses=TaskSerializer(many=True),
+    )
+    def get(self, request):
+        executions = _visible_executions(request.user).filter(status__in=ACTIVE_STATUSES)
+        state = request.query_params.get("status", "").upper()
+        if state and state not in LIST_STATES:
+            raise serializers.ValidationError({"status": [f"must be one of {', '.join(LIST_STATES)}"]})
+        if state in ("PENDING", "STARTED"):
+            executions = executions.filter(
+                status__in=[name for name, celery_state in CELERY_STATES.items() if celery_state == state]
+            )
+        strategy = request.query_params.get("strategy")
+        if strategy:
+            if not strategy.isdigit():
+                raise serializers.ValidationError({"strategy": ["must be a strategy id"]})
+            executions = executions.filter(strategy_id=int(strategy))
+        order = {"high": 0, "normal": 1, "low": 2}
+        rows = sorted(executions, key=lambda execution: (order[execution.priority], execution.created_at))
+        if state:
+            rows = [execution for execution in rows if task_state(execution) == state]
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(TaskSerializer([task_info(row) for row in page], many=True).data)
+
+
+class TaskDetailView(APIView):
+    """GET /api/tasks/{task_id}/ (state, progress, result or error); DELETE cancels it."""
+
+    def get_execution(self, request, task_id: str) -> WorkflowExecution:
+        return get_object_or_404(_visible_executions(request.user), task_id=task_id)
+
+    @extend_schema(responses=TaskSerializer)
+    def get(self, request, task_id: str):
+        return Response(TaskSerializer(task_info(self.get_execution(request, task_id))).data)
+
+    @extend_schema(responses={200: TaskSerializer, 202: TaskSerializer, 409: OpenApiTypes.OBJECT})
+    def delete(self, request, task_id: str):
+        """A queued task is revoked at once (200, REVOKED); a running one stops at its next step (202)."""
+        execution = self.get_execution(request, task_id)
+        try:
+            execution = execution_cancel(execution)
+        except CancelConflict as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        code = status.HTTP_200_OK if execution.is_finished() else status.HTTP_202_ACCEPTED
+        return Response(TaskSerializer(task_info(execution)).data, status=code)
+
+
+class TaskMetricsView(APIView):
+    """GET /api/tasks/metrics/: queue lengths and workers (whole installation), counts (yours; staff: all)."""
+
+    @extend_schema(responses=TaskMetricsSerializer)
+    def get(self, request):
+        return Response(TaskMetricsSerializer(queue_metrics(request.user)).data)

@@ -1,0 +1,109 @@
+"""Websockets for live progress: one execution's events, and the monitor of the user's executions.
+
+Both refuse anonymous users (close 4403). ws/executions/<id>/ refuses an execution the user may
+not see (close 4404, as the API's 404). ws/monitor/ forwards only the user's own executions'
+events (staff: all), checked against the owner_id every event carries, the paperless-ngx way, and
+sends the queue metrics on connect, every settings.MONITOR_METRICS_SECONDS and on request
+({"type": "metrics"}). The events themselves come from execution/progress.py.
+"""
+
+import asyncio
+import contextlib
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from execution.models import WorkflowExecution
+from execution.progress import MONITOR_GROUP, execution_group
+from execution.queue_metrics import queue_metrics
+
+CLOSE_ANONYMOUS = 4403
+CLOSE_NOT_FOUND = 4404
+
+
+class ProgressConsumer(AsyncJsonWebsocketConsumer):
+    """Forwards progress events of the group it joined; subclasses say which group and who may see what."""
+
+    group = ""
+
+    async def refuse(self, code: int) -> None:
+        # Accept first so the client receives the close code (a refused handshake carries none).
+        await self.accept()
+        await self.close(code=code)
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    def may_see(self, event: dict) -> bool:
+        user = self.scope["user"]
+        return user.is_staff or event.get("owner_id") == user.pk
+
+    async def forward(self, event: dict) -> None:
+        if self.may_see(event):
+            await self.send_json({key: value for key, value in event.items() if key != "owner_id"})
+
+    # The event types of execution/progress.py, each mapped by Channels to a method of its name.
+    execution_status = forward
+    execution_notification = forward
+    symbol_started = forward
+    symbol_finished = forward
+    step_started = forward
+    step_finished = forward
+    step_retrying = forward
+
+
+class ExecutionConsumer(ProgressConsumer):
+    """ws/executions/<id>/"""
+
+    async def connect(self):
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            return await self.refuse(CLOSE_ANONYMOUS)
+        execution_id = self.scope["url_route"]["kwargs"]["execution_id"]
+        if not await self.visible(user, execution_id):
+            return await self.refuse(CLOSE_NOT_FOUND)
+        self.group = execution_group(execution_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    @database_sync_to_async
+    def visible(self, user, execution_id: int) -> bool:
+        executions = WorkflowExecution.objects.filter(pk=execution_id)
+        return executions.exists() if user.is_staff else executions.filter(owner=user).exists()
+
+
+class MonitorConsumer(ProgressConsumer):
+    """ws/monitor/"""
+
+    metrics_task: asyncio.Task | None = None
+
+    async def connect(self):
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            return await self.refuse(CLOSE_ANONYMOUS)
+        self.group = MONITOR_GROUP
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        self.metrics_task = asyncio.create_task(self.push_metrics())
+
+    async def disconnect(self, code):
+        if self.metrics_task is not None:
+            self.metrics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.metrics_task
+        await super().disconnect(code)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("type") == "metrics":
+            await self.send_metrics()
+
+    async def push_metrics(self) -> None:
+        while True:
+            await self.send_metrics()
+            await asyncio.sleep(settings.MONITOR_METRICS_SECONDS)
+
+    async def send_metrics(self) -> None:
+        metrics = await database_sync_to_async(queue_metrics)(self.scope["user"])
+        await self.send_json({"type": "queue.metrics", **metrics})

@@ -1,0 +1,85 @@
+"""A channel listening on the monitor group, and a tiny local webhook receiver."""
+
+import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings):
+    settings.NOTIFICATION_RETRY_BASE_SECONDS = 0.01
+    settings.NOTIFICATION_WEBHOOK_TIMEOUT = 5
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+class Monitor:
+    """What a browser on ws/monitor/ would receive."""
+
+    def __init__(self):
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)("monitor", self.channel)
+
+    def notifications(self, expected: int = 1, timeout: float = 3) -> list[dict]:
+        async def receive():
+            events = []
+            while len(events) < expected:
+                try:
+                    event = await asyncio.wait_for(self.layer.receive(self.channel), timeout=timeout)
+                except TimeoutError:
+                    break
+                if event["type"] == "notification":
+                    events.append(event)
+            return events
+
+        return async_to_sync(receive)()
+
+
+@pytest.fixture
+def monitor():
+    return Monitor()
+
+
+class WebhookReceiver:
+    """An HTTP server on a free loopback port that answers with the next status of `statuses` (then 200)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.requests.append(
+                    {"headers": dict(self.headers), "body": json.loads(self.rfile.read(length) or b"null")}
+                )
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/tradingweb"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
