@@ -15,6 +15,7 @@ class AgentTemplateListView(ListAPIView):
 
     serializer_class = AgentTemplateSerializer
     pagination_class = None
+    filter_backends = []  # a plain list of templates: ordering, search and filters apply to querysets only
 
     def get_queryset(self):
         return list(agent_templates().values())

@@ -13,7 +13,7 @@ from broker.adapters.base import BrokerError
 from broker.models import Order
 from broker.orders import OrderRefused, order_cancel, order_place_manual, order_refresh
 from broker.serializers_orders import ManualOrderSerializer, OrderSerializer
-from tradingweb.api import OwnerScopedMixin
+from tradingweb.api import OwnerScopedMixin, UTCDateTimeFilter
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ class BrokerErrorsMixin:
 
 class OrderFilter(filters.FilterSet):
     symbol = filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact")
-    since = filters.DateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = filters.DateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Order

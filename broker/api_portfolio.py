@@ -20,7 +20,7 @@ from broker.serializers_orders import (
     RiskSerializer,
     TradeSerializer,
 )
-from tradingweb.api import OwnerScopedMixin
+from tradingweb.api import OwnerScopedMixin, UTCDateTimeFilter
 
 OWNER_PARAMETER = OpenApiParameter(
     "owner", int, description="Staff only: one trader's portfolio (default: everyone's)."
@@ -77,8 +77,8 @@ class RiskView(MarkedPortfolioView):
 
 class TradeFilter(filters.FilterSet):
     symbol = filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact")
-    since = filters.DateTimeFilter(field_name="entry_at", lookup_expr="gte")
-    until = filters.DateTimeFilter(field_name="entry_at", lookup_expr="lte")
+    since = UTCDateTimeFilter(field_name="entry_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="entry_at", lookup_expr="lte")
     closed = filters.BooleanFilter(field_name="exit_at", lookup_expr="isnull", exclude=True)
 
     class Meta:

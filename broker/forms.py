@@ -33,6 +33,7 @@ class ManualOrderForm(forms.Form):
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "order_%s")  # unique beside the history filters' fields on one page
         super().__init__(*args, **kwargs)
         # Every rule lives in the serializer; the fields here only render and collect.
         for field in self.fields.values():

@@ -112,7 +112,7 @@ def placed_message(order: Order) -> tuple[str, str]:
         return f"The broker rejected {label}: {order.status_message or 'no reason given'}", "error"
     if order.status == Order.Status.FILLED:
         return f"{label} filled at {order.avg_fill_price}.", "success"
-    return f"Order #{order.pk} sent: {label} ({order.get_tif_display()}) is working at the broker.", "success"
+    return f"Order #{order.pk} sent: {label} ({order.tif}) is working at the broker.", "success"
 
 
 @login_required

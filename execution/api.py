@@ -21,7 +21,7 @@ from execution.serializers import (
     WorkflowExecutionSerializer,
 )
 from execution.services import execution_create, execution_enqueue
-from tradingweb.api import OwnerScopedMixin
+from tradingweb.api import OwnerScopedMixin, UTCDateTimeFilter
 from workflows.models import Strategy, Workflow
 
 
@@ -84,8 +84,8 @@ class ExecutionFilter(django_filters.FilterSet):
     priority = django_filters.ChoiceFilter(choices=WorkflowExecution.Priority.choices)
     strategy = django_filters.NumberFilter(field_name="strategy_id")
     workflow = django_filters.NumberFilter(field_name="workflow_id")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = WorkflowExecution
@@ -117,8 +117,8 @@ class DecisionFilter(django_filters.FilterSet):
     strategy = django_filters.NumberFilter(field_name="strategy_id")
     execution = django_filters.NumberFilter(field_name="execution_id")
     symbol = django_filters.CharFilter(field_name="instrument__symbol", lookup_expr="iexact")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Decision

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from execution.batch import BatchInvalid, execution_create_batch
 from execution.models import WorkflowExecution
 from execution.serializers import ExecuteResponseSerializer
-from execution.serializers_queue import ExecuteBatchItemSerializer, ExecuteBatchSerializer
+from execution.serializers_queue import ExecuteBatchItemSerializer, execute_batch_serializer
 
 
 class ExecuteBatchView(APIView):
@@ -24,9 +24,13 @@ class ExecuteBatchView(APIView):
 
     @extend_schema(request=ExecuteBatchItemSerializer(many=True), responses={202: ExecuteResponseSerializer(many=True)})
     def post(self, request):
-        serializer = ExecuteBatchSerializer(data=request.data)
+        serializer = execute_batch_serializer(request.data)
         if not serializer.is_valid():
-            return _invalid(serializer.errors)
+            errors = serializer.errors
+            if isinstance(errors, dict) and errors and all(str(key).isdigit() for key in errors):
+                # DRF reports a list's item errors by index, for the failing items only.
+                errors = [errors.get(str(index), errors.get(index, {})) for index in range(len(request.data))]
+            return _invalid(errors)
         trigger = WorkflowExecution.Trigger.API if request.auth is not None else WorkflowExecution.Trigger.USER
         try:
             executions = execution_create_batch(

@@ -50,12 +50,13 @@ class NotificationPreferenceSerializer(serializers.ModelSerializer):
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """GET /api/notifications/ (?unread=true, ?kind=) and POST /api/notifications/{id}/read/: one's own only."""
 
+    queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
     lookup_value_regex = r"\d+"
     filterset_fields = ["kind"]
 
     def get_queryset(self):
-        notifications = Notification.objects.filter(owner=self.request.user)
+        notifications = super().get_queryset().filter(owner=self.request.user)
         if self.request.query_params.get("unread", "").lower() in ("1", "true", "yes"):
             notifications = notifications.filter(read_at__isnull=True)
         return notifications

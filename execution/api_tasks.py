@@ -25,6 +25,8 @@ def _visible_executions(user):
 class TaskListView(APIView):
     """GET /api/tasks/: queued and running tasks, high priority first, oldest first."""
 
+    pagination_class = LimitOffsetPagination  # also tells the schema that the list is paginated
+
     @extend_schema(
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, enum=LIST_STATES),
@@ -50,7 +52,7 @@ class TaskListView(APIView):
         rows = sorted(executions, key=lambda execution: (order[execution.priority], execution.created_at))
         if state:
             rows = [execution for execution in rows if task_state(execution) == state]
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(TaskSerializer([task_info(row) for row in page], many=True).data)
 

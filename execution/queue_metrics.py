@@ -2,8 +2,9 @@
 
 Queue lengths come from the broker itself. On Redis, kombu keeps each queue as a list under
 the installation's key prefix (`<REDIS_KEY_PREFIX><queue>`) plus one list per message priority
-step (`<queue>\\x06\\x163`, `…\\x066`, `…\\x069`); a passive queue_declare sums them for us, and
-raises when no such list exists (Redis drops empty lists), which means zero.
+step (`<queue>\\x06\\x163`, `…6`, `…9`: the channel's `sep` and `priority_steps`); the channel's
+size of a queue is the sum of those lists' lengths. (A passive queue_declare cannot be used: it
+answers "no such queue" for a queue only a producer has seen.)
 """
 
 import datetime
@@ -22,16 +23,10 @@ WORKER_COUNT_CACHE_SECONDS = 5
 
 def queued_counts() -> dict[str, int]:
     """Messages waiting in each priority queue (reserved-but-unacknowledged ones are not counted)."""
-    counts = {}
     with current_app.connection_for_read() as connection:
         channel = connection.default_channel
-        for queue in settings.CELERY_TASK_QUEUES_BY_PRIORITY:
-            try:
-                counts[queue] = channel.queue_declare(queue=queue, passive=True).message_count
-            except connection.channel_errors:
-                counts[queue] = 0
-                channel = connection.default_channel  # the failed declare closed the channel
-    return counts
+        # kombu's own count (LLEN of the queue's priority lists on Redis); virtual transports all have it.
+        return {queue: channel._size(queue) for queue in settings.CELERY_TASK_QUEUES_BY_PRIORITY}
 
 
 def worker_count() -> int:

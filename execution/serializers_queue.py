@@ -13,10 +13,9 @@ class ExecuteBatchItemSerializer(ExecuteRequestSerializer):
     workflow_id = serializers.IntegerField(min_value=1, required=False)
 
 
-class ExecuteBatchSerializer(serializers.ListSerializer):
-    child = ExecuteBatchItemSerializer()
-    allow_empty = False
-    max_length = MAX_BATCH_SIZE
+def execute_batch_serializer(data) -> serializers.ListSerializer:
+    """A non-empty list of at most MAX_BATCH_SIZE execute requests."""
+    return ExecuteBatchItemSerializer(data=data, many=True, allow_empty=False, max_length=MAX_BATCH_SIZE)
 
 
 class TaskProgressSerializer(serializers.Serializer):
@@ -75,7 +74,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
     cron_description = serializers.SerializerMethodField()
     next_run_time = serializers.SerializerMethodField()
     next_runs = serializers.SerializerMethodField()
-    last_run_time = serializers.DateTimeField(source="last_run_at", read_only=True)
+    last_run_time = serializers.DateTimeField(source="last_run_at", read_only=True, allow_null=True)
 
     class Meta:
         model = Schedule

@@ -1,7 +1,10 @@
-"""Shared API plumbing: one error format, owner scoping."""
+"""Shared API plumbing: one error format, owner scoping, date filters safe for any ISO 8601 input."""
 
 import logging
+from datetime import UTC
 
+import django_filters
+from django import forms
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
@@ -33,3 +36,26 @@ class OwnerScopedMixin:
 
     def get_queryset(self):
         return self.scope_to_owner(super().get_queryset())
+
+
+class UTCDateTimeField(forms.DateTimeField):
+    """An ISO 8601 date-time turned into UTC.
+
+    ISO 8601 allows offsets up to ±23:59 and years from 1; PostgreSQL refuses offsets beyond ±15:59
+    (a 500 from the database), so the value is converted here and one out of range is a field error.
+    """
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("Enter a date-time between the years 1 and 9999 in UTC.") from exc
+
+
+class UTCDateTimeFilter(django_filters.DateTimeFilter):
+    """The `?since=` / `?until=` filter of the API's lists."""
+
+    field_class = UTCDateTimeField

@@ -1,5 +1,6 @@
 """Pick the broker adapter named by settings.BROKER_ADAPTER."""
 
+import sys
 from dataclasses import asdict
 
 from django.conf import settings
@@ -37,6 +38,7 @@ __all__ = [
     "TransientBrokerError",
     "cached_status",
     "get_adapter",
+    "reset_adapter",
 ]
 
 ADAPTERS = ("simulated", "ibkr")
@@ -54,6 +56,14 @@ def get_adapter() -> BrokerAdapter:
 
         return shared_ibkr_adapter()
     raise PermanentBrokerError(f"Unknown BROKER_ADAPTER {name!r}; expected one of {', '.join(ADAPTERS)}")
+
+
+def reset_adapter() -> None:
+    """Close and forget this process's cached adapter, so the next get_adapter() follows the current settings
+    (tests that point BROKER_ADAPTER/IBKR_PORT elsewhere; nothing to do unless the IBKR adapter was loaded)."""
+    ibkr = sys.modules.get("broker.adapters.ibkr")
+    if ibkr is not None:
+        ibkr.reset_shared_ibkr_adapter()
 
 
 STATUS_CACHE_SECONDS = 30

@@ -275,6 +275,7 @@ class _EventLoopThread:
     def _run(self):
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
+        self.loop.close()
 
     def run(self, coroutine, timeout: float):
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
@@ -283,6 +284,12 @@ class _EventLoopThread:
         except TimeoutError:
             future.cancel()
             raise
+
+    def stop(self) -> None:
+        """End the loop and its thread (the loop is closed; later calls raise RuntimeError)."""
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
 
 
 class IBKRAdapter(BrokerAdapter):
@@ -301,6 +308,23 @@ class IBKRAdapter(BrokerAdapter):
         ib = IB()
         ib.RaiseRequestErrors = True
         return ib
+
+    def close(self) -> None:
+        """Disconnect from the gateway, freeing the client id, and end the connection's thread.
+
+        Safe to call twice; the adapter cannot be used afterwards (build a new one).
+        """
+        if not self._runner.thread.is_alive():
+            return
+        try:
+            self._runner.run(self._disconnect(), timeout=settings.IBKR_TIMEOUT)
+        finally:
+            self._runner.stop()
+        logger.info("Disconnected from IBKR as client %s", self.client_id)
+
+    async def _disconnect(self) -> None:
+        self.ib.disconnect()
+        await asyncio.sleep(0)  # let the transport finish closing before the loop stops
 
     # plumbing
 
@@ -554,3 +578,12 @@ def shared_ibkr_adapter() -> IBKRAdapter:
         if _process_adapter is None or _process_adapter[0] != os.getpid():
             _process_adapter = (os.getpid(), IBKRAdapter())
         return _process_adapter[1]
+
+
+def reset_shared_ibkr_adapter() -> None:
+    """Close and forget this process's adapter; the next shared_ibkr_adapter() connects with the current settings."""
+    global _process_adapter
+    with _process_guard:
+        adapter, _process_adapter = _process_adapter, None
+    if adapter is not None and adapter[0] == os.getpid():
+        adapter[1].close()

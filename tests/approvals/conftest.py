@@ -26,7 +26,11 @@ DECISION_STEPS = {"single_timeframe": "decide", "autogen_multi_agent": "agent_te
 
 @pytest.fixture(scope="package")
 def one_slot_worker(django_db_setup):
-    """A real Celery worker with ONE execution slot (thread pool of 1) on high, normal and low."""
+    """A real Celery worker with ONE execution slot (thread pool of 1) on high, normal and low.
+
+    It may reserve a few messages ahead (prefetch 4), but runs one task at a time; the reserve
+    keeps the synchronous consumer of a thread-pool worker from idling seconds between tasks.
+    """
     from celery.contrib.testing.worker import start_worker
 
     from tradingweb.celery import app
@@ -34,7 +38,8 @@ def one_slot_worker(django_db_setup):
     with start_worker(
         app,
         pool="threads",
-        concurrency=2,
+        concurrency=1,
+        prefetch_multiplier=4,
         queues=["high", "normal", "low"],
         perform_ping_check=False,
         shutdown_timeout=60,

@@ -11,6 +11,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.e2e.asgi_live_server import AsgiLiveServer
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -51,6 +53,14 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """Replaces pytest-django's WSGI live_server: the app under ASGI, so pages' websockets connect."""
+    server = AsgiLiveServer()
+    yield server
+    server.stop()
 
 
 class BrowserProblems:

@@ -4,7 +4,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import save_screenshots
-from tests.ui.seed import busy_trader
 from tests.ui_account.browser import drawn_canvases, seed_portfolio
 
 pytestmark = pytest.mark.e2e
@@ -12,8 +11,7 @@ pytestmark = pytest.mark.e2e
 
 def test_a_trader_sees_positions_risk_and_drawn_pnl_charts(logged_in_page, trader, settings):
     settings.BROKER_ADAPTER = "simulated"
-    histories = busy_trader(trader)
-    positions = seed_portfolio(trader, [history.strategy for history in histories])
+    positions = seed_portfolio(trader)
     page = logged_in_page
     page.goto("/portfolio/")
 

@@ -7,6 +7,7 @@ import pytest
 from django.db import connections
 from ib_insync import IB, Stock
 
+from broker.adapters import reset_adapter
 from broker.gateway_sim import GatewaySimulator, MarketClock
 from broker.models import SimulatedAccount
 from broker.simulation import SimulatedExchange
@@ -63,6 +64,23 @@ def gateway(paper_account):
     simulator.start_in_thread()
     yield simulator
     simulator.stop_thread()
+
+
+@pytest.fixture
+def ibkr_broker(gateway, settings):
+    """The app's broker setting on `ibkr`, pointed at this test's simulator, with a fresh process adapter."""
+    settings.BROKER_ADAPTER = "ibkr"
+    settings.IBKR_HOST = "127.0.0.1"
+    settings.IBKR_PORT = gateway.port
+    settings.IBKR_ACCOUNT = ""
+    settings.IBKR_READONLY = False
+    settings.IBKR_TIMEOUT = 5.0
+    settings.TRADING_MODE = "paper"
+    settings.LLM_PROVIDER = "offline"
+    settings.CHART_WIDTH, settings.CHART_HEIGHT = 480, 320
+    reset_adapter()
+    yield gateway
+    reset_adapter()
 
 
 @pytest.fixture

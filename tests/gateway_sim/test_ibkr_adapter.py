@@ -38,10 +38,7 @@ def make_adapter(port: int, settings) -> IBKRAdapter:
 def adapter(gateway, settings):
     adapter = make_adapter(gateway.port, settings)
     yield adapter
-    # IBKRAdapter keeps its connection for the life of the process; end it with the test.
-    loop = adapter._runner.loop
-    loop.call_soon_threadsafe(adapter.ib.disconnect)
-    loop.call_soon_threadsafe(loop.stop)
+    adapter.close()
 
 
 def buy(symbol: str, quantity: int, limit: str, order_ref: str, **bracket) -> OrderRequest:
@@ -168,3 +165,18 @@ def test_the_adapter_reports_an_unreachable_gateway_as_unavailable(settings):
     assert not adapter.status().connected
     with pytest.raises(BrokerUnavailable):
         adapter.qualify("SLOW")
+    adapter.close()
+
+
+def test_closing_the_adapter_frees_its_client_id(gateway, adapter, settings):
+    adapter.qualify("SLOW")
+    assert adapter.client_id in gateway.sessions
+
+    adapter.close()
+    adapter.close()
+
+    eventually(lambda: adapter.client_id not in gateway.sessions)
+    successor = make_adapter(gateway.port, settings)
+    assert successor.client_id == adapter.client_id
+    assert successor.status().connected
+    successor.close()

@@ -77,3 +77,37 @@ def test_a_refused_bracket_entry_leaves_no_leg_waiting(alice, adapter, sim_aapl)
         order_submit(new_order(alice, sim_aapl), adapter=adapter, take_profit=Decimal("999"), stop_loss=Decimal("1"))
 
     assert not Order.objects.filter(owner=alice).exists()
+
+
+@pytest.mark.parametrize(("config", "legs"), [({}, 2), ({"bracket": False}, 0)])
+def test_the_place_order_step_sends_the_decisions_target_and_stop_as_a_bracket(
+    alice, adapter, sim_aapl, settings, config, legs
+):
+    from execution.models import Decision, WorkflowExecution
+    from execution.steps.base import SymbolContext
+    from execution.steps.orders import place_order
+
+    settings.BROKER_ADAPTER = "simulated"
+    last = adapter.quote(sim_aapl.conid, "AAPL").last
+    execution = WorkflowExecution.objects.create(owner=alice, symbols=["AAPL"])
+    decision = Decision.objects.create(
+        execution=execution,
+        instrument=sim_aapl,
+        type="buy",
+        current_price=last,
+        target_price=(last * Decimal("1.1")).quantize(Decimal("0.01")),
+        stop_loss=(last * Decimal("0.9")).quantize(Decimal("0.01")),
+        quantity=Decimal("2"),
+        status="approved",
+    )
+    ctx = SymbolContext(execution=execution, symbol="AAPL", params={}, instrument=sim_aapl, decision=decision)
+
+    with ctx.running({"id": "order"}, 0):
+        output = place_order({"order_type": "LMT", "tif": "DAY", **config}, ctx)
+
+    entry = Order.objects.get(pk=output["order_id"])
+    assert entry.children.count() == legs
+    if legs:
+        take_profit, stop_loss = entry.children.order_by("id")
+        assert (take_profit.limit_price, stop_loss.stop_price) == (decision.target_price, decision.stop_loss)
+        assert take_profit.decision == stop_loss.decision == decision

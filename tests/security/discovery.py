@@ -53,6 +53,7 @@ class Endpoint:
     route: str  # e.g. "api/workflows/{pk}/versions/{number}/revert/"
     callback: object
     methods: tuple[str, ...]
+    websocket: bool = False
 
     def __str__(self):
         return self.route
@@ -93,11 +94,12 @@ class Endpoint:
         raise LookupError(f"{self.route}: add the kwarg {name!r} to OTHER_KWARGS")
 
     def url(self, world) -> str:
-        """The route filled from the world's objects; checked to resolve to this very view."""
+        """The route filled from the world's objects; an HTTP one checked to resolve to this very view."""
         path = "/" + self.route
         for name in self.kwargs:
             path = path.replace("{" + name + "}", str(self._source(name)[0](world)))
-        assert resolve(path).func is self.callback, f"{path} does not resolve to the view of {self.route}"
+        if not self.websocket:
+            assert resolve(path).func is self.callback, f"{path} does not resolve to the view of {self.route}"
         return path
 
     def query(self, world) -> dict:
@@ -164,3 +166,11 @@ def api_endpoints() -> list[Endpoint]:
 
 def page_endpoints() -> list[Endpoint]:
     return [endpoint for endpoint in all_endpoints() if not endpoint.is_api]
+
+
+def websocket_endpoints() -> list[Endpoint]:
+    from tradingweb.routing import websocket_urlpatterns
+
+    return [
+        Endpoint(route, callback, ("CONNECT",), websocket=True) for route, callback in _walk(websocket_urlpatterns)
+    ]

@@ -8,6 +8,7 @@ from django.utils import timezone
 from broker.adapters.simulated import SimulatedAdapter
 from broker.instruments import qualify_symbol
 from broker.models import Position, Trade
+from workflows.models import Strategy
 
 # True when any pixel of the canvas has been painted.
 CANVAS_IS_DRAWN = """(canvas) => {
@@ -22,9 +23,10 @@ def drawn_canvases(locator) -> int:
     return sum(1 for canvas in locator.all() if canvas.evaluate(CANVAS_IS_DRAWN))
 
 
-def seed_portfolio(owner, strategies) -> list[Position]:
+def seed_portfolio(owner) -> list[Position]:
     """Positions a little in and out of the money at the simulated broker's prices, and closed trades
-    spread over the last weeks, one strategy (or manual) each."""
+    spread over the last weeks, two strategies and manual orders."""
+    strategies = [Strategy.objects.create(owner=owner, name=name) for name in ("Dividend momentum", "Staples swing")]
     adapter = SimulatedAdapter()
     now = timezone.now()
     positions = []

@@ -60,7 +60,7 @@ def test_bad_input_is_shown_beside_its_field_and_places_nothing(alice_client, si
     response = post_order(alice_client, **fields)
     html = unescape(response.content.decode())
     assert response.status_code == 200
-    assert f'id="id_{field}_error"' in html
+    assert f'id="order_{field}_error"' in html
     assert message in html
     assert Order.objects.count() == 0
 
@@ -97,5 +97,5 @@ def test_without_htmx_the_page_redirects_with_a_message_or_shows_the_errors(alic
     assert placed.status_code == 302 and placed["Location"] == reverse("orders")
     refused = alice_client.post(reverse("order-place"), {"symbol": "KO", "side": "BUY", "quantity": "0"})
     assert refused.status_code == 200
-    assert 'id="id_quantity_error"' in refused.content.decode()
+    assert 'id="order_quantity_error"' in refused.content.decode()
     assert Order.objects.count() == 1
