@@ -1,5 +1,5 @@
-"""What the analytics page charts: executions per day, their success rate, and which workflow
-does best on each compared figure."""
+"""What the analytics page charts: run totals, decisions by type, executions per day with their
+success rate, and the workflow comparison as a table."""
 
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
@@ -89,48 +89,39 @@ def executions_by_day(executions: QuerySet, *, days: int, today: date | None = N
 
 @dataclass(frozen=True)
 class ComparedMetric:
-    key: str
+    key: str  # a figure of execution.analytics.compare_workflows
     label: str
-    higher_is_better: bool | None  # None: a figure to read, not a contest
     unit: str = ""
 
 
 COMPARED_METRICS = (
-    ComparedMetric("runs", "Runs", None),
-    ComparedMetric("success_rate", "Success rate", True, "%"),
-    ComparedMetric("failed", "Failed runs", False),
-    ComparedMetric("decisions", "Decisions", None),
-    ComparedMetric("actionable_rate", "Buy/sell share", None, "%"),
-    ComparedMetric("orders", "Orders placed", True),
+    ComparedMetric("total_executions", "Runs"),
+    ComparedMetric("success_rate", "Success rate", "%"),
+    ComparedMetric("failures", "Failed runs"),
+    ComparedMetric("average_duration_seconds", "Average run", " s"),
+    ComparedMetric("orders_placed", "Orders placed"),
+    ComparedMetric("win_rate", "Win rate", "%"),
+    ComparedMetric("average_r", "Average R planned"),
 )
 
 
-def compare_workflows(workflows) -> dict:
-    """The compared figures per workflow (annotated by tradingweb.selectors.workflow_comparison)
-    and, per metric, the best value, so a page can highlight it. A contest needs two contenders."""
-    rows = []
-    for workflow in workflows:
-        decisions = workflow.buys + workflow.sells + workflow.holds
-        rows.append(
-            {
-                "workflow": workflow,
-                "runs": workflow.runs,
-                "success_rate": success_rate(workflow.completed, workflow.failed),
-                "failed": workflow.failed,
-                "decisions": decisions,
-                "actionable_rate": percent_of(workflow.buys + workflow.sells, decisions),
-                "orders": workflow.orders,
-            }
-        )
-    best = {}
-    for metric in COMPARED_METRICS:
-        values = [row[metric.key] for row in rows if row[metric.key] is not None]
-        if metric.higher_is_better is None or len(rows) < 2 or len(set(values)) < 2:
-            continue
-        best[metric.key] = max(values) if metric.higher_is_better else min(values)
-    for row in rows:
-        row["cells"] = [
-            {"metric": metric, "value": row[metric.key], "best": best.get(metric.key, object()) == row[metric.key]}
-            for metric in COMPARED_METRICS
-        ]
-    return {"metrics": COMPARED_METRICS, "rows": rows}
+def comparison_rows(workflows, comparison: dict) -> list[dict]:
+    """compare_workflows' figures as table rows of cells, in the order of `workflows`, each metric's
+    best value marked where some workflow falls short of it."""
+    by_id = {row["workflow"]: row for row in comparison["workflows"]}
+    # A value every workflow shares beats nobody: only a strict best is marked.
+    contested = {metric for metric, holders in comparison["best"].items() if len(holders) < len(by_id)}
+    return [
+        {
+            "workflow": workflow,
+            "cells": [
+                {
+                    "metric": metric,
+                    "value": by_id[workflow.pk][metric.key],
+                    "best": metric.key in contested and metric.key in by_id[workflow.pk]["best"],
+                }
+                for metric in COMPARED_METRICS
+            ],
+        }
+        for workflow in workflows
+    ]

@@ -70,6 +70,27 @@ class ModifyRequestSerializer(serializers.Serializer):
         return attrs
 
 
+class ApprovalOverviewSerializer(serializers.Serializer):
+    """What a trader needs to answer: the request, the decision, its risk arithmetic, charts, the agents' talk."""
+
+    execution_id = serializers.IntegerField(source="execution.pk")
+    execution_status = serializers.CharField(source="execution.status")
+    symbol = serializers.CharField(source="decision.instrument.symbol")
+    approval = ApprovalRequestSerializer()
+    decision = DecisionSerializer()
+    risk = serializers.JSONField(source="decision.risk")
+    charts = ChartSerializer(many=True)
+    transcript = AgentMessageSerializer(many=True)
+    max_price_move_pct = serializers.SerializerMethodField()
+
+    def get_max_price_move_pct(self, overview) -> str:
+        return str(max_price_move_pct())
+
+
+class ApprovalAnsweredSerializer(ApprovalOverviewSerializer):
+    task_id = serializers.CharField(source="execution.task_id", help_text="The task that resumes the execution.")
+
+
 def _execution(request, pk: int) -> WorkflowExecution:
     executions = WorkflowExecution.objects.select_related("strategy")
     if not request.user.is_staff:
@@ -77,23 +98,11 @@ def _execution(request, pk: int) -> WorkflowExecution:
     return get_object_or_404(executions, pk=pk)
 
 
-def _overview_body(request, execution: WorkflowExecution) -> dict:
+def _overview(request, execution: WorkflowExecution, serializer_class=ApprovalOverviewSerializer) -> dict:
     overview = approval_overview(execution)
     if overview is None:
         raise NotFound(f"execution {execution.pk} has not asked for an approval")
-    decision = overview["decision"]
-    context = {"request": request}
-    return {
-        "execution_id": execution.pk,
-        "execution_status": execution.status,
-        "symbol": decision.instrument.symbol,
-        "approval": ApprovalRequestSerializer(overview["approval"]).data,
-        "decision": DecisionSerializer(decision, context=context).data,
-        "risk": decision.risk,
-        "charts": ChartSerializer(overview["charts"], many=True, context=context).data,
-        "transcript": AgentMessageSerializer(overview["transcript"], many=True).data,
-        "max_price_move_pct": str(max_price_move_pct()),
-    }
+    return serializer_class(overview, context={"request": request}).data
 
 
 def _answered(request, pk: int, answer) -> Response:
@@ -108,25 +117,25 @@ def _answered(request, pk: int, answer) -> Response:
     except BrokerError as exc:
         return Response({"detail": f"the broker did not answer: {exc}"}, status=status.HTTP_502_BAD_GATEWAY)
     execution.refresh_from_db()
-    body = {**_overview_body(request, execution), "task_id": execution.task_id}
-    return Response(body, status=status.HTTP_202_ACCEPTED)
+    return Response(_overview(request, execution, ApprovalAnsweredSerializer), status=status.HTTP_202_ACCEPTED)
 
 
 class ApprovalView(APIView):
     """GET what a trader needs to answer the execution's (latest) approval request."""
 
+    @extend_schema(responses=ApprovalOverviewSerializer)
     def get(self, request, pk: int):
-        return Response(_overview_body(request, _execution(request, pk)))
+        return Response(_overview(request, _execution(request, pk)))
 
 
 class ApproveView(APIView):
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={202: ApprovalAnsweredSerializer})
     def post(self, request, pk: int):
         return _answered(request, pk, lambda execution: approval_approve(execution=execution, user=request.user))
 
 
 class RejectView(APIView):
-    @extend_schema(request=RejectRequestSerializer)
+    @extend_schema(request=RejectRequestSerializer, responses={202: ApprovalAnsweredSerializer})
     def post(self, request, pk: int):
         def reject(execution):
             serializer = RejectRequestSerializer(data=request.data)
@@ -137,7 +146,7 @@ class RejectView(APIView):
 
 
 class ModifyView(APIView):
-    @extend_schema(request=ModifyRequestSerializer)
+    @extend_schema(request=ModifyRequestSerializer, responses={202: ApprovalAnsweredSerializer})
     def post(self, request, pk: int):
         def modify(execution):
             serializer = ModifyRequestSerializer(data=request.data)

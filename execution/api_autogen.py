@@ -5,6 +5,7 @@ agents' plain functions (validation, effective config) and serializers.
 """
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -35,12 +36,13 @@ class StrategyAutogenConfigView(APIView):
     def strategy(self, request, pk: int) -> Strategy:
         return get_object_or_404(_visible(Strategy.objects.all(), request.user), pk=pk)
 
-    @extend_schema(responses=AutogenConfigSerializer)
+    # The serializer declares no fields (agents.team_config validates the whole document): an object in the schema.
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         stored = (self.strategy(request, pk).params or {}).get(AUTOGEN_CONFIG_KEY) or {}
         return Response(AutogenConfigSerializer(stored).data)
 
-    @extend_schema(request=AutogenConfigSerializer, responses=AutogenConfigSerializer)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def put(self, request, pk: int):
         strategy = self.strategy(request, pk)
         serializer = AutogenConfigSerializer(data=request.data)

@@ -409,6 +409,7 @@ def approval_overview(execution: WorkflowExecution) -> dict | None:
     )
     chart_ids = [run.output["chart_id"] for run in chart_runs if run.output.get("chart_id")]
     return {
+        "execution": execution,
         "approval": approval,
         "decision": decision,
         "charts": Chart.objects.filter(pk__in=chart_ids).select_related("instrument").order_by("created_at"),

@@ -9,6 +9,7 @@ sends the queue metrics on connect, every settings.MONITOR_METRICS_SECONDS and o
 
 import asyncio
 import contextlib
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -17,6 +18,8 @@ from django.conf import settings
 from execution.models import WorkflowExecution
 from execution.progress import MONITOR_GROUP, execution_group
 from execution.queue_metrics import queue_metrics
+
+logger = logging.getLogger(__name__)
 
 CLOSE_ANONYMOUS = 4403
 CLOSE_NOT_FOUND = 4404
@@ -101,7 +104,10 @@ class MonitorConsumer(ProgressConsumer):
 
     async def push_metrics(self) -> None:
         while True:
-            await self.send_metrics()
+            try:
+                await self.send_metrics()
+            except Exception:  # the broker or database is briefly away: try again next time
+                logger.warning("Could not send queue metrics to the monitor", exc_info=True)
             await asyncio.sleep(settings.MONITOR_METRICS_SECONDS)
 
     async def send_metrics(self) -> None:

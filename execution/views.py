@@ -10,7 +10,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from agents.analytics import agent_analytics
-from execution.activity import compare_workflows, decision_breakdown, execution_totals, executions_by_day
+from execution.activity import (
+    COMPARED_METRICS,
+    comparison_rows,
+    decision_breakdown,
+    execution_totals,
+    executions_by_day,
+)
+from execution.analytics import compare_workflows
 from tradingweb import selectors
 
 WINDOWS = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
@@ -42,7 +49,8 @@ def analytics(request):
     compared = selectors.workflow_comparison(request.user, days=days)
     if chosen:
         compared = compared.filter(pk__in=[workflow.pk for workflow in chosen])
-    comparison = compare_workflows(compared)
+    compared = list(compared)
+    comparison = comparison_rows(compared, compare_workflows(compared, since=since.date()))
     context = {
         "filters": filters,
         "days": days,
@@ -52,7 +60,7 @@ def analytics(request):
         "by_day": executions_by_day(executions, days=days),
         "comparison": comparison,
         "comparison_columns": [{"label": "Workflow"}]
-        + [{"label": metric.label, "numeric": True} for metric in comparison["metrics"]],
+        + [{"label": metric.label, "numeric": True} for metric in COMPARED_METRICS],
         "agents": agent_analytics(owner=None if request.user.is_staff else request.user),
     }
     return render(request, "execution/analytics.html", context)

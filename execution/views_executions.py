@@ -29,6 +29,8 @@ from execution.services import execution_create, execution_enqueue
 from tradingweb import selectors
 
 PAGE_SIZE = 25
+# The service's errors about these fields show at the field; the rest (the workflow, params) above the form.
+VISIBLE_RUN_FIELDS = ("strategy", "symbols", "priority", "dry_run")
 # Every status a badge or a timeline step on the detail page can change to while it is open.
 BADGE_STATUSES = sorted(set(WorkflowExecution.Status.values) | set(StepRun.Status.values))
 
@@ -97,7 +99,8 @@ def execution_run(request):
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+                    field = "strategy" if field == "strategy_id" else field
+                    form.add_error(field if field in VISIBLE_RUN_FIELDS else None, error)
         else:
             messages.success(request, f"Execution #{execution.pk} queued on the {execution.priority} lane.")
             return redirect("executions-detail", pk=execution.pk)

@@ -31,7 +31,8 @@
       stacked,
       grid: { color: COLORS.grid },
       border: { display: false },
-      ticks: { callback: (value) => (percent ? `${value}%` : moneyAxis ? money(value) : value) },
+      // Counts and percentages are whole numbers; money keeps its cents.
+      ticks: { precision: moneyAxis ? 2 : 0, callback: (value) => (percent ? `${value}%` : moneyAxis ? money(value) : value) },
       beginAtZero: true,
     };
     if (percent) valueAxis.max = 100;
@@ -114,7 +115,7 @@
             fill: true,
             spanGaps: true,
             tension: 0.25,
-            pointRadius: days.length > 40 ? 0 : 3,
+            pointRadius: 3,
           },
         ],
       },

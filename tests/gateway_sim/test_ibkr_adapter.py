@@ -180,3 +180,22 @@ def test_closing_the_adapter_frees_its_client_id(gateway, adapter, settings):
     assert successor.client_id == adapter.client_id
     assert successor.status().connected
     successor.close()
+
+
+def test_the_adapter_fills_a_market_order(adapter):
+    request = OrderRequest(
+        conid=conid_for("SLOW"),
+        symbol="SLOW",
+        side="BUY",
+        quantity=Decimal("10"),
+        order_type="MKT",
+        limit_price=None,
+        tif="DAY",
+        order_ref="idem-market",
+    )
+    placed = adapter.place_order(request)
+
+    final = eventually(lambda: (state := adapter.order_status(placed.broker_order_id)).status == "filled" and state)
+
+    assert final.filled_quantity == 10 and sum(fill.quantity for fill in final.fills) == 10
+    assert final.avg_fill_price > 0

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from ib_insync import LimitOrder
 
+from broker.models import SimulatedOrder
 from broker.simulation import SimulatedExchange
 
 from .conftest import on_own_connection, wait_until
@@ -98,3 +99,21 @@ def test_a_bracket_arms_its_exits_after_the_entry_fills_and_one_cancels_the_othe
     assert sum(fill.execution.shares for fill in stop_trade.fills) == 50
     assert all(fill.execution.side == "SLD" and fill.execution.price <= 63.00 for fill in stop_trade.fills)
     wait_until(ib, lambda: ib.positions() == [])  # the position closes, and ib_insync drops it
+
+
+def test_modifying_an_order_is_refused_as_a_duplicate_order_id(gateway, ib, slow_stock):
+    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 100, RESTING_LIMIT, orderRef="not-modifiable"))
+    wait_until(ib, lambda: trade.orderStatus.status == "Submitted")
+
+    trade.order.lmtPrice = RESTING_LIMIT - 1
+    ib.placeOrder(slow_stock, trade.order)
+    wait_until(ib, lambda: any(entry.errorCode == 103 for entry in trade.log))
+
+    resting = on_own_connection(
+        lambda: list(
+            SimulatedOrder.objects.filter(
+                account__account_id=gateway.account_id, order_ref="not-modifiable"
+            ).values_list("limit_price", "status", "active")
+        )
+    )
+    assert resting == [(Decimal("50.00"), "submitted", True)]

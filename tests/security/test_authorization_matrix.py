@@ -69,7 +69,8 @@ def test_another_trader_gets_404_for_every_method_on_the_owners_object(bob, alic
 def test_the_owner_staff_and_the_owners_token_client_read_the_object(alice, staff, alice_world, endpoint):
     url = endpoint.url(alice_world)
     query = endpoint.query(alice_world)
-    for who, client in [("owner", session_client(alice)), ("token", token_client(alice)), ("staff", session_client(staff))]:
+    callers = {"owner": session_client(alice), "token": token_client(alice), "staff": session_client(staff)}
+    for who, client in callers.items():
         response = send(client, "GET", url, query)
         assert response.status_code == 200, f"GET {url} answered {response.status_code} to the {who}"
 

@@ -60,7 +60,8 @@ def test_a_parked_execution_shows_the_approval_panel_with_its_levels(client, ali
     decision.status = "approved"
     decision.quantity = 20
     decision.save()
-    ApprovalRequest.objects.create(execution=execution, decision=decision, deadline=timezone.now() + timedelta(minutes=5))
+    deadline = timezone.now() + timedelta(minutes=5)
+    ApprovalRequest.objects.create(execution=execution, decision=decision, deadline=deadline)
     client.force_login(alice)
     html = client.get(reverse("executions-approval", args=[execution.pk])).content.decode()
     assert "Your approval is needed" in html

@@ -4,16 +4,18 @@ import pytest
 from django.urls import reverse
 
 from execution.models import WorkflowExecution
+from tests.ui.seed import instrument
+from workflows.models import Strategy
 
 
 @pytest.mark.django_db(transaction=True)
-def test_running_a_strategy_queues_an_execution_and_opens_its_page(client, alice, alice_history):
+def test_running_a_strategy_queues_an_execution_and_opens_its_page(client, alice, runnable_strategy):
     client.force_login(alice)
     response = client.post(
         reverse("executions-run"),
-        {"strategy": alice_history.strategy.pk, "symbols": ["AAPL"], "priority": "high", "dry_run": "on"},
+        {"strategy": runnable_strategy.pk, "symbols": ["AAPL"], "priority": "high", "dry_run": "on"},
     )
-    execution = WorkflowExecution.objects.exclude(pk=alice_history.execution.pk).get()
+    execution = WorkflowExecution.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("executions-detail", args=[execution.pk])
     assert (execution.status, execution.priority, execution.dry_run, execution.symbols) == (
@@ -40,13 +42,26 @@ def test_an_unknown_priority_is_refused_inline_and_nothing_is_queued(client, ali
     assert WorkflowExecution.objects.count() == 1
 
 
-def test_an_inactive_strategy_is_refused_with_the_reason(client, alice, alice_history):
+def test_a_symbol_outside_the_strategy_is_refused_with_the_services_reason(client, alice, runnable_strategy):
+    other = Strategy.objects.create(owner=alice, name="Alice other", workflow=runnable_strategy.workflow)
+    other.instruments.add(instrument("NVDA"))
     client.force_login(alice)
-    alice_history.strategy.active = False
-    alice_history.strategy.save()
-    response = client.post(reverse("executions-run"), {"strategy": alice_history.strategy.pk, "priority": "normal"})
+    response = client.post(
+        reverse("executions-run"), {"strategy": runnable_strategy.pk, "symbols": ["NVDA"], "priority": "normal"}
+    )
+    html = response.content.decode()
     assert response.status_code == 200
-    assert "Select a valid choice" in response.content.decode()
+    assert "data-symbols-error" in html
+    assert "not in strategy" in html and "NVDA" in html
+    assert not WorkflowExecution.objects.exists()
+
+
+def test_an_invalid_workflow_is_refused_with_its_errors_on_the_form(client, alice, alice_history):
+    client.force_login(alice)
+    response = client.post(reverse("executions-run"), {"strategy": alice_history.strategy.pk, "priority": "normal"})
+    html = response.content.decode()
+    assert "data-form-errors" in html
+    assert "is not valid" in html
     assert WorkflowExecution.objects.count() == 1
 
 
