@@ -55,6 +55,12 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     step_started = forward
     step_finished = forward
     step_retrying = forward
+    # Published through the same groups by execution/steps/agent_team.py, execution/approvals.py and
+    # progress.user_notification; without a handler Channels would close the socket on them.
+    agent_message = forward
+    approval_requested = forward
+    approval_answered = forward
+    notification = forward
 
 
 class ExecutionConsumer(ProgressConsumer):

@@ -176,14 +176,3 @@ def strategy_pnl(user) -> QuerySet:
         )
         .order_by("-realized")
     )
-
-
-def decision_totals(user) -> dict:
-    return decisions_for(user).aggregate(
-        total=Count("id"),
-        approved=Count("id", filter=Q(status__in=[Decision.Status.APPROVED, Decision.Status.EXECUTED])),
-        rejected=Count("id", filter=Q(status=Decision.Status.REJECTED)),
-        buys=Count("id", filter=Q(type=Decision.Type.BUY)),
-        sells=Count("id", filter=Q(type=Decision.Type.SELL)),
-        holds=Count("id", filter=Q(type=Decision.Type.HOLD)),
-    )

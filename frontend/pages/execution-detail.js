@@ -226,7 +226,7 @@
     async function refreshAll() {
       try {
         const page = new DOMParser().parseFromString(await window.tw.fetchHtml(window.location.pathname), "text/html");
-        for (const selector of ["[data-timeline]", "[data-results]", "[data-approval-panel]", "[data-exec-status]"]) {
+        for (const selector of ["[data-timeline]", "[data-results]", "[data-approval-panel]", "[data-exec-status]", "[data-conversation]"]) {
           const fresh = page.querySelector(selector);
           const current = root.querySelector(selector);
           if (fresh && current) current.replaceWith(document.importNode(fresh, true));
