@@ -52,3 +52,12 @@ def test_an_expired_approval_can_no_longer_be_answered(alice, alice_api, one_slo
 
     assert response.status_code == 409 and "expired" in response.json()["detail"]
     _check_expired_without_order(execution)
+
+
+def test_beat_runs_the_sweep_every_minute():
+    from tradingweb.celery import app
+
+    entry = app.conf.beat_schedule["expire-overdue-approvals"]
+
+    assert entry["task"] == "execution.expire_overdue_approvals" and entry["task"] in app.tasks
+    assert entry["schedule"] == 60.0
