@@ -25,7 +25,6 @@ sys.path[0] = str(ROOT)
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -105,7 +104,7 @@ class Workers:
 
     def stop(self) -> None:
         for process in self.processes:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()  # warm shutdown of the main process; it stops its pool children itself
         for process in self.processes:
             process.wait(timeout=60)
 

@@ -152,12 +152,14 @@ def conversation(execution: WorkflowExecution) -> list[dict]:
     """The agent team's messages, oldest first, with the agent's look and whether it is the final decision."""
     messages = []
     for message in AgentMessage.objects.filter(execution=execution).order_by("id"):
+        is_final = message.message_type == AgentMessage.MessageType.DECISION
         messages.append(
             {
                 "message": message,
                 "look": agent_look(message.agent_name),
-                "is_final": message.message_type == AgentMessage.MessageType.DECISION,
-                "is_long": len(message.content) > LONG_MESSAGE_CHARS,
+                "is_final": is_final,
+                # The final decision is always shown whole.
+                "is_long": not is_final and len(message.content) > LONG_MESSAGE_CHARS,
             }
         )
     return messages

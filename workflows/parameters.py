@@ -122,7 +122,7 @@ def declaration_errors(parameters: Any) -> list[tuple[str, str]]:
         if parameter_type not in PARAMETER_TYPES:
             errors.append((f"{where}.type", f"must be one of {', '.join(PARAMETER_TYPES)}, got {parameter_type!r}"))
             continue
-        builtin = BUILTIN_BY_NAME.get(name)
+        builtin = BUILTIN_BY_NAME.get(name) if isinstance(name, str) else None
         if builtin and builtin["type"] != parameter_type:
             errors.append((f"{where}.type", f"{name} is a built-in {builtin['type']} parameter"))
         if "description" in declaration and not isinstance(declaration["description"], str):

@@ -37,6 +37,12 @@ class WorkflowError:
         return f"{where}{self.field}: {self.message}"
 
 
+def _registered_type(step: Any) -> StepType | None:
+    """The step's registered type; None for an unknown one, or a `type` that is not text at all."""
+    step_type = step.get("type") if isinstance(step, dict) else None
+    return STEP_TYPES.get(step_type) if isinstance(step_type, str) else None
+
+
 def _step_key(step: Any, position: int) -> str:
     step_id = step.get("id") if isinstance(step, dict) else None
     return step_id if isinstance(step_id, str) and step_id else f"#{position + 1}"
@@ -71,7 +77,7 @@ class _WorkflowChecker:
     def _all_labels(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {"fetch": set(), "chart": set(), "analysis": set()}
         for step in self.steps:
-            step_type = STEP_TYPES.get(step.get("type")) if isinstance(step, dict) else None
+            step_type = _registered_type(step)
             config = step.get("config") if isinstance(step, dict) else None
             if step_type and step_type.produces and isinstance(config, dict):
                 found[step_type.produces].add(step_type.output_label(resolve_config(config, self.defaults)))
@@ -88,7 +94,7 @@ class _WorkflowChecker:
                 self.error(step_id, "step", f"must be an object with id, type, name and config, got {step!r}")
                 continue
             self.check_identity(step, step_id, seen_ids)
-            step_type = STEP_TYPES.get(step.get("type"))
+            step_type = _registered_type(step)
             if step_type is None:
                 self.error(step_id, "type", f"unknown step type {step.get('type')!r} "
                                             f"(known: {', '.join(STEP_TYPES)})")
@@ -107,7 +113,8 @@ class _WorkflowChecker:
             self.error(step_id, "id", f"must be 1-64 letters, digits, _ or -, got {raw_id!r}")
         elif raw_id in seen_ids:
             self.error(step_id, "id", f"step id {raw_id!r} is used more than once")
-        seen_ids.add(raw_id)
+        else:
+            seen_ids.add(raw_id)
         unknown = sorted(set(step) - STEP_KEYS)
         if unknown:
             self.error(step_id, "step", f"has unknown keys {', '.join(unknown)} (allowed: id, type, name, config)")
@@ -198,7 +205,7 @@ class _WorkflowChecker:
             self.error(step_id, "else", f"{target!r} is in both then and else")
 
     def check_required_steps(self) -> None:
-        types = {step.get("type") for step in self.steps if isinstance(step, dict)}
+        types = {step_type.name for step_type in map(_registered_type, self.steps) if step_type}
         if "fetch_data" not in types:
             self.error("", "steps", "a workflow needs at least one fetch_data step")
         if not types & ANALYSIS_STEPS:

@@ -6,7 +6,7 @@
  * - agent.message events append chat bubbles to the agent conversation;
  * - approval events and the awaiting_approval status re-read the approval panel;
  * - the execution's final status re-reads everything and settles the cancel button.
- * After a reconnect the page re-reads what it may have missed. Loaded before Alpine (not deferred)
+ * On every (re)connect the page re-reads what it may have missed. Loaded before Alpine (not deferred)
  * because it defines the Alpine components cancelExecution and approvalPanel.
  */
 (function () {
@@ -148,7 +148,6 @@
     const executionId = root.dataset.executionDetail;
     const looks = JSON.parse(document.getElementById("agent-looks").textContent);
     let status = root.dataset.status;
-    let connectedBefore = false;
     let resultsTimer = null;
     let messageCount = 0;
 
@@ -226,11 +225,17 @@
     async function refreshAll() {
       try {
         const page = new DOMParser().parseFromString(await window.tw.fetchHtml(window.location.pathname), "text/html");
-        for (const selector of ["[data-timeline]", "[data-results]", "[data-approval-panel]", "[data-exec-status]", "[data-conversation]"]) {
+        const liveStatus = root.querySelector("[data-live-status]");
+        for (const selector of ["[data-summary]", "[data-timeline]", "[data-results]", "[data-approval-panel]", "[data-conversation]"]) {
           const fresh = page.querySelector(selector);
           const current = root.querySelector(selector);
           if (fresh && current) current.replaceWith(document.importNode(fresh, true));
         }
+        // The socket keeps reporting into the status element it was given.
+        root.querySelector("[data-live-status]")?.replaceWith(liveStatus);
+        stopClock();
+        showElapsed();
+        if (status === "running") startClock();
       } catch (error) {
         console.warn("Could not re-read the execution", error);
       }
@@ -256,13 +261,18 @@
       const type = message.message_type !== "text" ? ` · ${message.message_type.replace("_", " ")}` : "";
       item.querySelector("[data-message-meta]").textContent = `${message.symbol} · round ${message.round}${type}`;
       item.querySelector("[data-tokens]").textContent = `${message.tokens_used} tokens${message.model ? ` · ${message.model}` : ""}`;
-      item.querySelector("[data-message-content]").textContent = message.message_content;
+      const content = item.querySelector("[data-message-content]");
+      content.textContent = message.message_content;
+      if (message.message_type === "tool_call" || message.message_type === "tool_result") {
+        content.classList.replace("text-sm", "text-xs");
+        content.classList.add("font-mono");
+      }
       const bubble = item.querySelector("[data-bubble]");
       if (final) {
         bubble.className = bubble.className.replace("bg-white/[0.03] ring-white/[0.06]", "bg-emerald-500/[0.08] ring-emerald-400/40");
-        item.querySelector("[data-final-label]").hidden = false;
+        item.querySelector("[data-final-label]").classList.remove("!hidden");
       }
-      if (message.message_content.length > LONG_MESSAGE_CHARS) {
+      if (!final && message.message_content.length > LONG_MESSAGE_CHARS) {
         bubble.setAttribute("x-data", "{ open: false }");
         item.querySelector("[data-expand]").hidden = false;
       }
@@ -323,37 +333,37 @@
       }
     }
 
-    // Elapsed time ticks locally from the server's figure.
-    const elapsed = root.querySelector("[data-field=elapsed]");
+    // Elapsed time ticks locally from the server's figure (the element is re-read: a refresh replaces it).
+    const elapsedElement = () => root.querySelector("[data-field=elapsed]");
     let clockBase = null;
     let clockTimer = null;
     function startClock() {
       if (clockTimer) return;
-      const seconds = elapsed.dataset.seconds;
+      const seconds = elapsedElement().dataset.seconds;
       clockBase = { seconds: seconds === "" ? 0 : Number(seconds), at: performance.now() };
-      elapsed.textContent = window.tw.elapsed(clockBase.seconds);
+      elapsedElement().textContent = window.tw.elapsed(clockBase.seconds);
       clockTimer = setInterval(() => {
-        elapsed.textContent = window.tw.elapsed(clockBase.seconds + (performance.now() - clockBase.at) / 1000);
+        elapsedElement().textContent = window.tw.elapsed(clockBase.seconds + (performance.now() - clockBase.at) / 1000);
       }, 1000);
     }
     function stopClock() {
       clearInterval(clockTimer);
       clockTimer = null;
     }
-    if (elapsed.dataset.seconds !== "") {
-      elapsed.textContent = window.tw.elapsed(Number(elapsed.dataset.seconds));
-      if (!elapsed.dataset.finished && status === "running") startClock();
+    function showElapsed() {
+      const element = elapsedElement();
+      if (element.dataset.seconds !== "") element.textContent = window.tw.elapsed(Number(element.dataset.seconds));
     }
+    showElapsed();
+    if (status === "running") startClock();
 
     window.addEventListener("approval-answered", refreshApproval);
 
     window.liveSocket(`/ws/executions/${executionId}/`, {
       status: root.querySelector("[data-live-status]"),
       onMessage,
-      onOpen() {
-        if (connectedBefore) refreshAll();
-        connectedBefore = true;
-      },
+      // Events sent between the page's render and this (re)connection were missed: re-read the page's state.
+      onOpen: refreshAll,
     });
   });
 })();

@@ -20,7 +20,6 @@
     const rowUrl = (id) => monitor.dataset.rowUrl.replace("/0/", `/${id}/`);
     const loading = new Set();
     const clock = new Map(); // row element -> {base seconds, at performance.now()}
-    let connectedBefore = false;
 
     function rowOf(id) {
       return tbody.querySelector(`[data-monitor-row="${id}"]`);
@@ -59,6 +58,21 @@
       }
     }
 
+    // The list of every run below the monitor: re-read when a run ends, so it is listed there too.
+    let historyTimer = null;
+    function refreshHistory() {
+      clearTimeout(historyTimer);
+      historyTimer = setTimeout(async () => {
+        try {
+          const page = new DOMParser().parseFromString(await window.tw.fetchHtml(window.location.href), "text/html");
+          const fresh = page.querySelector("#execution-history");
+          if (fresh) document.querySelector("#execution-history").replaceWith(document.importNode(fresh, true));
+        } catch (error) {
+          console.warn("Could not re-read the list of executions", error);
+        }
+      }, 500);
+    }
+
     function showProgress(row, progress) {
       if (!progress || typeof progress !== "object") return;
       const total = Number(progress.total_steps || row.dataset.totalSteps || 0);
@@ -88,6 +102,7 @@
       }
       if (message.type === "execution.status") {
         refreshRow(id);
+        if (TERMINAL.includes(message.status)) refreshHistory();
         return;
       }
       showProgress(row, message.progress);
@@ -115,10 +130,9 @@
     window.liveSocket("/ws/monitor/", {
       status: monitor.querySelector("[data-live-status]"),
       onMessage,
+      // Events sent before this (re)connection were missed: re-read every row shown.
       onOpen() {
-        // After a reconnect, events may have been missed: re-read every row shown.
-        if (connectedBefore) tbody.querySelectorAll("[data-monitor-row]").forEach((row) => refreshRow(row.dataset.monitorRow));
-        connectedBefore = true;
+        tbody.querySelectorAll("[data-monitor-row]").forEach((row) => refreshRow(row.dataset.monitorRow));
       },
     });
   });

@@ -83,7 +83,7 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)  # warm shutdown: finishes its current task
+        self.process.terminate()  # warm shutdown of the main process: it finishes its current task
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -5,7 +5,7 @@ import pytest
 from execution.models import StepRun, WorkflowExecution
 from execution.services import execution_enqueue
 from tests.execution.conftest import make_strategy, workflow_from_template
-from tests.queue.conftest import finished, wait_until, waiting_execution, waiting_workflow
+from tests.queue.conftest import WorkerProcess, finished, wait_until, waiting_execution, waiting_workflow
 
 
 def most_at_once(runs) -> int:
@@ -19,14 +19,19 @@ def most_at_once(runs) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_n_executions_share_the_worker_slots_instead_of_running_one_after_another(alice, worker):
+def test_n_executions_share_the_worker_slots_instead_of_running_one_after_another(alice, exclusive):
     workflow = waiting_workflow(alice, 1.0)
     executions = [waiting_execution(alice, 0, workflow=workflow) for _ in range(4)]
     for execution in executions:
         execution_enqueue(execution)
 
-    for execution in executions:
-        wait_until(lambda pk=execution.pk: finished(pk), timeout=60, message=f"execution {execution.pk} finished")
+    worker = WorkerProcess("slots", concurrency=2).start()  # a fresh one: both of its slots are free
+    try:
+        worker.wait_ready()
+        for execution in executions:
+            wait_until(lambda pk=execution.pk: finished(pk), timeout=60, message=f"execution {execution.pk} finished")
+    finally:
+        worker.stop()
 
     runs = list(StepRun.objects.filter(execution__in=executions))
     assert len(runs) == 4 and all(run.status == "completed" for run in runs)

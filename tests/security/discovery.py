@@ -7,6 +7,8 @@ cannot know: which path segment names which owned object, and which routes are p
 import re
 from dataclasses import dataclass
 
+from django.contrib import admin
+from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
 from workflows.templates import BUILTIN_TEMPLATES
@@ -174,3 +176,22 @@ def websocket_endpoints() -> list[Endpoint]:
     return [
         Endpoint(route, callback, ("CONNECT",), websocket=True) for route, callback in _walk(websocket_urlpatterns)
     ]
+
+
+def admin_urls(user=None):
+    """The admin's index, and for every registered model its list, add form and first row's change form.
+
+    A generator, so each question is asked after the previous page was visited: with a `user`, add
+    forms the model's admin refuses at that moment (e.g. a singleton's, once its list made the row) are left out.
+    """
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    yield "/admin/"
+    for model, model_admin in admin.site._registry.items():
+        base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        yield base
+        if user is None or model_admin.has_add_permission(request):
+            yield f"{base}add/"
+        first = model.objects.order_by("pk").first()
+        if first is not None:
+            yield f"{base}{first.pk}/change/"
