@@ -60,7 +60,7 @@ class ManualOrderSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         # Sides and order types are upper case on the wire; accept "buy" and "lmt" as the same thing.
-        if hasattr(data, "copy"):
+        if isinstance(data, dict):  # a QueryDict too; anything else is refused by the base class
             data = data.copy()
             for name in ("side", "order_type", "tif"):
                 if isinstance(data.get(name), str):

@@ -36,7 +36,7 @@ from agents.team_config import team_settings
 from broker.adapters import get_adapter
 from broker.marketdata import get_bars
 from broker.models import Chart, Order
-from execution import progress
+from execution import notifications, progress
 from execution.models import Decision, StepRun, WorkflowExecution
 from execution.steps.base import SymbolContext
 from execution.steps.risk import validate_risk
@@ -153,7 +153,8 @@ def park_execution(
     decision_id, and the step indexes finished and step ids skipped so far."""
     decision = Decision.objects.select_related("instrument").get(pk=point["decision_id"])
     with transaction.atomic():
-        approval = pending_approval_for(decision) or approval_create(execution=execution, decision=decision)
+        already_asked = pending_approval_for(decision)  # a redelivered run parks again at the same request
+        approval = already_asked or approval_create(execution=execution, decision=decision)
         parked = {**point, "approval_id": approval.pk}
         execution.status = WorkflowExecution.Status.AWAITING_APPROVAL
         execution.progress = {**progress_state, "current_symbol": point["symbol"], PARKED: parked}
@@ -170,6 +171,8 @@ def park_execution(
     )
     progress.execution_status(execution)
     _publish("approval.requested", approval)
+    if already_asked is None:
+        notifications.approval_requested(execution, decision, approval.deadline)
     return approval
 
 

@@ -2,9 +2,10 @@
 
 Both refuse anonymous users (close 4403). ws/executions/<id>/ refuses an execution the user may
 not see (close 4404, as the API's 404). ws/monitor/ forwards only the user's own executions'
-events (staff: all), checked against the owner_id every event carries, the paperless-ngx way, and
-sends the queue metrics on connect, every settings.MONITOR_METRICS_SECONDS and on request
-({"type": "metrics"}). The events themselves come from execution/progress.py.
+events (staff: all; a user's notifications: only that user), checked against the owner_id every
+event carries, the paperless-ngx way, and sends the queue metrics on connect, every
+settings.MONITOR_METRICS_SECONDS and on request ({"type": "metrics"}). The events themselves
+come from execution/progress.py.
 """
 
 import asyncio
@@ -47,6 +48,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.may_see(event):
             await self.send_json({key: value for key, value in event.items() if key != "owner_id"})
 
+    async def forward_to_owner(self, event: dict) -> None:
+        """A user's notification is theirs alone: staff see every execution, not everyone's inbox."""
+        if event.get("owner_id") == self.scope["user"].pk:
+            await self.send_json({key: value for key, value in event.items() if key != "owner_id"})
+
     # The event types of execution/progress.py, each mapped by Channels to a method of its name.
     execution_status = forward
     execution_notification = forward
@@ -60,7 +66,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     agent_message = forward
     approval_requested = forward
     approval_answered = forward
-    notification = forward
+    notification = forward_to_owner
 
 
 class ExecutionConsumer(ProgressConsumer):

@@ -241,7 +241,7 @@ class ExecutionRun:
         execution.progress = dict(self.progress, current_symbol="")
         execution.completed_at = timezone.now()
         try:
-            execution.save(update_fields=["status", "error", "results", "progress", "completed_at"])
+            self._save_final_status()
         except DatabaseError:
             logger.exception("Execution %s: could not save its final status %s", execution.pk, status)
         progress.execution_status(execution)
@@ -249,6 +249,30 @@ class ExecutionRun:
             progress.notify_owner(execution, "error", f"Execution {execution.pk} failed: {error}")
             notifications.execution_failed(execution)
         return execution.results
+
+    def _save_final_status(self) -> None:
+        """Save the outcome, on a new connection if the database dropped this one (the run ended on that).
+
+        No step runs any more, so a step run still marked running was cut off by the error that ended
+        the run (a dropped connection cannot record its step's end): it is marked failed with the run.
+        """
+        for reconnect in (False, True):
+            if reconnect:
+                connections["default"].close()  # the next query opens a fresh connection
+            try:
+                with transaction.atomic():
+                    StepRun.objects.filter(execution=self.execution, status=StepRun.Status.RUNNING).update(
+                        status=StepRun.Status.FAILED,
+                        error=f"Interrupted: {self.execution.error or 'the run ended while this step ran'}",
+                        finished_at=self.execution.completed_at,
+                    )
+                    self.execution.save(update_fields=["status", "error", "results", "progress", "completed_at"])
+                return
+            except DATABASE_GONE:
+                if reconnect:
+                    raise
+                logger.warning("Execution %s: database connection lost; saving its outcome on a new one",
+                               self.execution.pk)  # fmt: skip
 
     def _cancel_requested(self) -> bool:
         if not self.cancelled and self.execution.cancel_was_requested():

@@ -6,7 +6,6 @@ mode gets them without a separate step.
 """
 
 import datetime
-import importlib.util
 import json
 import logging
 from dataclasses import dataclass
@@ -51,7 +50,8 @@ class PeriodicEntry:
 
 
 def periodic_entries() -> list[PeriodicEntry]:
-    entries = [
+    """Every fixed periodic job of the app (users' Schedules are separate rows, see execution.schedules)."""
+    return [
         PeriodicEntry(
             name="execution: prune old executions",
             task="execution.prune_old_executions",
@@ -60,32 +60,55 @@ def periodic_entries() -> list[PeriodicEntry]:
             description="Daily: delete finished executions older than EXECUTION_RETENTION_DAYS and log the counts.",
         ),
         PeriodicEntry(
-            name="broker: poll open orders",
-            task="execution.poll_open_orders",
+            name="broker: poll orders and notify",
+            task="execution.poll_orders_and_notify",
             queue="high",
             every_seconds=60,
-            description="Every minute: refresh the status and fills of open orders (and settle those needing it).",
+            description="Every minute: refresh open orders from the broker; tell owners of fills and rejections.",
+        ),
+        PeriodicEntry(
+            name="execution: expire overdue approvals",
+            task="execution.expire_overdue_approvals",
+            queue="high",
+            every_seconds=settings.APPROVAL_SWEEP_SECONDS,
+            description="Every APPROVAL_SWEEP_SECONDS: expire pending approvals whose countdown task was lost.",
+        ),
+        PeriodicEntry(
+            name="broker: check risk and notify",
+            task="execution.check_risk_and_notify",
+            queue="high",
+            every_seconds=5 * 60,
+            description="Every 5 minutes: exposure, loss streak and stop breach checks; alerts reach their owners.",
+        ),
+        PeriodicEntry(
+            name="broker: reconcile and notify",
+            task="execution.reconcile_and_notify",
+            queue="normal",
+            every_seconds=15 * 60,
+            description="Every 15 minutes: reconcile positions and orders with the broker; report discrepancies.",
+        ),
+        PeriodicEntry(
+            name="execution: deliver pending notifications",
+            task="execution.deliver_pending_notifications",
+            queue="normal",
+            every_seconds=5 * 60,
+            description="Every 5 minutes: send email and webhook deliveries left pending (the queue was down).",
+        ),
+        PeriodicEntry(
+            name="execution: aggregate workflow metrics",
+            task="execution.aggregate_recent_workflow_metrics",
+            queue="low",
+            cron="15 0 * * *",
+            description="Daily: the last 7 days' per-workflow metrics into WorkflowMetrics (trades close days later).",
         ),
     ]
-    if _analytics_available():
-        entries.append(
-            PeriodicEntry(
-                name="execution: aggregate workflow metrics",
-                task="execution.aggregate_workflow_metrics",
-                queue="low",
-                cron="15 0 * * *",
-                description="Daily: yesterday's per-workflow metrics into WorkflowMetrics.",
-            )
-        )
-    return entries
 
 
-def _analytics_available() -> bool:
-    if importlib.util.find_spec("execution.analytics") is None:
-        return False
-    from execution import analytics
-
-    return callable(getattr(analytics, "aggregate_workflow_metrics", None))
+# Entries an earlier version registered; beat would keep running them, so setup removes them.
+RETIRED_ENTRY_NAMES = (
+    "broker: poll open orders",  # now "broker: poll orders and notify"
+    "expire-overdue-approvals",  # installed from the former CELERY_BEAT_SCHEDULE
+)
 
 
 def crontab_for(cron: str) -> CrontabSchedule:
@@ -125,6 +148,7 @@ def setup_periodic_tasks() -> list[str]:
             for field, value in defaults.items():
                 setattr(task, field, value)
             task.save()
+    retired, _ = PeriodicTask.objects.filter(name__in=RETIRED_ENTRY_NAMES).delete()
     names = [entry.name for entry in periodic_entries()]
-    logger.info("Periodic tasks registered: %s", ", ".join(names))
+    logger.info("Periodic tasks registered: %s (%d retired removed)", ", ".join(names), retired)
     return names

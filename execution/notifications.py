@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from broker.alerts import check_risk, order_rejected_alert
@@ -63,13 +63,39 @@ def public_data(value):
 # --- the entry point -----------------------------------------------------------------------
 
 
-def notify(owner, kind: str, title: str, body: str = "", data: dict | None = None) -> Notification:
-    """Tell `owner`: a Notification row, a websocket event, and email/webhook deliveries per their preferences."""
+def notify(owner, kind: str, title: str, body: str = "", data: dict | None = None) -> Notification | None:
+    """Tell `owner`: a Notification row, a websocket event, and email/webhook deliveries per their preferences.
+
+    None when the owner's account no longer exists (deleted while a task was on its way): there is
+    nobody to tell, so it is logged and a worker carries on instead of failing on the foreign key.
+    """
     if kind not in Notification.Kind.values:
         raise ValueError(f"Unknown notification kind {kind!r}; expected one of {', '.join(Notification.Kind.values)}")
-    notification = Notification.objects.create(
-        owner=owner, kind=kind, title=title[:200], body=body, data=public_data(data or {})
-    )
+    data = public_data(data or {})
+    try:
+        with transaction.atomic():  # the deferred foreign key on the owner is checked when this block commits
+            stored = _store(owner, kind, title, body, data)
+    except IntegrityError:
+        if get_user_model().objects.filter(pk=owner.pk).exists():
+            raise
+        stored = None
+    if stored is None:
+        logger.warning(
+            "Not notifying user %s, who no longer exists, of %s %r (%s)", owner.pk, kind, title, json.dumps(data)
+        )
+        return None
+    notification, channels = stored
+    progress.user_notification(notification)
+    if channels:
+        transaction.on_commit(lambda: _queue_delivery(notification.pk))
+    return notification
+
+
+def _store(owner, kind: str, title: str, body: str, data: dict) -> tuple[Notification, list[str]] | None:
+    """The Notification row and its pending deliveries; None when the owner is gone."""
+    if not get_user_model().objects.filter(pk=owner.pk).exists():
+        return None
+    notification = Notification.objects.create(owner=owner, kind=kind, title=title[:200], body=body, data=data)
     preference = NotificationPreference.objects.filter(owner=owner).first()
     channels = []
     if preference is not None and preference.wants(kind):
@@ -79,10 +105,7 @@ def notify(owner, kind: str, title: str, body: str = "", data: dict | None = Non
             channels.append(NotificationDelivery.Channel.WEBHOOK)
     for channel in channels:
         NotificationDelivery.objects.create(notification=notification, channel=channel)
-    progress.user_notification(notification)
-    if channels:
-        transaction.on_commit(lambda: _queue_delivery(notification.pk))
-    return notification
+    return notification, channels
 
 
 def _queue_delivery(notification_id: int) -> None:
@@ -234,7 +257,7 @@ def _order_data(order: Order) -> dict:
     }
 
 
-def order_failed(order: Order, reason: str) -> Notification:
+def order_failed(order: Order, reason: str) -> Notification | None:
     """An order that could not be placed (refused by a guard, or the broker's answer was lost)."""
     return notify(
         order.owner,
@@ -269,7 +292,7 @@ def order_update(order: Order, *, previous_status: str = "", previous_filled=Non
     return None
 
 
-def approval_requested(execution, decision, deadline=None) -> Notification:
+def approval_requested(execution, decision, deadline=None) -> Notification | None:
     """A decision waits for the owner's approval (called by the approvals flow when it parks a run)."""
     return notify(
         execution.owner,
@@ -295,7 +318,8 @@ def publish_alerts(alerts: Iterable[Alert | None]) -> list[Notification]:
             recipients = staff
         data = {**alert.data, "alert_id": alert.pk, "severity": alert.severity, "strategy_id": alert.strategy_id}
         title = f"{alert.get_kind_display()} alert"
-        notifications += [notify(user, alert.kind, title, alert.message, data) for user in recipients]
+        sent = (notify(user, alert.kind, title, alert.message, data) for user in recipients)
+        notifications += [notification for notification in sent if notification is not None]
     return notifications
 
 

@@ -19,7 +19,7 @@ import logging
 
 import exchange_calendars
 import pandas as pd
-from celery.schedules import crontab
+from celery.schedules import ParseException, crontab
 from cron_descriptor import ExpressionDescriptor
 from croniter import croniter
 from django.core.cache import cache
@@ -75,7 +75,7 @@ def parse_cron(expression: str) -> list[str]:
         )
     try:
         crontab(**dict(zip(CRON_FIELDS, fields, strict=True)))
-    except ValueError as exc:
+    except (ValueError, ParseException) as exc:  # ParseException ("-", "5-"…) is not a ValueError
         raise ValidationError({"cron_expression": f"invalid cron expression {expression!r}: {exc}"}) from exc
     if not croniter.is_valid(" ".join(fields)):
         raise ValidationError({"cron_expression": f"invalid cron expression {expression!r}"})

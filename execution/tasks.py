@@ -5,12 +5,10 @@ twice (late acks redeliver a task whose worker died). The services import this m
 so the tasks import them inside their bodies.
 """
 
-import datetime
 import logging
 
 from celery import shared_task
 from celery.signals import beat_init
-from django.utils import timezone
 
 from execution.engine import run_execution
 
@@ -46,21 +44,41 @@ def prune_old_executions() -> dict:
     return prune_executions()
 
 
-@shared_task(name="execution.poll_open_orders")
-def poll_open_orders() -> dict:
-    from broker.orders import poll_open_orders as poll
+@shared_task(name="execution.poll_orders_and_notify")
+def poll_orders_and_notify() -> dict:
+    """Refresh open orders from the broker; owners hear of fills and rejections."""
+    from execution.notifications import poll_orders_and_notify as poll_and_notify
 
-    return poll()
+    return poll_and_notify()
 
 
-@shared_task(name="execution.aggregate_workflow_metrics")
-def aggregate_workflow_metrics() -> dict:
-    """Yesterday's (UTC) metrics per workflow into WorkflowMetrics."""
-    from execution.analytics import aggregate_workflow_metrics as aggregate
+@shared_task(name="execution.reconcile_and_notify")
+def reconcile_and_notify() -> dict:
+    from execution.notifications import reconcile_and_notify as reconcile
 
-    day = timezone.now().date() - datetime.timedelta(days=1)
-    result = aggregate(day)
-    return result if isinstance(result, dict) else {"date": day.isoformat()}
+    return reconcile().as_dict()
+
+
+@shared_task(name="execution.check_risk_and_notify")
+def check_risk_and_notify() -> int:
+    from execution.notifications import check_risk_and_notify as check_risk
+
+    return check_risk()
+
+
+@shared_task(name="execution.deliver_pending_notifications")
+def deliver_pending_notifications() -> int:
+    from execution.notifications import deliver_pending_notifications as deliver_pending
+
+    return deliver_pending()
+
+
+@shared_task(name="execution.aggregate_recent_workflow_metrics")
+def aggregate_recent_workflow_metrics() -> list[dict]:
+    """The last 7 finished days (UTC) per workflow into WorkflowMetrics: trades close days after their run."""
+    from execution.analytics import aggregate_recent_workflow_metrics as aggregate_recent
+
+    return aggregate_recent(7)
 
 
 @shared_task(name="execution.deliver_notification", acks_late=True)
@@ -86,7 +104,7 @@ def expire_approval(approval_id: int) -> bool:
 
 @shared_task(name="execution.expire_overdue_approvals")
 def expire_overdue_approvals() -> int:
-    """The periodic sweep (CELERY_BEAT_SCHEDULE): expire every pending approval past its deadline."""
+    """The periodic sweep (execution.maintenance): expire every pending approval past its deadline."""
     from execution.approvals import expire_overdue_approvals as expire_overdue
 
     return expire_overdue()

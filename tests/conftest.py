@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -51,3 +53,26 @@ def staff_api(staff):
     client = APIClient()
     client.force_authenticate(staff)
     return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup):
+    """The one real Celery worker of the test run (thread pool, 2 slots) on high, normal and low.
+
+    In-process, against the run's PostgreSQL database and Redis; tests using it need
+    `@pytest.mark.django_db(transaction=True)`, since its threads only see committed rows.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from tradingweb.celery import app
+
+    with start_worker(
+        app,
+        pool="threads",
+        concurrency=2,
+        queues=["high", "normal", "low"],
+        perform_ping_check=False,
+        shutdown_timeout=60,
+        hostname=f"tests-{uuid.uuid4().hex[:6]}@localhost",
+    ) as worker:
+        yield worker

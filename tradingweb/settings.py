@@ -183,15 +183,9 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
 CELERY_WORKER_POOL = os.environ.get("CELERY_WORKER_POOL", "prefork")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Fixed periodic work (the DatabaseScheduler installs these beside the schedules users make).
-CELERY_BEAT_SCHEDULE = {
-    # Catches approvals whose countdown task was lost (e.g. a worker restart); usually a no-op.
-    "expire-overdue-approvals": {
-        "task": "execution.expire_overdue_approvals",
-        "schedule": env_float("APPROVAL_SWEEP_SECONDS", 60.0),
-        "options": {"queue": "high"},
-    },
-}
+# Fixed periodic work is registered by execution.maintenance.setup_periodic_tasks (beat calls it at start).
+# Seconds between sweeps for approvals whose countdown task was lost (e.g. a worker restart).
+APPROVAL_SWEEP_SECONDS = env_int("APPROVAL_SWEEP_SECONDS", 60)
 CELERY_TIMEZONE = "UTC"
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3)
 # A step failing on a transient error is tried again after base, 2 x base, 4 x base ... seconds.

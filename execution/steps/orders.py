@@ -10,6 +10,8 @@ kill switch, the paper/live guard and the global position cap.
 
 from decimal import Decimal
 
+from agents.approvals import EXPIRED_REASON
+from agents.models import ApprovalRequest
 from broker.adapters import BrokerError, OrderRequest, TransientBrokerError
 from broker.models import Order
 from broker.orders import OrderRefused, order_submit
@@ -56,10 +58,22 @@ def _skip_reason(decision: Decision | None) -> str:
     if decision.type == Decision.Type.HOLD:
         return "HOLD: nothing to order"
     if decision.status == Decision.Status.REJECTED:
-        return "Decision rejected by risk: " + "; ".join(decision.rejection_reasons or [])
+        return _rejection(decision)
     if decision.status not in (Decision.Status.APPROVED, Decision.Status.EXECUTED):
         return f"Decision is {decision.status}, not approved by validate_risk"
     return ""
+
+
+def _rejection(decision: Decision) -> str:
+    """Who refused the decision: a person answering its approval, the approval's expiry, or the risk rules."""
+    reasons = "; ".join(decision.rejection_reasons or [])
+    refusals = (ApprovalRequest.Status.REJECTED, ApprovalRequest.Status.EXPIRED)
+    refusal = decision.approval_requests.filter(status__in=refusals).values_list("status", flat=True).first()
+    if refusal == ApprovalRequest.Status.REJECTED:
+        return f"Decision rejected at approval: {reasons}"  # the reason names the person: "Rejected by alice: …"
+    if refusal == ApprovalRequest.Status.EXPIRED:
+        return "Approval expired: HOLD, no order" if reasons == EXPIRED_REASON else f"Approval expired: {reasons}"
+    return f"Decision rejected by risk: {reasons}"
 
 
 def _order_output(order: Order) -> dict:

@@ -147,6 +147,12 @@
         return true;
       },
 
+      // Closing an agent's dialog re-checks the team when errors are shown, so fixed fields lose their marks.
+      closeAgent() {
+        this.editing = null;
+        if (Object.keys(this.errors).length) this.validate();
+      },
+
       resetAgent(agent) {
         const template = this.template(agent.name);
         agent.system_prompt = template.default_prompt;

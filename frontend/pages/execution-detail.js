@@ -78,7 +78,7 @@
         clearInterval(this.timer);
       },
       get changed() {
-        return ["target", "stop", "quantity"].some((name) => String(this[name]).trim() !== String(this.original[name]).trim());
+        return ["target", "stop", "quantity"].some((name) => decimal(this[name]) !== decimal(this.original[name]));
       },
       get arithmetic() {
         const price = decimal(this.price);
@@ -129,7 +129,7 @@
         const body = {};
         const names = { target: "target_price", stop: "stop_loss", quantity: "quantity" };
         for (const [field, key] of Object.entries(names)) {
-          if (String(this[field]).trim() !== String(this.original[field]).trim()) body[key] = String(this[field]).replace(/,/g, "").trim();
+          if (decimal(this[field]) !== decimal(this.original[field])) body[key] = String(this[field]).replace(/,/g, "").trim();
         }
         if (this.arithmetic.problem) {
           this.errors = [this.arithmetic.problem];
@@ -200,12 +200,17 @@
       if (message.type === "step.started") setBadge(symbol.querySelector("[data-symbol-status]"), "running");
     }
 
+    // Swap a section for its fresh copy; an approval panel in the same state is kept, with what the trader typed.
+    function swap(current, fresh) {
+      if (!fresh || !current) return;
+      if (current.dataset.approvalKey && current.dataset.approvalKey === fresh.dataset.approvalKey) return;
+      current.replaceWith(document.importNode(fresh, true));
+    }
+
     async function replaceFrom(url, selector) {
       try {
         const html = await window.tw.fetchHtml(url);
-        const fresh = new DOMParser().parseFromString(html, "text/html").querySelector(selector);
-        const current = root.querySelector(selector);
-        if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+        swap(root.querySelector(selector), new DOMParser().parseFromString(html, "text/html").querySelector(selector));
       } catch (error) {
         console.warn(`Could not re-read ${selector}`, error);
       }
@@ -227,15 +232,14 @@
         const page = new DOMParser().parseFromString(await window.tw.fetchHtml(window.location.pathname), "text/html");
         const liveStatus = root.querySelector("[data-live-status]");
         for (const selector of ["[data-summary]", "[data-timeline]", "[data-results]", "[data-approval-panel]", "[data-conversation]"]) {
-          const fresh = page.querySelector(selector);
-          const current = root.querySelector(selector);
-          if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+          swap(root.querySelector(selector), page.querySelector(selector));
         }
         // The socket keeps reporting into the status element it was given.
         root.querySelector("[data-live-status]")?.replaceWith(liveStatus);
         stopClock();
         showElapsed();
         if (status === "running") startClock();
+        root.dataset.synced = "true"; // the page holds the server's state as of this (re)connection
       } catch (error) {
         console.warn("Could not re-read the execution", error);
       }

@@ -1,4 +1,4 @@
-"""Fixtures for agent-team tests: the offline analyst, a real Celery worker, an execution to log into.
+"""Fixtures for agent-team tests: the offline analyst and an execution to log into.
 
 Debates run model calls and tools in threads, which see only committed rows: tests that run a
 team use `@pytest.mark.django_db(transaction=True)`.
@@ -13,7 +13,6 @@ from agents.tools import TradingDesk
 from broker.risk import RiskConfig
 from execution.models import WorkflowExecution
 from tests.agents.conftest import BEARISH, BULLISH, FLAT
-from tests.execution.conftest import celery_worker  # noqa: F401 - the real worker fixture, shared
 
 __all__ = ["BEARISH", "BULLISH", "FLAT"]
 

@@ -1,4 +1,4 @@
-"""Fixtures for the approval tests: a one-slot Celery worker and executions parked awaiting approval.
+"""Fixtures for the approval tests: executions parked awaiting approval (the real worker resumes them).
 
 The offline analyst's call depends on the day's simulated bars, so these tests fix the decision
 the decide (or agent_team) step makes: that step reuses a decision already recorded for its
@@ -7,7 +7,6 @@ bars, charts, analysis, validate_risk with broker.risk, the order on the simulat
 """
 
 import time
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -22,30 +21,6 @@ from execution.services import execution_create, execution_enqueue
 from tests.execution.conftest import make_strategy, workflow_from_template
 
 DECISION_STEPS = {"single_timeframe": "decide", "autogen_multi_agent": "agent_team"}
-
-
-@pytest.fixture(scope="package")
-def one_slot_worker(django_db_setup):
-    """A real Celery worker with ONE execution slot (thread pool of 1) on high, normal and low.
-
-    It may reserve a few messages ahead (prefetch 4), but runs one task at a time; the reserve
-    keeps the synchronous consumer of a thread-pool worker from idling seconds between tasks.
-    """
-    from celery.contrib.testing.worker import start_worker
-
-    from tradingweb.celery import app
-
-    with start_worker(
-        app,
-        pool="threads",
-        concurrency=1,
-        prefetch_multiplier=4,
-        queues=["high", "normal", "low"],
-        perform_ping_check=False,
-        shutdown_timeout=60,
-        hostname=f"approvals-{uuid.uuid4().hex[:6]}@localhost",
-    ) as worker:
-        yield worker
 
 
 @pytest.fixture(autouse=True)

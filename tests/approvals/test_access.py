@@ -9,7 +9,7 @@ from tests.approvals.conftest import park_here, wait_for_end
 
 @pytest.mark.django_db(transaction=True)
 def test_the_owner_and_staff_see_and_answer_the_approval_and_others_get_404(
-    alice, alice_api, bob_api, staff, staff_api, one_slot_worker
+    alice, alice_api, bob_api, staff, staff_api, celery_worker
 ):
     execution = park_here(alice)
     url = f"/api/workflow-executions/{execution.pk}"

@@ -7,7 +7,7 @@ from tests.approvals.conftest import entry_order, park_here, wait_for_end
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_teams_human_approval_parks_its_decision_until_approved(alice, alice_api, one_slot_worker):
+def test_the_teams_human_approval_parks_its_decision_until_approved(alice, alice_api, celery_worker):
     team_asks = {"autogen_config": {"human_approval": True}}
     execution = park_here(alice, template="autogen_multi_agent", human_approval=False, params=team_asks)
     decision = Decision.objects.get(execution=execution)

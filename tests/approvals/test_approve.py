@@ -8,7 +8,7 @@ from tests.approvals.conftest import enqueue, entry_order, new_execution, wait_f
 
 
 @pytest.mark.django_db(transaction=True)
-def test_each_symbol_waits_for_approval_and_approved_orders_are_placed(alice, alice_api, one_slot_worker):
+def test_each_symbol_waits_for_approval_and_approved_orders_are_placed(alice, alice_api, celery_worker):
     execution = enqueue(new_execution(alice, symbols=("AAPL", "MSFT")))
     aapl, msft = (Decision.objects.get(execution=execution, instrument__symbol=s) for s in ("AAPL", "MSFT"))
 

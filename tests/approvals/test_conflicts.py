@@ -20,7 +20,7 @@ def test_it_refuses_to_answer_an_execution_not_awaiting_approval(alice, alice_ap
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_refuses_a_second_answer(alice, alice_api, one_slot_worker):
+def test_it_refuses_a_second_answer(alice, alice_api, celery_worker):
     execution = park_here(alice)
     assert alice_api.post(f"/api/workflow-executions/{execution.pk}/reject/").status_code == 202
 

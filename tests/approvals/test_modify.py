@@ -10,7 +10,7 @@ from tests.approvals.conftest import entry_order, park_here, wait_for_end
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_modified_decision_is_revalidated_and_ordered_with_the_new_levels(alice, alice_api, one_slot_worker):
+def test_a_modified_decision_is_revalidated_and_ordered_with_the_new_levels(alice, alice_api, celery_worker):
     execution = park_here(alice)
     decision = Decision.objects.get(execution=execution)
     new_target = (decision.current_price * Decimal("1.20")).quantize(Decimal("0.01"))

@@ -5,6 +5,35 @@ from celery.result import AsyncResult
 
 from execution.models import Decision, WorkflowExecution
 from tests.approvals.conftest import enqueue, entry_order, new_execution, wait_for_end, wait_for_parked
+from tests.workers import QUEUES, WorkerProcess
+from tradingweb.celery import app
+
+
+def _set_consuming(workers: list[str], command: str) -> None:
+    for queue in QUEUES:
+        getattr(app.control, command)(queue, destination=workers, reply=True, timeout=2)
+
+
+@pytest.fixture(scope="module")
+def one_slot_worker(django_db_setup):
+    """The only execution slot of the run: a `celery worker` process with ONE pool process.
+
+    Every other worker of this run (the shared in-process `celery_worker`, once a test started it)
+    stops consuming until the module ends. A process, not a second in-process worker: stopping an
+    in-process worker stops every worker thread of the process (celery.worker.state is global).
+    """
+    others = [name for reply in app.control.ping(timeout=0.5) or [] for name in reply]
+    if others:
+        _set_consuming(others, "cancel_consumer")
+        still_consuming = app.control.inspect(destination=others, timeout=2).active_queues() or {}
+        assert not any(still_consuming.values()), f"workers still consuming: {still_consuming}"
+    worker = WorkerProcess("one-slot", concurrency=1).start()
+    try:
+        yield worker.wait_ready()
+    finally:
+        worker.stop()
+        if others:
+            _set_consuming(others, "add_consumer")
 
 
 @pytest.mark.django_db(transaction=True)

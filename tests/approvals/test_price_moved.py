@@ -5,13 +5,13 @@ from decimal import Decimal
 import pytest
 
 from agents.models import ApprovalRequest
-from execution.models import Decision, WorkflowExecution
+from execution.models import Decision, StepRun, WorkflowExecution
 from tests.approvals.conftest import entry_order, live_price, park_here, wait_for_end
 
 
 @pytest.mark.django_db(transaction=True)
 def test_approving_after_the_price_moved_too_far_expires_the_request(
-    alice, alice_api, approval_settings, one_slot_worker
+    alice, alice_api, approval_settings, celery_worker
 ):
     approval_settings.APPROVAL_MAX_PRICE_MOVE_PCT = 2.0
     proposed_entry = (live_price("AAPL") * Decimal("1.10")).quantize(Decimal("0.01"))  # the market fell ~9 % since
@@ -29,3 +29,5 @@ def test_approving_after_the_price_moved_too_far_expires_the_request(
     finished = wait_for_end(execution.pk)
     assert finished.status == WorkflowExecution.Status.COMPLETED
     assert entry_order(decision) is None and finished.results["orders_placed"] == 0
+    order_run = StepRun.objects.get(execution=execution, step_id="place_order")
+    assert order_run.output["reason"] == f"Approval expired: {detail}"

@@ -8,7 +8,7 @@ from tests.approvals.conftest import entry_order, park_here, wait_for_end
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_rejected_decision_places_no_order_and_the_run_finishes(alice, alice_api, one_slot_worker):
+def test_a_rejected_decision_places_no_order_and_the_run_finishes(alice, alice_api, celery_worker):
     execution = park_here(alice)
     decision = Decision.objects.get(execution=execution)
 
@@ -23,6 +23,7 @@ def test_a_rejected_decision_places_no_order_and_the_run_finishes(alice, alice_a
     assert entry_order(decision) is None and finished.results["orders_placed"] == 0
     order_run = StepRun.objects.get(execution=execution, step_id="place_order")
     assert order_run.status == StepRun.Status.SKIPPED
+    assert order_run.output["reason"] == "Decision rejected at approval: Rejected by alice: earnings tomorrow"
     approval = ApprovalRequest.objects.get(execution=execution)
     assert (approval.status, approval.responder) == ("rejected", alice)
     assert approval.response["reason"] == "Rejected by alice: earnings tomorrow"

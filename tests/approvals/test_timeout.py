@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from agents.models import ApprovalRequest
 from execution.approvals import expire_overdue_approvals
-from execution.models import Decision, WorkflowExecution
+from execution.models import Decision, StepRun, WorkflowExecution
 from tests.approvals.conftest import entry_order, park_here, wait_for_end
 
 
@@ -17,12 +17,14 @@ def _check_expired_without_order(execution):
     decision = Decision.objects.get(execution=execution)
     assert decision.status == Decision.Status.REJECTED and decision.rejection_reasons == ["Approval expired"]
     assert entry_order(decision) is None and finished.results["orders_placed"] == 0
+    order_run = StepRun.objects.get(execution=execution, step_id="place_order")
+    assert (order_run.status, order_run.output["reason"]) == ("skipped", "Approval expired: HOLD, no order")
     approval = ApprovalRequest.objects.get(execution=execution)
     assert approval.status == "expired" and approval.responder is None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_unanswered_approval_expires_at_its_deadline_without_an_order(alice, approval_settings, one_slot_worker):
+def test_an_unanswered_approval_expires_at_its_deadline_without_an_order(alice, approval_settings, celery_worker):
     approval_settings.APPROVAL_TIMEOUT_SECONDS = 1
     execution = park_here(alice)
     approval = ApprovalRequest.objects.get(execution=execution)
@@ -32,7 +34,7 @@ def test_an_unanswered_approval_expires_at_its_deadline_without_an_order(alice, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_periodic_sweep_expires_overdue_approvals(alice, one_slot_worker):
+def test_the_periodic_sweep_expires_overdue_approvals(alice, celery_worker):
     execution = park_here(alice)
     ApprovalRequest.objects.filter(execution=execution).update(deadline=timezone.now() - timedelta(seconds=1))
 
@@ -43,7 +45,7 @@ def test_the_periodic_sweep_expires_overdue_approvals(alice, one_slot_worker):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_expired_approval_can_no_longer_be_answered(alice, alice_api, one_slot_worker):
+def test_an_expired_approval_can_no_longer_be_answered(alice, alice_api, celery_worker):
     execution = park_here(alice)
     ApprovalRequest.objects.filter(execution=execution).update(deadline=timezone.now() - timedelta(seconds=1))
     expire_overdue_approvals()
@@ -53,11 +55,3 @@ def test_an_expired_approval_can_no_longer_be_answered(alice, alice_api, one_slo
     assert response.status_code == 409 and "expired" in response.json()["detail"]
     _check_expired_without_order(execution)
 
-
-def test_beat_runs_the_sweep_every_minute():
-    from tradingweb.celery import app
-
-    entry = app.conf.beat_schedule["expire-overdue-approvals"]
-
-    assert entry["task"] == "execution.expire_overdue_approvals" and entry["task"] in app.tasks
-    assert entry["schedule"] == 60.0

@@ -1,4 +1,4 @@
-"""A trader answers a parked decision on the execution page: risk arithmetic as they edit, the server's refusals inline."""
+"""A trader answers a parked decision on its execution page: live risk arithmetic, the server's refusals inline."""
 
 from decimal import Decimal
 
@@ -9,7 +9,6 @@ from execution.approvals import approval_reject
 from execution.models import Decision
 from tests.approvals.conftest import park_here, wait_for_end
 from tests.e2e.conftest import save_screenshots
-from tests.execution.conftest import celery_worker  # noqa: F401 - the real worker resumes the approved run
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +23,7 @@ def approval_settings(settings):
     return settings
 
 
-def test_a_trader_checks_the_arithmetic_and_approves_a_parked_decision(logged_in_page, trader, celery_worker):  # noqa: F811
+def test_a_trader_checks_the_arithmetic_and_approves_a_parked_decision(logged_in_page, trader, celery_worker):
     page = logged_in_page
     execution = park_here(trader, symbols=("AAPL",))
     decision = Decision.objects.get(execution=execution)
@@ -33,6 +32,7 @@ def test_a_trader_checks_the_arithmetic_and_approves_a_parked_decision(logged_in
     page.goto(f"/executions/{execution.pk}/")
     panel = page.locator("#approval")
     expect(panel).to_contain_text("Your approval is needed")
+    expect(page.locator("[data-execution-detail][data-synced]")).to_be_attached()
     expect(panel.locator("[data-approval-chart]").first).to_be_visible()
     expect(panel.locator("[data-risk-r]")).to_have_text("2.00")  # target +10 %, stop -5 %
     expect(panel.locator("[data-countdown]")).to_contain_text("left")
@@ -64,7 +64,7 @@ def test_a_trader_checks_the_arithmetic_and_approves_a_parked_decision(logged_in
     assert page.problems.messages == []
 
 
-def test_an_answer_from_elsewhere_makes_the_stale_panel_show_the_409(logged_in_page, trader, celery_worker):  # noqa: F811
+def test_an_answer_from_elsewhere_makes_the_stale_panel_show_the_409(logged_in_page, trader, celery_worker):
     page = logged_in_page
     execution = park_here(trader, symbols=("AAPL",))
     # The page's socket is cut off from the server, so the other answer does not reach it live.
@@ -72,6 +72,7 @@ def test_an_answer_from_elsewhere_makes_the_stale_panel_show_the_409(logged_in_p
     page.goto(f"/executions/{execution.pk}/")
     panel = page.locator("#approval")
     expect(panel.locator("[data-approve]")).to_be_visible()
+    expect(page.locator("[data-execution-detail][data-synced]")).to_be_attached()
 
     approval_reject(execution=execution, user=trader, reason="answered on the phone")  # another device answers first
     panel.locator("[data-approve]").click()

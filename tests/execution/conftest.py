@@ -1,7 +1,8 @@
-"""Fixtures for execution tests: a real Celery worker, workflows from the built-in templates, strategies.
+"""Fixtures for execution tests: workflows from the built-in templates, strategies.
 
-Tests that use the worker (or run the engine, whose step threads open their own connections)
-need `@pytest.mark.django_db(transaction=True)`: other threads only see committed rows.
+Tests that use the real worker (`celery_worker`, tests/conftest.py) or run the engine, whose step
+threads open their own connections, need `@pytest.mark.django_db(transaction=True)`: other
+threads only see committed rows.
 """
 
 import time
@@ -13,24 +14,6 @@ from workflows.services import strategy_create, workflow_create
 from workflows.templates import BUILTIN_TEMPLATES
 
 TEMPLATES = {template["type"]: template for template in BUILTIN_TEMPLATES}
-
-
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup):
-    """A real Celery worker (thread pool) consuming high, normal and low from the test run's Redis."""
-    from celery.contrib.testing.worker import start_worker
-
-    from tradingweb.celery import app
-
-    with start_worker(
-        app,
-        pool="threads",
-        concurrency=2,
-        queues=["high", "normal", "low"],
-        perform_ping_check=False,
-        shutdown_timeout=60,
-    ) as worker:
-        yield worker
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,9 @@
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from agents.models import ApprovalRequest
 from broker.adapters import OrderRequest, get_adapter
 from broker.instruments import qualify_symbol
 from broker.models import Order
@@ -126,4 +128,31 @@ def test_it_refuses_to_order_a_rejected_or_hold_decision(approved_decision):
     approved_decision.status, approved_decision.type = Decision.Status.PROPOSED, Decision.Type.BUY
     with pytest.raises(StepSkipped, match="not approved by validate_risk"):
         _run_place_order(approved_decision)
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason", "skip_message"),
+    [
+        (None, "R coefficient 0.5 below 1.0", "Decision rejected by risk: R coefficient 0.5 below 1.0"),
+        ("rejected", "Rejected by alice: earnings", "Decision rejected at approval: Rejected by alice: earnings"),
+        ("expired", "Approval expired", "Approval expired: HOLD, no order"),
+        ("expired", "The price moved 6%", "Approval expired: The price moved 6%"),
+    ],
+)
+def test_the_skip_says_who_refused_the_decision(approved_decision, answer, reason, skip_message):
+    if answer:
+        ApprovalRequest.objects.create(
+            execution=approved_decision.execution,
+            decision=approved_decision,
+            deadline=timezone.now(),
+            status=answer,
+            response={"reason": reason},
+        )
+    approved_decision.status, approved_decision.rejection_reasons = Decision.Status.REJECTED, [reason]
+
+    with pytest.raises(StepSkipped) as skipped:
+        _run_place_order(approved_decision)
+
+    assert skipped.value.reason == skip_message
     assert not Order.objects.exists()

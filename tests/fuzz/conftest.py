@@ -1,16 +1,12 @@
-import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.security.world import owned_world
+from tests.security.conftest import alice_world  # noqa: F401 - the same marked world as the security tests
 
 # Small, derandomized runs: the same examples every time, a few seconds per property.
-settings.register_profile(
-    "fuzz", max_examples=60, derandomize=True, deadline=None, database=None,
+FUZZ = settings(
+    max_examples=50,
+    derandomize=True,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-FUZZ = settings.get_profile("fuzz")
-
-
-@pytest.fixture
-def alice_world(alice):
-    return owned_world(alice)

@@ -15,11 +15,12 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from tests.security.clients import token_client
+from tests.security.clients import token_header
 
 APP = WSGIHandler()
 SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/?format=json", APP)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+EXAMPLES = 6  # per operation and mode: the whole schema in about a minute
 
 
 def fuzz_settings(examples: int):
@@ -48,9 +49,12 @@ def one_database_connection():
     request_finished.connect(close_old_connections)
 
 
+pytestmark = pytest.mark.usefixtures("one_database_connection")
+
+
 @pytest.fixture
 def trader_headers(alice, alice_world):
-    return {"Authorization": token_client(alice)._credentials["HTTP_AUTHORIZATION"]}
+    return {"Authorization": token_header(alice)}
 
 
 def params(operations):
@@ -58,10 +62,8 @@ def params(operations):
 
 
 @pytest.mark.parametrize("operation", params(OPERATIONS))
-def test_valid_input_never_gets_a_server_error_and_matches_the_schema(
-    operation, trader_headers, one_database_connection
-):
-    @fuzz_settings(8)
+def test_valid_input_never_gets_a_server_error_and_matches_the_schema(operation, trader_headers):
+    @fuzz_settings(EXAMPLES)
     @given(case=operation.as_strategy())
     def run(case):
         response = case.call(headers=trader_headers)
@@ -73,8 +75,8 @@ def test_valid_input_never_gets_a_server_error_and_matches_the_schema(
 
 
 @pytest.mark.parametrize("operation", params(op for op in OPERATIONS if takes_input(op)))
-def test_invalid_input_never_gets_a_server_error(operation, trader_headers, one_database_connection):
-    @fuzz_settings(8)
+def test_invalid_input_never_gets_a_server_error(operation, trader_headers):
+    @fuzz_settings(EXAMPLES)
     @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE))
     def run(case):
         response = case.call(headers=trader_headers)

@@ -13,9 +13,7 @@ from broker.simulation import generate_bars
 from execution.engine import run_execution
 from execution.models import Decision, StepRun, WorkflowExecution
 from execution.services import execution_create, execution_enqueue
-from tests.execution.conftest import celery_worker, make_strategy, wait_for_execution, workflow_from_template
-
-__all__ = ["celery_worker"]  # the real Celery worker fixture of the execution tests, used below
+from tests.execution.conftest import make_strategy, wait_for_execution, workflow_from_template
 
 
 def _execution(owner, template_type: str, symbols: tuple[str, ...]) -> WorkflowExecution:

@@ -11,7 +11,7 @@ from broker.models import Order
 from execution.cancel import terminate_if_still_running
 from execution.models import StepRun, WorkflowExecution
 from execution.services import execution_enqueue
-from tests.queue.conftest import finished, wait_until, waiting_execution
+from tests.workers import finished, wait_until, waiting_execution
 from workflows.models import Workflow, WorkflowVersion
 
 # Busy for 5 s without ever looking at the cancel flag (a custom step can do that).

@@ -5,7 +5,7 @@ import pytest
 from execution.models import StepRun, WorkflowExecution
 from execution.services import execution_enqueue
 from tests.execution.conftest import make_strategy, workflow_from_template
-from tests.queue.conftest import WorkerProcess, finished, wait_until, waiting_execution, waiting_workflow
+from tests.workers import WorkerProcess, finished, wait_until, waiting_execution, waiting_workflow
 
 
 def most_at_once(runs) -> int:

@@ -9,7 +9,7 @@ from kombu.utils.scheduling import cycle_by_name
 from execution.models import WorkflowExecution
 from execution.queue_order import StrictPriorityCycle
 from execution.services import execution_enqueue
-from tests.queue.conftest import WorkerProcess, wait_until, waiting_execution, waiting_workflow
+from tests.workers import WorkerProcess, wait_until, waiting_execution, waiting_workflow
 
 BACKLOG = 50
 

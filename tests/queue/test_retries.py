@@ -19,7 +19,7 @@ from execution.engine import run_execution
 from execution.models import StepRun, WorkflowExecution
 from execution.retries import is_transient
 from execution.steps.base import PermanentStepError, StepError
-from tests.queue.conftest import waiting_execution
+from tests.workers import waiting_execution
 from workflows.models import Workflow, WorkflowVersion
 
 FETCH = [{"id": "bars", "type": "fetch_data", "name": "Bars", "config": {"label": "daily"}}]

@@ -10,7 +10,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from execution.models import Schedule, WorkflowExecution
 from execution.schedules import schedule_create, schedule_fire
 from tests.execution.conftest import make_strategy, workflow_from_template
-from tests.queue.conftest import wait_until
+from tests.workers import wait_until
 from tradingweb.celery import app
 
 UTC = datetime.UTC

@@ -5,10 +5,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from execution.maintenance import periodic_entries, prune_executions, setup_periodic_tasks
+from execution.maintenance import prune_executions
 from execution.models import StepRun, WorkflowExecution
 from execution.services import execution_enqueue
-from tests.queue.conftest import waiting_execution
+from tests.workers import waiting_execution
 
 
 @pytest.mark.django_db(transaction=True)
@@ -66,17 +66,3 @@ def test_the_daily_cleanup_prunes_finished_executions_past_the_retention(alice, 
 
     assert summary["deleted"]["workflowexecution"] == 1 and summary["deleted"]["steprun"] == 1
     assert set(WorkflowExecution.objects.values_list("pk", flat=True)) == {recent.pk, still_running.pk}
-
-
-@pytest.mark.django_db
-def test_the_periodic_tasks_are_registered_once_however_often_it_runs():
-    from django_celery_beat.models import PeriodicTask
-
-    names = setup_periodic_tasks()
-    setup_periodic_tasks()
-
-    assert sorted(PeriodicTask.objects.filter(name__in=names).values_list("name", flat=True)) == sorted(names)
-    assert {entry.task for entry in periodic_entries()} >= {
-        "execution.prune_old_executions",
-        "execution.poll_open_orders",
-    }

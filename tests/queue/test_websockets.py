@@ -9,7 +9,7 @@ from django.test import Client
 
 from execution import progress
 from execution.services import execution_enqueue
-from tests.queue.conftest import waiting_execution
+from tests.workers import waiting_execution
 from tradingweb.asgi import application
 
 

@@ -11,7 +11,7 @@ from broker.models import Order
 from execution.models import StepRun, WorkflowExecution
 from execution.services import execution_create, execution_enqueue
 from tests.execution.conftest import make_strategy, workflow_from_template
-from tests.queue.conftest import WorkerProcess, finished, wait_until
+from tests.workers import WorkerProcess, finished, wait_until
 
 SHORT_VISIBILITY = {"CELERY_VISIBILITY_TIMEOUT": "3"}
 

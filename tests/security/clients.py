@@ -11,10 +11,15 @@ def session_client(user) -> APIClient:
     return client
 
 
+def token_header(user) -> str:
+    """The Authorization header of the user's API token (made on first use, as the token page does)."""
+    return f"Token {Token.objects.get_or_create(user=user)[0].key}"
+
+
 def token_client(user) -> APIClient:
     """Only an API token in the Authorization header: no session at all."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=token_header(user))
     return client
 
 

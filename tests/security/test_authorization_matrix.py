@@ -16,6 +16,11 @@ API = api_endpoints()
 PAGES = page_endpoints()
 # Routes that answer only about the caller, staff included (staff read others' through the admin).
 CALLER_ONLY_ROUTES = {"api/notifications/", "api/notifications/preferences/", "api/auth/me/token/"}
+# Lists that show the owner's marked rows: proof that the leak checks above look at real rows.
+OWNER_LISTS = [
+    "/api/workflows/", "/api/strategies/", "/api/workflow-executions/", "/api/decisions/", "/api/orders/",
+    "/api/schedules/", "/api/notifications/", "/api/portfolio/positions/", "/api/portfolio/trades/",
+]
 
 
 def params(endpoints):
@@ -87,6 +92,11 @@ def test_lists_never_show_another_traders_rows(alice, bob, staff, alice_world, e
     assert seen_by_owner.status_code < 500
     if leaked_markers(seen_by_owner) and endpoint.route not in CALLER_ONLY_ROUTES:
         assert leaked_markers(send(session_client(staff), "GET", url, query)), f"staff do not see all at {url}"
+
+
+@pytest.mark.parametrize("url", OWNER_LISTS)
+def test_the_owner_sees_her_marked_rows_in_her_lists(alice, alice_world, url):
+    assert leaked_markers(send(token_client(alice), "GET", url)), f"GET {url} does not show the owner's rows"
 
 
 @pytest.mark.parametrize("endpoint", params(e for e in PAGES if not e.is_public))

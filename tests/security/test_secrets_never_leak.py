@@ -16,12 +16,16 @@ from django.test import Client
 from agents.calls import call_model
 from agents.clients import ModelError
 from agents.models import LLMCall
-from execution.models import Notification, NotificationPreference
+from execution.engine import run_execution
+from execution.models import Notification, NotificationPreference, StepRun, WorkflowExecution
 from execution.notifications import deliver_notification, notify
+from execution.services import execution_create
 from tests.agents.test_openai_provider import ChatCompletionsHandler
 from tests.security.clients import token_client
 from tests.security.discovery import admin_urls, api_endpoints
 from workflows.models import WorkflowVersion
+from workflows.services import strategy_create, workflow_create
+from workflows.templates import TEMPLATES_BY_TYPE
 
 MARKER = "LEAKMARK"
 SECRETS = {
@@ -118,6 +122,27 @@ def test_model_calls_and_their_failures_never_log_the_api_key(alice_world, secre
     assert_no_secret(caplog.text, "the logs")
     stored = json.dumps(list(LLMCall.objects.values()), default=str)
     assert_no_secret(stored, "the stored model calls")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workflow_run_with_the_real_provider_never_logs_the_api_key(alice, secret_settings, llm_server, caplog):
+    """A whole run: the model answers prose where a decision is due, so the error paths are taken too."""
+    caplog.set_level(logging.DEBUG)
+    secret_settings.CHART_WIDTH, secret_settings.CHART_HEIGHT = 480, 320
+    llm_server.script = [(500, "upstream failed", 0)]
+    template = TEMPLATES_BY_TYPE["single_timeframe"]
+    workflow = workflow_create(owner=alice, name="Run", steps=template["steps"], parameters=template["parameters"],
+                               type="single_timeframe")
+    strategy = strategy_create(owner=alice, name="Run", workflow=workflow, symbols=["AAPL"])
+    execution = execution_create(owner=alice, workflow=workflow, strategy=strategy, dry_run=True,
+                                 params={"symbol_delay": 0})
+
+    run_execution(execution.pk)
+
+    assert any(request["headers"]["authorization"].endswith(MARKER + "-llm") for request in llm_server.requests)
+    assert_no_secret(caplog.text, "the logs of the run")
+    stored = json.dumps([list(model.objects.values()) for model in (WorkflowExecution, StepRun, LLMCall)], default=str)
+    assert_no_secret(stored, "the run's records")
 
 
 class WebhookHandler(BaseHTTPRequestHandler):

@@ -32,14 +32,14 @@ class World(History):
     approval: ApprovalRequest
 
 
-def owned_world(user, *, symbol: str = "ZZAL") -> World:
+def owned_world(user, *, symbol: str = "ZZAL", marker: str = OWNER_MARKER) -> World:
     """Everything a trader can own, created straight on the models, marked as theirs."""
-    history = trading_history(user, label=OWNER_MARKER, symbol=symbol)
+    history = trading_history(user, label=marker, symbol=symbol)
     execution = history.execution
-    execution.task_id = f"task-{OWNER_MARKER}-{execution.pk}"
-    execution.params = {"note": OWNER_MARKER}
+    execution.task_id = f"task-{marker}-{execution.pk}"
+    execution.params = {"note": marker}
     execution.save(update_fields=["task_id", "params"])
-    history.decision.analysis_text = f"{OWNER_MARKER} thinks this goes up"
+    history.decision.analysis_text = f"{marker} thinks this goes up"
     history.decision.save(update_fields=["analysis_text"])
     history.position.average_cost = Decimal(AMOUNT_MARKER)
     history.position.save(update_fields=["average_cost"])
@@ -47,16 +47,16 @@ def owned_world(user, *, symbol: str = "ZZAL") -> World:
     history.trade.save(update_fields=["entry_price"])
     StepRun.objects.create(
         execution=execution, symbol=symbol, index=0, step_id="fetch", step_type="fetch_data",
-        status=StepRun.Status.COMPLETED, output={"note": OWNER_MARKER},
+        status=StepRun.Status.COMPLETED, output={"note": marker},
     )
     AgentMessage.objects.create(
-        execution=execution, symbol=symbol, agent_name="analyst", content=f"{OWNER_MARKER} says buy"
+        execution=execution, symbol=symbol, agent_name="analyst", content=f"{marker} says buy"
     )
     approval = ApprovalRequest.objects.create(
         execution=execution, decision=history.decision, deadline=timezone.now() + timedelta(minutes=5)
     )
     notification = Notification.objects.create(
-        owner=user, kind=Notification.Kind.ORDER_FILLED, title=f"{OWNER_MARKER} order filled"
+        owner=user, kind=Notification.Kind.ORDER_FILLED, title=f"{marker} order filled"
     )
     return World(
         **vars(history), instrument=history.order.instrument, notification=notification, approval=approval

@@ -65,7 +65,7 @@ def test_a_parked_execution_shows_the_approval_panel_with_its_levels(client, ali
     client.force_login(alice)
     html = client.get(reverse("executions-approval", args=[execution.pk])).content.decode()
     assert "Your approval is needed" in html
-    assert "target: '112.000000'" in html
+    assert "target: '112.00'" in html
     assert "data-approve" in html
 
 

@@ -1,0 +1,176 @@
+"""Real Celery processes for tests: `celery worker` and `celery beat` subprocesses, and work for them.
+
+Shared by tests/queue and tests/reliability. Each process runs against the test run's PostgreSQL
+database (and, unless told otherwise through `env`, its Redis), in its own process group so that
+`kill()` is a SIGKILL of the main process and its pool children at once, with its output in a log
+file under the run's VAR_DIR.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Self
+
+from django.conf import settings
+from django.db import connection
+
+from execution.models import WorkflowExecution
+from tradingweb.celery import app
+from workflows.models import Workflow, WorkflowVersion
+
+QUEUES = ("high", "normal", "low")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+class CeleryProcess:
+    """A `celery` subprocess in its own process group, with its output in a log file."""
+
+    command: tuple[str, ...] = ()
+
+    def __init__(self, name: str, *, env: dict | None = None):
+        self.hostname = f"{name}-{uuid.uuid4().hex[:6]}@{settings.REDIS_KEY_PREFIX.strip(':')}"
+        self.extra_env = env or {}
+        self.log_path = Path(settings.VAR_DIR) / f"{self.hostname.split('@')[0]}.log"
+        self.process: subprocess.Popen | None = None
+
+    def arguments(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(),
+            "CHART_WIDTH": "480",
+            "CHART_HEIGHT": "320",
+            "LOG_LEVEL": "INFO",
+            **self.extra_env,
+        }
+        args = [sys.executable, "-m", "celery", "-A", "tradingweb", *self.arguments()]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL to the main process and its pool children: no shutdown, no acknowledgement."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if not self.running():
+            return
+        self.process.terminate()  # warm shutdown of the main process: a worker finishes its current task
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+
+class WorkerProcess(CeleryProcess):
+    """A prefork `celery worker` consuming high, normal and low."""
+
+    def __init__(self, name: str, *, concurrency: int = 1, env: dict | None = None):
+        super().__init__(name, env=env)
+        self.concurrency = concurrency
+
+    def arguments(self) -> list[str]:
+        return [
+            "worker", "-Q", ",".join(QUEUES), "--pool", "prefork", "--concurrency", str(self.concurrency),
+            "--hostname", self.hostname, "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+        ]  # fmt: skip
+
+    def wait_ready(self, timeout: float = 60) -> Self:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker {self.hostname} exited:\n{self.log_tail()}")
+            if app.control.ping(destination=[self.hostname], timeout=0.5):
+                return self
+        raise AssertionError(f"worker {self.hostname} did not answer a ping within {timeout} s:\n{self.log_tail()}")
+
+
+class BeatProcess(CeleryProcess):
+    """`celery beat` with the DatabaseScheduler (the schedules of the test database)."""
+
+    def __init__(self, name: str = "beat", *, max_interval: float = 1, env: dict | None = None):
+        super().__init__(name, env=env)
+        self.max_interval = max_interval
+
+    def arguments(self) -> list[str]:
+        return [
+            "beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+            "--max-interval", str(self.max_interval), "--loglevel", "INFO",
+            "--pidfile", str(self.log_path.with_suffix(".pid")),
+        ]  # fmt: skip
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{message} not reached within {timeout} s")
+
+
+def wait_steps(seconds: float, count: int = 1) -> list[dict]:
+    return [
+        {"id": f"wait{n}", "type": "wait", "name": f"Wait {n}", "config": {"seconds": seconds}} for n in range(count)
+    ]
+
+
+def waiting_workflow(owner, seconds: float, *, steps: int = 1, name="Waits") -> Workflow:
+    """A workflow that only waits (saved as is: the builder's rules want data and decision steps).
+
+    Its run takes a known time and touches no broker or model.
+    """
+    workflow = Workflow.objects.create(owner=owner, name=name)
+    version = WorkflowVersion.objects.create(workflow=workflow, number=1, steps=wait_steps(seconds, steps))
+    workflow.current_version = version
+    workflow.save(update_fields=["current_version"])
+    return workflow
+
+
+def waiting_execution(owner, seconds: float, *, steps=1, symbols=("AAPL",), priority="normal", workflow=None):
+    """A pending execution of a waiting workflow, not yet enqueued."""
+    workflow = workflow or waiting_workflow(owner, seconds, steps=steps)
+    return WorkflowExecution.objects.create(
+        owner=owner,
+        workflow=workflow,
+        version=workflow.current_version,
+        symbols=list(symbols),
+        params={"symbol_delay": 0},
+        priority=priority,
+    )
+
+
+def finished(execution_id: int) -> WorkflowExecution | None:
+    execution = WorkflowExecution.objects.get(pk=execution_id)
+    return execution if execution.is_finished() else None
