@@ -1,12 +1,13 @@
 """Historical-data pacing holds across worker processes: callers wait, nobody fails."""
 
-import multiprocessing
-import time
+import os
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
 
-from broker.pacing import HistoricalPacer, PacingRules, required_wait
+from broker.pacing import PacingRules, required_wait
 
 # The IBKR rules scaled down so the test takes a couple of seconds.
 FAST_RULES = PacingRules(
@@ -23,24 +24,31 @@ def test_the_rules_say_how_long_to_wait():
     assert required_wait(100.0, rules, sixty, [], []) == pytest.approx(541.0)  # 60 in 10 min: wait for the oldest
 
 
-def request_in_child(conid, request, results):
-    """Runs in a forked worker process: same settings and Redis key prefix as the test."""
-    HistoricalPacer(FAST_RULES, name="test").acquire(conid, request)
-    results.put((conid, request, time.time()))
+# Each child is a fresh interpreter (not a fork of the test process, whose threads may hold
+# locks at fork time); it inherits the run's settings and Redis key prefix through the environment.
+CHILD = """
+import sys, time
+from broker.pacing import HistoricalPacer, PacingRules
+rules = PacingRules(max_requests=5, window_seconds=3.0, identical_gap_seconds=1.0,
+                    max_per_contract=2, contract_window_seconds=1.0)
+HistoricalPacer(rules, name="test").acquire(int(sys.argv[1]), sys.argv[2])
+print(time.time())
+"""
 
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis to share the limiter between processes")
 def test_two_processes_share_one_limiter():
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
     calls = [(1, "1y|1d"), (1, "1y|1d"), (1, "6m|1h"), (1, "5d|5min"), (2, "1y|1d"), (2, "1y|1w")]
-    processes = [context.Process(target=request_in_child, args=(conid, request, results)) for conid, request in calls]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=30)
-    assert all(process.exitcode == 0 for process in processes)
-    sent = sorted(results.get(timeout=1) for _ in calls)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(conid), request], env=env, cwd=settings.BASE_DIR, stdout=subprocess.PIPE
+        )
+        for conid, request in calls
+    ]
+    outputs = [child.communicate(timeout=120)[0] for child in children]
+    assert [child.returncode for child in children] == [0] * len(calls)
+    sent = sorted((conid, request, float(out)) for (conid, request), out in zip(calls, outputs, strict=True))
 
     identical = [t for conid, request, t in sent if (conid, request) == (1, "1y|1d")]
     assert identical[1] - identical[0] >= FAST_RULES.identical_gap_seconds - 0.05
