@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from broker.api_orders import BrokerErrorsMixin
 from broker.api_portfolio import OWNER_PARAMETER, portfolio_owner
 from execution.models import Notification, NotificationPreference
-from execution.notifications import mark_read, reconcile_and_notify
+from execution.notifications import mark_all_read, mark_read, reconcile_and_notify
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -48,7 +48,7 @@ class NotificationPreferenceSerializer(serializers.ModelSerializer):
 
 
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """GET /api/notifications/ (?unread=true, ?kind=) and POST /api/notifications/{id}/read/: one's own only."""
+    """GET /api/notifications/ (?unread=true, ?kind=), POST …/{id}/read/ and POST …/read-all/: one's own only."""
 
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
@@ -69,6 +69,11 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
         return Response(NotificationSerializer(mark_read(self.get_object())).data)
+
+    @extend_schema(request=None, responses=dict)
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request):
+        return Response({"marked_read": mark_all_read(request.user)})
 
 
 class NotificationPreferenceView(APIView):

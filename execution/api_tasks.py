@@ -12,7 +12,7 @@ from execution.cancel import CancelConflict, execution_cancel
 from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
 from execution.serializers_queue import TaskMetricsSerializer, TaskSerializer
-from execution.task_status import ACTIVE_STATUSES, CELERY_STATES, task_info, task_state
+from execution.task_status import ACTIVE_STATUSES, CELERY_STATES, task_info, task_state, with_retrying
 
 LIST_STATES = ("PENDING", "STARTED", "RETRY")
 
@@ -35,7 +35,7 @@ class TaskListView(APIView):
         responses=TaskSerializer(many=True),
     )
     def get(self, request):
-        executions = _visible_executions(request.user).filter(status__in=ACTIVE_STATUSES)
+        executions = with_retrying(_visible_executions(request.user).filter(status__in=ACTIVE_STATUSES))
         state = request.query_params.get("status", "").upper()
         if state and state not in LIST_STATES:
             raise serializers.ValidationError({"status": [f"must be one of {', '.join(LIST_STATES)}"]})

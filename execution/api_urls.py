@@ -7,6 +7,7 @@ from execution.api_approvals import ApprovalView, ApproveView, ModifyView, Rejec
 from execution.api_autogen import ExecutionAgentConversationView, StrategyAutogenConfigView
 from execution.api_batch import ExecuteBatchView
 from execution.api_notifications import NotificationPreferenceView, NotificationViewSet, ReconcileView
+from execution.api_replay import ExecutionReplayView
 from execution.api_schedules import ScheduleViewSet, WorkflowScheduleView
 from execution.api_tasks import TaskDetailView, TaskListView, TaskMetricsView
 
@@ -31,6 +32,7 @@ urlpatterns = [
     path("workflow-executions/<int:pk>/approve/", ApproveView.as_view(), name="execution-approve"),
     path("workflow-executions/<int:pk>/reject/", RejectView.as_view(), name="execution-reject"),
     path("workflow-executions/<int:pk>/modify/", ModifyView.as_view(), name="execution-modify"),
+    path("workflow-executions/<int:pk>/replay/", ExecutionReplayView.as_view(), name="execution-replay"),
     path("workflows/<int:pk>/metrics/", WorkflowMetricsView.as_view(), name="workflow-metrics"),
     path("workflows/compare/", WorkflowCompareView.as_view(), name="workflow-compare"),
     path("notifications/preferences/", NotificationPreferenceView.as_view(), name="notification-preferences"),

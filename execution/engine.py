@@ -7,7 +7,7 @@ connections when the execution ends), and every step leaves one StepRun row and 
 events. A symbol that fails is
 recorded and the next one runs; a critical error (broker authentication lost, database gone)
 ends the execution with what was done kept. The cancel flag is read between steps, between
-symbols and inside waits.
+symbols, inside waits and once more when the run ends (a cancel during the last step still counts).
 """
 
 import json
@@ -30,6 +30,7 @@ from execution.models import StepRun, WorkflowExecution
 from execution.steps import get_step
 from execution.steps.base import CriticalError, StepError, StepSkipped, SymbolContext
 from execution.steps.flow import sleep_unless_cancelled
+from execution.steps.inputs import LiveInputs
 from workflows.parameters import resolve_config
 from workflows.steps import STEP_TYPES
 from workflows.templates import legacy_strategy_steps
@@ -42,13 +43,20 @@ DATABASE_GONE = (OperationalError, InterfaceError)
 
 
 def run_execution(execution_id: int) -> dict:
-    """Run (or, after a redelivery, finish running) one execution; returns its results summary."""
+    """Run (or, after a redelivery, finish running) one execution; returns its results summary.
+
+    A replay (a dry run with `params.replay_of`, see execution/replay.py) runs on its original's frozen inputs.
+    """
     execution = WorkflowExecution.objects.select_related("owner", "workflow", "version", "strategy").get(
         pk=execution_id
     )
     if execution.is_finished():
         logger.info("Execution %s is already %s; nothing to run", execution.pk, execution.status)
         return execution.results
+    if execution.dry_run and "replay_of" in execution.params:
+        from execution.replay import replay_run  # the replay module builds on this one
+
+        return replay_run(execution.pk).as_dict()
     return ExecutionRun(execution).run()
 
 
@@ -121,10 +129,15 @@ class SymbolOutcome:
 
 
 class ExecutionRun:
-    """The bookkeeping of one run: results, progress, StepRun rows and events."""
+    """The bookkeeping of one run: results, progress, StepRun rows and events.
 
-    def __init__(self, execution: WorkflowExecution):
+    `inputs` is where the steps get bars, charts, account, risk caps and model answers: the live
+    ones, or a replay's frozen ones (execution/replay.py).
+    """
+
+    def __init__(self, execution: WorkflowExecution, inputs: LiveInputs | None = None):
         self.execution = execution
+        self.inputs = inputs or LiveInputs()
         self.symbols: list[str] = list(execution.symbols or [])
         raw_steps, self.warnings = load_steps(execution)
         self.steps = [_resolved(step, execution.params) for step in raw_steps]
@@ -226,6 +239,9 @@ class ExecutionRun:
     def _finish(self, error: str) -> dict:
         execution = self.execution
         failed_symbols = {entry["symbol"] for entry in self.results["errors"]}
+        if not error:
+            # A cancel that lands during the last step is seen by no boundary check; it still ends the run cancelled.
+            self._cancel_requested()
         if error:
             status = WorkflowExecution.Status.FAILED
         elif self.cancelled:
@@ -318,7 +334,9 @@ class ExecutionRun:
     def _run_symbol(self, symbol: str) -> SymbolOutcome:
         self.progress["current_symbol"] = symbol
         progress.symbol_started(self.execution, symbol, dict(self.progress))
-        ctx = SymbolContext(execution=self.execution, symbol=symbol, params=self.execution.params, steps=self.steps)
+        ctx = SymbolContext(
+            execution=self.execution, symbol=symbol, params=self.execution.params, steps=self.steps, inputs=self.inputs
+        )
         outcome = SymbolOutcome(symbol=symbol)
         resume, self.resume = self.resume, None
         if resume:
@@ -345,7 +363,7 @@ class ExecutionRun:
                 for node in sorted(pending.values(), key=lambda item: item.index):
                     if not node.depends_on <= finished:
                         continue
-                    if approvals.approval_needed(ctx, node.step):
+                    if self.inputs.asks_for_approval and approvals.approval_needed(ctx, node.step):
                         # Nothing new starts; the steps already running finish before the run parks.
                         outcome.parked = {"step_index": node.index, "step_id": node.step_id}
                         outcome.parked["decision_id"] = ctx.decision.pk

@@ -124,6 +124,11 @@ def mark_read(notification: Notification) -> Notification:
     return notification
 
 
+def mark_all_read(owner) -> int:
+    """Marks every unread notification of `owner` read; returns how many were unread."""
+    return Notification.objects.filter(owner=owner, read_at__isnull=True).update(read_at=timezone.now())
+
+
 # --- delivery -------------------------------------------------------------------------------
 
 

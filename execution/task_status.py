@@ -5,6 +5,8 @@ result backend does not (a step waiting to be retried, a cancel), so the Celery 
 derived from it: PENDING, STARTED, RETRY, SUCCESS, FAILURE or REVOKED.
 """
 
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
+
 from execution.models import StepRun, WorkflowExecution
 
 Status = WorkflowExecution.Status
@@ -19,8 +21,17 @@ CELERY_STATES = {
 ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING, Status.AWAITING_APPROVAL)
 
 
+def with_retrying(executions: QuerySet) -> QuerySet:
+    """The executions with `retrying` worked out in the same query (a list shows many; see is_retrying)."""
+    latest_step = StepRun.objects.filter(execution=OuterRef(OuterRef("pk"))).order_by("-id").values("pk")[:1]
+    waiting = StepRun.objects.filter(pk=Subquery(latest_step), status=StepRun.Status.FAILED, output__has_key="retry_in")
+    return executions.annotate(retrying=Exists(waiting))
+
+
 def is_retrying(execution: WorkflowExecution) -> bool:
     """A running execution whose latest step attempt failed and is waiting for its retry."""
+    if hasattr(execution, "retrying"):  # read with with_retrying
+        return execution.retrying
     latest = StepRun.objects.filter(execution=execution).order_by("-id").only("status", "output").first()
     return latest is not None and latest.status == StepRun.Status.FAILED and "retry_in" in (latest.output or {})
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
 from execution.schedules import describe_cron, schedule_next_runs
-from execution.task_status import ACTIVE_STATUSES, task_info
+from execution.task_status import ACTIVE_STATUSES, task_info, with_retrying
 from tradingweb import selectors
 
 PRIORITY_ORDER = WorkflowExecution.Priority.values
@@ -19,7 +19,7 @@ PRIORITY_ORDER = WorkflowExecution.Priority.values
 
 def task_lanes(user) -> list[dict]:
     """The user's queued and running tasks per priority lane, oldest first (the order workers take them)."""
-    executions = selectors.executions_for(user).filter(status__in=ACTIVE_STATUSES).order_by("created_at")
+    executions = with_retrying(selectors.executions_for(user).filter(status__in=ACTIVE_STATUSES).order_by("created_at"))
     lanes = {priority: [] for priority in PRIORITY_ORDER}
     for execution in executions:
         lanes[execution.priority].append({"execution": execution, "task": task_info(execution)})

@@ -9,6 +9,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from broker.models import Chart, Instrument, Order, Position, Trade
+from broker.pnl_history import realized_pnl_by_day
 from execution.models import Decision, Schedule, WorkflowExecution
 from workflows.models import Strategy, Workflow
 
@@ -78,21 +79,38 @@ def charts_for(user) -> QuerySet:
 
 @dataclass(frozen=True)
 class AccountOverview:
-    """The broker account's summary, or why it could not be read."""
+    """The broker account's summary, or why it could not be read, with the viewer's realized change today.
+
+    `day_change` is None unless a trade of the viewer's closed today: the broker's summary carries no
+    previous close and no history of open positions' values is kept, so a day without closed trades
+    has no change we could state honestly.
+    """
 
     summary: object | None  # broker.adapters.AccountSummary
     error: str = ""
+    day_change: Decimal | None = None
 
 
-def account_overview() -> AccountOverview:
+def _start_of_today():
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def realized_pnl_today(user) -> Decimal | None:
+    """Realized P&L of the viewer's trades closed since 00:00 UTC (the P&L history's today); None when none closed."""
+    today = realized_pnl_by_day(trades_for(user).filter(exit_at__gte=_start_of_today()))
+    return today[-1]["pnl"] if today else None
+
+
+def account_overview(user) -> AccountOverview:
     """Asks the configured broker adapter for the account summary; any failure becomes a message to show."""
     try:
         from broker.adapters import get_adapter
 
-        return AccountOverview(summary=get_adapter().account_summary())
+        summary = get_adapter().account_summary()
     except Exception as exc:  # The dashboard must render whatever state the broker is in.
         logger.warning("Account summary unavailable: %s: %s", type(exc).__name__, exc)
         return AccountOverview(summary=None, error=str(exc) or type(exc).__name__)
+    return AccountOverview(summary=summary, day_change=realized_pnl_today(user))
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,8 @@ class PortfolioTotals:
     open_positions: int
     market_value: Decimal
     unrealized_pnl: Decimal
-    realized_pnl_today: Decimal
+    realized_pnl: Decimal  # every closed trade's, to date
+    trading_days: int  # days on which a trade closed
 
 
 def portfolio_totals(user) -> PortfolioTotals:
@@ -109,13 +128,13 @@ def portfolio_totals(user) -> PortfolioTotals:
         (position.quantity * (position.current_price or position.average_cost) for position in positions),
         Decimal("0"),
     )
-    start_of_day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    realized_today = trades_for(user).filter(exit_at__gte=start_of_day).aggregate(total=Sum("realized_pnl"))["total"]
+    pnl_by_day = realized_pnl_by_day(trades_for(user))
     return PortfolioTotals(
         open_positions=len(positions),
         market_value=market_value,
         unrealized_pnl=sum((position.unrealized_pnl for position in positions), Decimal("0")),
-        realized_pnl_today=realized_today or Decimal("0"),
+        realized_pnl=pnl_by_day[-1]["cumulative"] if pnl_by_day else Decimal("0"),
+        trading_days=len(pnl_by_day),
     )
 
 

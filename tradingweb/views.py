@@ -29,7 +29,8 @@ def dashboard(request):
 @login_required
 def dashboard_account(request):
     """The account card, loaded by htmx after the page so a slow broker never delays the dashboard."""
-    return render(request, "tradingweb/partials/account_card.html", {"account": selectors.account_overview()})
+    account = selectors.account_overview(request.user)
+    return render(request, "tradingweb/partials/account_card.html", {"account": account})
 
 
 @login_required

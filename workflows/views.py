@@ -51,10 +51,11 @@ def _strategy_or_404(request, pk: int) -> Strategy:
 
 
 def _with_last_execution(strategies: QuerySet) -> QuerySet:
-    """Strategies annotated with their latest execution's status and time (last_execution_status, _at)."""
+    """Strategies annotated with their latest execution's id, status and time (last_execution_id, _status, _at)."""
     execution_model = Strategy._meta.get_field("executions").related_model
     latest = execution_model.objects.filter(strategy=OuterRef("pk")).order_by("-created_at")
     return strategies.prefetch_related("instruments").annotate(
+        last_execution_id=Subquery(latest.values("pk")[:1]),
         last_execution_status=Subquery(latest.values("status")[:1]),
         last_execution_at=Subquery(latest.values("created_at")[:1]),
     )

@@ -132,7 +132,13 @@ def agent_team(config: dict, ctx: SymbolContext) -> dict:
         code_runner=_run_agent_code if settings.code_execution else None,
     )
     try:
-        outcome = run_team(request, settings, desk=desk, on_message=_publisher(ctx, step_id))
+        outcome = run_team(
+            request,
+            settings,
+            desk=desk,
+            on_message=_publisher(ctx, step_id),
+            backend_for=ctx.inputs.agent_backends(ctx),
+        )
     except (TeamFailed, BudgetExceeded, ModelError) as exc:
         raise StepError(f"agent team: {exc}") from exc
     decision = record_decision(ctx, instrument, outcome.decision)

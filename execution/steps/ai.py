@@ -36,10 +36,12 @@ def _call_output(call) -> dict:
 
 
 def _ask(config: dict, ctx: SymbolContext, prompt: str, images: list[bytes] | None = None):
+    model = config.get("model") or None
     try:
         return call_model(
             prompt=prompt,
-            model=config.get("model") or None,
+            model=model,
+            client=ctx.inputs.model_client(ctx, model),
             images=images,
             temperature=float(config.get("temperature", 0.2)),
             max_tokens=int(config.get("max_tokens", 2000)),
@@ -174,10 +176,12 @@ def decide(config: dict, ctx: SymbolContext) -> dict:
         )
     except PromptError as exc:
         raise PermanentStepError(f"prompt template: {exc}") from exc
+    model = config.get("model") or None
     try:
         parsed, calls = decide_with_model(
             prompt=prompt,
-            model=config.get("model") or None,
+            model=model,
+            client=ctx.inputs.model_client(ctx, model),
             execution_id=ctx.execution.pk,
             step_id=step_id,
             symbol=ctx.symbol,

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from execution.steps.inputs import LiveInputs
+
 
 class StepError(Exception):
     """The step failed; the symbol is recorded as failed and the run goes on with the next symbol.
@@ -59,6 +61,7 @@ class SymbolContext:
     verdict: dict | None = None  # the risk verdict's as_dict()
     order: Any = None  # broker.models.Order
     outputs: dict = field(default_factory=dict)  # step id -> output dict
+    inputs: Any = field(default_factory=LiveInputs)  # market, account, risk caps and model (see steps/inputs.py)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _running: threading.local = field(default_factory=threading.local, repr=False)
 

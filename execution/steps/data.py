@@ -4,16 +4,29 @@ import hashlib
 
 import pandas as pd
 
-from broker.charts import render_chart
 from broker.indicators import indicator_summary
-from broker.marketdata import get_bars
+from broker.marketdata import COLUMNS
 from execution.steps.base import StepError, SymbolContext
+from execution.steps.inputs import ChartRequest
 from workflows.steps import STEP_TYPES
 
 
 def bars_sha256(bars: pd.DataFrame) -> str:
     """A fingerprint of the bars an analysis saw, so a replay can tell whether it has the same data."""
     return hashlib.sha256(pd.util.hash_pandas_object(bars, index=True).values.tobytes()).hexdigest()
+
+
+def frozen_bars(bars: pd.DataFrame) -> dict:
+    """The bars as plain JSON (ISO times, float columns), kept in the step's output so a replay sees the same data.
+
+    Python's float repr round-trips exactly, so `thawed_bars(frozen_bars(bars))` has the same `bars_sha256`.
+    """
+    return {"time": [stamp.isoformat() for stamp in bars.index], **{name: bars[name].tolist() for name in COLUMNS}}
+
+
+def thawed_bars(frozen: dict) -> pd.DataFrame:
+    index = pd.DatetimeIndex(pd.to_datetime(frozen["time"], utc=True), name="time")
+    return pd.DataFrame({name: frozen[name] for name in COLUMNS}, index=index).astype(float)
 
 
 def _timestamp(value) -> str:
@@ -25,7 +38,7 @@ def fetch_data(config: dict, ctx: SymbolContext) -> dict:
     period, bar = config["period"], config["bar"]
     indicators = list(config.get("indicators") or []) or None
     instrument = ctx.get_instrument()
-    bars = get_bars(instrument, period, bar)
+    bars = ctx.inputs.bars(ctx, period, bar)
     if bars is None or bars.empty:
         raise StepError(f"no {period}/{bar} bars for {ctx.symbol}")
     summary = indicator_summary(bars, indicators)
@@ -51,6 +64,7 @@ def fetch_data(config: dict, ctx: SymbolContext) -> dict:
         "bars_sha256": bars_sha256(bars),
         "indicators": indicators or "all",
         "summary": summary,
+        "frozen_bars": frozen_bars(bars),
     }
 
 
@@ -60,15 +74,15 @@ def generate_chart(config: dict, ctx: SymbolContext) -> dict:
     fetch = ctx.fetch(source)
     with ctx.lock:
         bars = ctx.bars[source]
-    chart = render_chart(
-        ctx.get_instrument(),
-        fetch["period"],
-        fetch["bar"],
-        bars,
+    request = ChartRequest(
+        period=fetch["period"],
+        bar=fetch["bar"],
+        bars=bars,
         indicators=list(config.get("indicators") or []) or None,
         width=config.get("width") or None,
         height=config.get("height") or None,
     )
+    chart = ctx.inputs.chart(ctx, request)
     with ctx.lock:
         ctx.charts[label] = chart
         ctx.chart_sources[label] = source

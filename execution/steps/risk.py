@@ -2,13 +2,12 @@
 
 A HOLD is recorded as such and keeps its status: there is nothing to approve. The step's
 limits can only be tightened by the global caps staff set (RiskLimits), and the
-kill switch rejects everything. Equity, exposure and open positions come from the broker.
+kill switch rejects everything. Equity, exposure and open positions come from the broker,
+through ctx.inputs, so that a replay gives the step the ones its original run saw.
 """
 
 from decimal import Decimal
 
-from broker.adapters import get_adapter
-from broker.models import RiskLimits
 from broker.risk import RiskConfig, evaluate_trade
 from execution.models import Decision
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
@@ -42,15 +41,12 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
         with ctx.lock:
             ctx.verdict = risk
         return {"decision_id": decision.pk, "approved": False, "reasons": risk["reasons"], "risk": risk}
-    limits = RiskLimits.current()
     try:
-        risk_config = RiskConfig.from_dict({name: config.get(name) for name in RISK_SETTINGS}).capped_by(limits)
+        step_config = RiskConfig.from_dict({name: config.get(name) for name in RISK_SETTINGS})
     except ValueError as exc:
         raise PermanentStepError(f"validate_risk: {exc}") from exc
-    adapter = get_adapter()
-    account = adapter.account_summary()
-    positions = [position for position in adapter.positions() if position.quantity]
-    exposure = sum((abs(position.quantity * position.average_cost) for position in positions), Decimal("0"))
+    risk_config, kill_switch = ctx.inputs.risk_limits(ctx, step_config)
+    account = ctx.inputs.account(ctx)
     summary = ctx.primary_fetch()["summary"] if ctx.fetches else {}
     verdict = evaluate_trade(
         side=decision.type,
@@ -59,18 +55,18 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
         stop=decision.stop_loss,
         atr=summary.get("atr14"),
         equity=account.equity,
-        exposure=exposure,
-        open_positions=len(positions),
+        exposure=account.exposure,
+        open_positions=account.open_positions,
         config=risk_config,
-        kill_switch=limits.kill_switch,
+        kill_switch=kill_switch,
     )
     risk = {
         **verdict.as_dict(),
         "equity": str(account.equity),
-        "exposure": str(exposure),
-        "open_positions": len(positions),
+        "exposure": str(account.exposure),
+        "open_positions": account.open_positions,
         "config": {name: str(getattr(risk_config, name)) for name in RISK_SETTINGS},
-        "kill_switch": limits.kill_switch,
+        "kill_switch": kill_switch,
     }
     decision.status = Decision.Status.APPROVED if verdict.approved else Decision.Status.REJECTED
     decision.rejection_reasons = list(verdict.reasons)

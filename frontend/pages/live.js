@@ -1,10 +1,11 @@
 /*
- * Live updates over the app's websockets (ws/monitor/, ws/executions/<id>/), shared by the execution pages.
+ * Live updates over the app's websockets (ws/monitor/, ws/executions/<id>/), shared by the pages.
  *
  * liveSocket(path, { onMessage, onOpen, status }) opens the socket and keeps it open: when it drops it
  * reconnects after 1, 2, 4 … (at most 30) seconds, and says so in the `status` element
  * (templates/execution/live_status.html). A refusal (4403 not signed in, 4404 not yours) is final.
  * onOpen runs after every (re)connect, so a page can re-read what it may have missed meanwhile.
+ * Callers of the same path share one socket; each gets every message. Loaded on every page (base.html).
  *
  * Also: tw.fetchJson(url, options) (JSON with the CSRF token; resolves {ok, status, body}),
  * tw.fetchHtml(url) and tw.elapsed(seconds) ("1 min 05 s"), used by the page scripts.
@@ -30,20 +31,48 @@
     }
   }
 
+  // One socket per path, shared by every caller on the page: the header's notification bell listens on
+  // ws/monitor/ on every page, and the monitor and task pages open the same path for their own events.
+  const connections = new Map();
+
   function liveSocket(path, options) {
-    const status = options.status || null;
+    if (!connections.has(path)) connections.set(path, openConnection(path));
+    return connections.get(path).subscribe(options);
+  }
+
+  // A subscriber's handler that throws is reported (as an uncaught error) without starving the others.
+  function each(subscribers, call) {
+    for (const options of subscribers) {
+      try {
+        call(options);
+      } catch (error) {
+        setTimeout(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  function openConnection(path) {
+    const subscribers = [];
+    let state = ["connecting", "Connecting…"];
     let delay = 1;
     let socket = null;
     let timer = null;
 
+    function announce(next, text) {
+      state = [next, text];
+      each(subscribers, (options) => setStatus(options.status, next, text));
+    }
+
     function connect() {
       const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-      setStatus(status, "connecting", "Connecting…");
+      announce("connecting", "Connecting…");
       socket = new WebSocket(`${scheme}//${window.location.host}${path}`);
       socket.addEventListener("open", () => {
         delay = 1;
-        setStatus(status, "live", "Live");
-        if (options.onOpen) options.onOpen(socket);
+        announce("live", "Live");
+        each(subscribers, (options) => options.onOpen && options.onOpen(socket));
       });
       socket.addEventListener("message", (event) => {
         let message;
@@ -53,20 +82,20 @@
           console.warn("Ignoring a websocket message that is not JSON", error);
           return;
         }
-        options.onMessage(message, socket);
+        each(subscribers, (options) => options.onMessage(message, socket));
       });
       socket.addEventListener("close", (event) => {
         if (REFUSED[event.code]) {
-          setStatus(status, "down", REFUSED[event.code]);
+          announce("down", REFUSED[event.code]);
           return;
         }
         let left = delay;
-        setStatus(status, "down", `Reconnecting in ${left} s`);
+        announce("down", `Reconnecting in ${left} s`);
         clearInterval(timer);
         timer = setInterval(() => {
           left -= 1;
           if (left > 0) {
-            setStatus(status, "down", `Reconnecting in ${left} s`);
+            announce("down", `Reconnecting in ${left} s`);
             return;
           }
           clearInterval(timer);
@@ -76,10 +105,18 @@
       });
     }
 
+    function send(message) {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    }
+
     connect();
     return {
-      send(message) {
-        if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+      subscribe(options) {
+        subscribers.push(options);
+        setStatus(options.status, state[0], state[1]);
+        // A caller joining a socket that is already open still gets its onOpen (to read what it missed).
+        if (socket.readyState === WebSocket.OPEN && options.onOpen) options.onOpen(socket);
+        return { send };
       },
     };
   }
