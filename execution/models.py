@@ -1,5 +1,7 @@
 """What happens when a workflow runs: executions, step runs, decisions, schedules, metrics."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -256,8 +258,12 @@ class NotificationDelivery(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        SENDING = "sending"
         DELIVERED = "delivered"
         FAILED = "failed"
+
+    # A sender that claimed a delivery this long ago is presumed dead; the sweep takes it over.
+    CLAIM_TIMEOUT = timedelta(minutes=10)
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -266,6 +272,7 @@ class NotificationDelivery(models.Model):
     response_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

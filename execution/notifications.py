@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from broker.alerts import check_risk, order_rejected_alert
@@ -135,20 +136,41 @@ def mark_all_read(owner) -> int:
 def deliver_notification(notification: Notification) -> list[NotificationDelivery]:
     """Send the notification's pending deliveries (what the Celery task does)."""
     pending = notification.deliveries.filter(status=NotificationDelivery.Status.PENDING)
-    return [deliver(delivery) for delivery in pending.order_by("id")]
+    return [sent for delivery in pending.order_by("id") if (sent := deliver(delivery)) is not None]
 
 
 def deliver_pending_notifications() -> int:
-    """Send every delivery still pending (for a periodic task: the queue may have been down). Returns the count."""
+    """Send every delivery still pending, or abandoned by a dead sender (the periodic sweep). Returns the count."""
+    abandoned = Q(
+        status=NotificationDelivery.Status.SENDING,
+        claimed_at__lt=timezone.now() - NotificationDelivery.CLAIM_TIMEOUT,
+    )
+    NotificationDelivery.objects.filter(abandoned).update(status=NotificationDelivery.Status.PENDING)
     pending = NotificationDelivery.objects.filter(status=NotificationDelivery.Status.PENDING).select_related(
         "notification__owner"
     )
-    delivered = [deliver(delivery) for delivery in pending.order_by("id")]
+    delivered = [sent for delivery in pending.order_by("id") if (sent := deliver(delivery)) is not None]
     return len(delivered)
 
 
-def deliver(delivery: NotificationDelivery) -> NotificationDelivery:
-    """Up to NOTIFICATION_ATTEMPTS attempts, waiting base, 2 x base ... seconds between them; each one logged."""
+def claim(delivery: NotificationDelivery) -> bool:
+    """Take a pending delivery for this sender only, so the sweep and the task never both send it."""
+    now = timezone.now()
+    taken = NotificationDelivery.objects.filter(pk=delivery.pk, status=NotificationDelivery.Status.PENDING).update(
+        status=NotificationDelivery.Status.SENDING, claimed_at=now
+    )
+    if taken:
+        delivery.status, delivery.claimed_at = NotificationDelivery.Status.SENDING, now
+    return bool(taken)
+
+
+def deliver(delivery: NotificationDelivery) -> NotificationDelivery | None:
+    """Up to NOTIFICATION_ATTEMPTS attempts, waiting base, 2 x base ... seconds between them; each one logged.
+
+    None when another sender already claimed the delivery.
+    """
+    if not claim(delivery):
+        return None
     send = _send_email if delivery.channel == NotificationDelivery.Channel.EMAIL else _post_webhook
     notification = delivery.notification
     attempts = max(settings.NOTIFICATION_ATTEMPTS, 1)
