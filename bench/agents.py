@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # not bench/: bench/queue.py would shadow the standard library's queue
 WORKDIR = tempfile.mkdtemp(prefix="tw-bench-agents-")
 os.environ["VAR_DIR"] = WORKDIR
 os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{WORKDIR}/bench.sqlite3"

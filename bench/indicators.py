@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # not bench/: bench/queue.py shadows the stdlib queue
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingweb.settings")
 
 import django  # noqa: E402

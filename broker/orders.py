@@ -39,6 +39,8 @@ FINISHED_STATUSES = (Order.Status.FILLED, Order.Status.CANCELLED, Order.Status.R
 # A bracket's exit legs are Order rows with parent=entry, keyed by the entry's key and these suffixes.
 TAKE_PROFIT_SUFFIX = ":take-profit"
 STOP_LOSS_SUFFIX = ":stop-loss"
+# How long one submission may hold its order's lock (broker look-up, account check and placement).
+SUBMIT_LOCK_HOLD_SECONDS = 120
 
 
 class OrderRefused(Exception):
@@ -222,8 +224,15 @@ class _PlacementFailed(Exception):
 def _place_once(order: Order, adapter: BrokerAdapter, account: AccountSummary | None) -> Order:
     # A lock shared by every worker rather than a row lock: the broker calls stay outside any
     # database transaction, so what the broker did is never rolled back with our own writes.
+    # The wait outlasts the hold: a worker killed while holding the lock (its order perhaps already
+    # at the broker) blocks its redelivered task until the lock expires, which then adopts the order
+    # instead of giving up and recording it as refused.
     try:
-        with named_lock(f"order-submit:{order.idempotency_key}", hold_seconds=120, wait_seconds=30):
+        with named_lock(
+            f"order-submit:{order.idempotency_key}",
+            hold_seconds=SUBMIT_LOCK_HOLD_SECONDS,
+            wait_seconds=SUBMIT_LOCK_HOLD_SECONDS + 30,
+        ):
             order.refresh_from_db()
             if order.broker_order_id or order.status in FINISHED_STATUSES:
                 return order

@@ -253,7 +253,7 @@ class ExecutionRun:
             status = WorkflowExecution.Status.COMPLETED
         execution.status = status
         execution.error = error
-        execution.results = _json_safe(self.results)
+        execution.results = _json_safe(self.closing_results(status))
         execution.progress = dict(self.progress, current_symbol="")
         execution.completed_at = timezone.now()
         try:
@@ -265,6 +265,10 @@ class ExecutionRun:
             progress.notify_owner(execution, "error", f"Execution {execution.pk} failed: {error}")
             notifications.execution_failed(execution)
         return execution.results
+
+    def closing_results(self, status: str) -> dict:
+        """The results saved with the final status (a replay adds its report, see execution/replay.py)."""
+        return self.results
 
     def _save_final_status(self) -> None:
         """Save the outcome, on a new connection if the database dropped this one (the run ended on that).

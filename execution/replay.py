@@ -308,10 +308,12 @@ def _same(left, right) -> bool:
     return left == right
 
 
-def decisions_diff(original: WorkflowExecution, replay: WorkflowExecution) -> list[DecisionDiff]:
+def decisions_diff(
+    original: WorkflowExecution, replay: WorkflowExecution, errors_of_replay: list[dict]
+) -> list[DecisionDiff]:
     before, after = execution_decisions(original), execution_decisions(replay)
     errors = defaultdict(list)
-    for entry in (replay.results or {}).get("errors") or []:
+    for entry in errors_of_replay:
         errors[entry.get("symbol", "")].append(entry.get("error", ""))
     symbol_order = {symbol: index for index, symbol in enumerate(original.symbols or [])}
     keys = sorted(set(before) | set(after), key=lambda key: (symbol_order.get(key[0], len(symbol_order)), key))
@@ -368,30 +370,39 @@ def replay_run(replay_execution_id: int) -> ReplayReport:
         replay.save(update_fields=["status", "error"])
         logger.error("Replay %s not run: %s", replay.pk, exc)
         return _report(replay)
-    inputs = ReplayInputs(original, replay.params["replay_mode"])
-    ExecutionRun(replay, inputs=inputs).run()
-    replay.refresh_from_db()
-    diffs = decisions_diff(original, replay)
-    report = ReplayReport(
-        replay_execution_id=replay.pk,
-        original_execution_id=original.pk,
-        mode=inputs.mode,
-        status=replay.status,
-        task_id=replay.task_id,
-        identical=replay.status == WorkflowExecution.Status.COMPLETED and not any(diff.changed for diff in diffs),
-        decisions=diffs,
-        notes=inputs.notes,
-    )
-    replay.results = {**replay.results, "replay": report.as_dict()}
-    WorkflowExecution.objects.filter(pk=replay.pk).update(results=replay.results)
-    logger.info(
-        "Replay %s of execution %s (%s): %s",
-        replay.pk,
-        original.pk,
-        inputs.mode,
-        "identical" if report.identical else f"{sum(1 for diff in diffs if diff.changed)} decision(s) differ",
-    )
-    return report
+    run = ReplayRun(replay, original, ReplayInputs(original, replay.params["replay_mode"]))
+    run.run()
+    return run.report
+
+
+class ReplayRun(ExecutionRun):
+    """A replay's run: its report is saved with its final status, so whoever sees it finished sees the report."""
+
+    def __init__(self, replay: WorkflowExecution, original: WorkflowExecution, inputs: ReplayInputs):
+        super().__init__(replay, inputs=inputs)
+        self.original = original
+        self.report: ReplayReport | None = None
+
+    def closing_results(self, status: str) -> dict:
+        diffs = decisions_diff(self.original, self.execution, self.results["errors"])
+        self.report = ReplayReport(
+            replay_execution_id=self.execution.pk,
+            original_execution_id=self.original.pk,
+            mode=self.inputs.mode,
+            status=status,
+            task_id=self.execution.task_id,
+            identical=status == WorkflowExecution.Status.COMPLETED and not any(diff.changed for diff in diffs),
+            decisions=diffs,
+            notes=list(self.inputs.notes),
+        )
+        logger.info(
+            "Replay %s of execution %s (%s): %s",
+            self.execution.pk,
+            self.original.pk,
+            self.inputs.mode,
+            "identical" if self.report.identical else f"{sum(1 for diff in diffs if diff.changed)} decision(s) differ",
+        )
+        return {**self.results, "replay": self.report.as_dict()}
 
 
 def execution_replay(*, execution: WorkflowExecution, mode: str, user) -> ReplayReport:

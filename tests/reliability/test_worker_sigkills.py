@@ -1,6 +1,6 @@
 """Workers SIGKILLed at random while executions place orders: nothing lost, no order twice, books agree.
 
-Scaled for CI: 24 executions of the single-timeframe template (bars, indicators, chart, offline
+Scaled for CI: 18 executions of the single-timeframe template (bars, indicators, chart, offline
 analyst, risk, a bracket order at the simulated exchange) over 2 symbols each, on 2 worker
 processes, and 6 SIGKILLs of a whole worker (main process and pool child) at random moments (seeded,
 so a failure can be replayed), each followed by a fresh worker. The issue's full size is 200
@@ -19,7 +19,7 @@ from execution.services import execution_create, execution_enqueue
 from tests.execution.conftest import make_strategy, workflow_from_template
 from tests.workers import WorkerProcess, wait_until
 
-EXECUTIONS = 24
+EXECUTIONS = 18
 SYMBOLS_PER_EXECUTION = 2
 KILLS = 6
 WORKERS = 2
@@ -50,7 +50,7 @@ def test_random_worker_kills_lose_no_execution_and_place_no_order_twice(alice, w
         for execution in executions:
             execution_enqueue(execution)
         while len(killed) < KILLS and done.count() < EXECUTIONS:
-            time.sleep(chance.uniform(2, 8))
+            time.sleep(chance.uniform(2, 6))
             victim = chance.randrange(WORKERS)
             workers[victim].kill()
             killed.append(workers[victim])

@@ -2,6 +2,7 @@
 
 import pytest
 
+from agents.models import LLMCall
 from broker.models import Order, SimulatedOrder
 from execution.engine import run_execution
 from execution.replay import execution_replay
@@ -24,3 +25,5 @@ def test_a_stored_replay_of_an_agent_team_reproduces_its_decisions(alice):
     assert report.identical is True, report.decisions
     assert [diff.step_id for diff in report.decisions] == ["agent_team", "agent_team"]
     assert Order.objects.count() == orders and SimulatedOrder.objects.count() == exchange_orders
+    agent_calls = LLMCall.objects.filter(execution_id=report.replay_execution_id).exclude(agent_name="")
+    assert agent_calls.exists() and set(agent_calls.values_list("provider", flat=True)) == {"replay"}

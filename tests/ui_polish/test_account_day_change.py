@@ -69,9 +69,9 @@ def test_a_day_that_nets_to_zero_still_says_so(client, alice, alice_history):
     assert "+0.00" in account_card(client, alice)
 
 
-def test_the_dashboard_totals_realized_pnl_over_every_day_with_closed_trades(client, alice, alice_history):
+def test_the_dashboard_totals_the_realized_pnl_of_every_closed_trade(client, alice, alice_history, bob_history):
     close_trade(alice_history, "-15.00", timezone.now() - timedelta(days=2))
     client.force_login(alice)
     response = client.get(reverse("dashboard"))
     assert response.context["totals"].realized_pnl == Decimal("50.00")
-    assert "Closed trades over 2 days" in response.content.decode()
+    assert "+50.00" in response.content.decode()
