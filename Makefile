@@ -41,7 +41,7 @@ install: $(PY_STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(PY_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
