@@ -1,5 +1,7 @@
 """Waiting for a person holds no worker slot: with ONE slot, another execution runs while one awaits approval."""
 
+import time
+
 import pytest
 from celery.result import AsyncResult
 
@@ -23,17 +25,29 @@ def one_slot_worker(django_db_setup):
     in-process worker stops every worker thread of the process (celery.worker.state is global).
     """
     others = [name for reply in app.control.ping(timeout=0.5) or [] for name in reply]
-    if others:
-        _set_consuming(others, "cancel_consumer")
-        still_consuming = app.control.inspect(destination=others, timeout=2).active_queues() or {}
-        assert not any(still_consuming.values()), f"workers still consuming: {still_consuming}"
-    worker = WorkerProcess("one-slot", concurrency=1).start()
+    worker = None
     try:
+        if others:
+            _set_consuming(others, "cancel_consumer")
+            _wait_until_not_consuming(others)
+        worker = WorkerProcess("one-slot", concurrency=1).start()
         yield worker.wait_ready()
     finally:
-        worker.stop()
+        # Whatever failed above, the shared worker must consume again, or every later test waits in vain.
+        if worker is not None:
+            worker.stop()
         if others:
             _set_consuming(others, "add_consumer")
+
+
+def _wait_until_not_consuming(workers: list[str], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        still_consuming = app.control.inspect(destination=workers, timeout=2).active_queues() or {}
+        if not any(still_consuming.values()):
+            return
+        assert time.monotonic() < deadline, f"workers still consuming: {still_consuming}"
+        time.sleep(0.2)
 
 
 @pytest.mark.django_db(transaction=True)
