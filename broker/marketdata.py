@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 import pandas as pd
+from django.conf import settings
 from django.utils import timezone
 
 from broker.adapters import PermanentBrokerError, get_adapter
@@ -53,7 +54,8 @@ def get_bars(instrument: Instrument, period: str, bar: str) -> pd.DataFrame:
         raise ValueError("; ".join(errors))
     row = _fresh_row(instrument, period, bar)
     if row is None:
-        with named_lock(f"marketdata:{instrument.conid}:{period}:{bar}", hold_seconds=120, wait_seconds=600):
+        lock = f"marketdata:{instrument.conid}:{period}:{bar}"
+        with named_lock(lock, hold_seconds=settings.BROKER_LOCK_SECONDS, wait_seconds=settings.BROKER_LOCK_SECONDS * 5):
             row = _fresh_row(instrument, period, bar) or _fetch(instrument, period, bar)
     return bars_to_frame(row.data)
 

@@ -39,8 +39,6 @@ FINISHED_STATUSES = (Order.Status.FILLED, Order.Status.CANCELLED, Order.Status.R
 # A bracket's exit legs are Order rows with parent=entry, keyed by the entry's key and these suffixes.
 TAKE_PROFIT_SUFFIX = ":take-profit"
 STOP_LOSS_SUFFIX = ":stop-loss"
-# How long one submission may hold its order's lock (broker look-up, account check and placement).
-SUBMIT_LOCK_HOLD_SECONDS = 120
 
 
 class OrderRefused(Exception):
@@ -230,8 +228,8 @@ def _place_once(order: Order, adapter: BrokerAdapter, account: AccountSummary | 
     try:
         with named_lock(
             f"order-submit:{order.idempotency_key}",
-            hold_seconds=SUBMIT_LOCK_HOLD_SECONDS,
-            wait_seconds=SUBMIT_LOCK_HOLD_SECONDS + 30,
+            hold_seconds=settings.BROKER_LOCK_SECONDS,
+            wait_seconds=settings.BROKER_LOCK_SECONDS + 30,
         ):
             order.refresh_from_db()
             if order.broker_order_id or order.status in FINISHED_STATUSES:

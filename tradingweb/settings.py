@@ -257,6 +257,9 @@ IBKR_CLIENT_ID = env_int("IBKR_CLIENT_ID", 1)
 IBKR_ACCOUNT = os.environ.get("IBKR_ACCOUNT", "")
 IBKR_READONLY = env_bool("IBKR_READONLY", False)
 IBKR_TIMEOUT = env_float("IBKR_TIMEOUT", 10.0)
+# How long a worker may hold a broker lock shared by all workers (an order's submission, a bars
+# download); one that dies holding it keeps the others waiting on that order or those bars that long.
+BROKER_LOCK_SECONDS = env_int("BROKER_LOCK_SECONDS", 120)
 CHART_WIDTH = env_int("CHART_WIDTH", 1920)
 CHART_HEIGHT = env_int("CHART_HEIGHT", 1080)
 

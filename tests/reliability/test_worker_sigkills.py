@@ -24,6 +24,15 @@ SYMBOLS_PER_EXECUTION = 2
 KILLS = 6
 WORKERS = 2
 SEED = 20261125
+# A worker hands out again the messages a dead worker left unacknowledged (once they are older than
+# the visibility timeout) when it starts, and then only every 100 s (Celery polls kombu's restore
+# every 10 s, kombu acts on every 10th call). The timeout must stay above the longest execution, or
+# a running one would be handed out a second time and run twice at once (production's is 2 hours).
+VISIBILITY_TIMEOUT = 40
+# A worker killed while it holds a broker lock (an order's submission, a bars download) holds up the
+# redelivered execution until the lock expires: 15 s here (the simulated exchange answers in well
+# under a second), 2 minutes by default.
+BROKER_LOCK_SECONDS = 15
 
 
 def symbols_for(number: int) -> list[str]:
@@ -34,6 +43,11 @@ def symbols_for(number: int) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_random_worker_kills_lose_no_execution_and_place_no_order_twice(alice, worker_env):
+    worker_env = {
+        **worker_env,
+        "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+        "BROKER_LOCK_SECONDS": str(BROKER_LOCK_SECONDS),
+    }
     chance = random.Random(SEED)
     workflow = workflow_from_template(alice, "single_timeframe")
     executions = []
@@ -55,6 +69,10 @@ def test_random_worker_kills_lose_no_execution_and_place_no_order_twice(alice, w
             workers[victim].kill()
             killed.append(workers[victim])
             workers[victim] = WorkerProcess(f"sigkill{victim}", env=worker_env).start()
+        # One more worker once the last kill's messages are past the visibility timeout: it hands them
+        # out as it starts, instead of the survivors doing so at their next restore, up to 100 s later.
+        time.sleep(VISIBILITY_TIMEOUT)
+        workers.append(WorkerProcess("sigkill-late", env=worker_env).start())
         wait_until(lambda: done.count() == EXECUTIONS, timeout=180, interval=0.5, message="every execution ended")
     finally:
         for worker in workers:
