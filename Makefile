@@ -15,9 +15,16 @@ export PORT
 run: install assets
 	$(BIN)/python -m tradingweb.launcher
 
+# Tests that start `celery worker`/`beat` subprocesses (or fork workers) run in a pytest session of
+# their own: the main session's in-process worker would otherwise compete with them for tasks and
+# database locks.
+PROCESS_TESTS := tests/queue tests/reliability tests/approvals/test_no_worker_blocked.py \
+	tests/gateway_sim/test_worker_processes.py
+
 test: install assets
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest $(addprefix --ignore=,$(PROCESS_TESTS))
+	$(BIN)/pytest $(PROCESS_TESTS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -76,3 +76,17 @@ def celery_worker(django_db_setup):
         hostname=f"tests-{uuid.uuid4().hex[:6]}@localhost",
     ) as worker:
         yield worker
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets a channel layer made in its own event loop.
+
+    channels_redis keeps locks bound to the loop that first used a layer, so a layer left from an
+    earlier test's loop fails in the next one ("bound to a different event loop").
+    """
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
