@@ -7,7 +7,7 @@ from celery.result import AsyncResult
 
 from execution.models import Decision, WorkflowExecution
 from tests.approvals.conftest import enqueue, entry_order, new_execution, wait_for_end, wait_for_parked
-from tests.workers import QUEUES, WorkerProcess
+from tests.workers import QUEUES, WorkerProcess, wait_until
 from tradingweb.celery import app
 
 
@@ -54,7 +54,8 @@ def _wait_until_not_consuming(workers: list[str], timeout: float = 20.0) -> None
 def test_a_parked_execution_frees_the_only_worker_slot_for_another(alice, alice_api, one_slot_worker):
     waiting = enqueue(new_execution(alice, name="Needs approval"))
     parked = wait_for_parked(waiting.pk, "AAPL")
-    assert AsyncResult(parked.task_id).successful(), "the task that parked has returned"
+    # The row says "awaiting approval" a moment before the task returns and stores its result.
+    wait_until(AsyncResult(parked.task_id).successful, timeout=30, message="the task that parked has returned")
 
     other = enqueue(new_execution(alice, human_approval=False, name="Runs alone"))
     finished_other = wait_for_end(other.pk)
