@@ -159,7 +159,8 @@ def park_execution(
         execution.status = WorkflowExecution.Status.AWAITING_APPROVAL
         execution.progress = {**progress_state, "current_symbol": point["symbol"], PARKED: parked}
         execution.results = results
-        execution.save(update_fields=["status", "progress", "results"])
+        execution.lease_expires_at = None  # nobody needs to run it until it is answered (and enqueued again)
+        execution.save(update_fields=["status", "progress", "results", "lease_expires_at"])
         transaction.on_commit(lambda: _schedule_expiry(approval))
     logger.info(
         "Execution %s parked before %s of %s: approval %s due %s",

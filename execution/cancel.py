@@ -88,16 +88,19 @@ def terminate_if_still_running(execution_id: int, grace_seconds: int | None = No
     return "terminated"
 
 
-def execution_abandon(execution: WorkflowExecution, error: str) -> WorkflowExecution:
-    """Record as cancelled a run whose worker is gone: partial results kept, no order left in doubt."""
+def execution_abandon(execution: WorkflowExecution, error: str, status: str = Status.CANCELLED) -> WorkflowExecution:
+    """Record as `status` (cancelled, or failed) a run whose worker is gone: partial results kept, no order
+    left in doubt."""
     now = timezone.now()
     for order in Order.objects.filter(execution=execution, status=Order.Status.PENDING, broker_order_id=""):
         settle_order_in_doubt(order)
     StepRun.objects.filter(execution=execution, status=StepRun.Status.RUNNING).update(
-        status=StepRun.Status.CANCELLED, error="Terminated while running (execution cancelled)", finished_at=now
+        status=StepRun.Status.CANCELLED if status == Status.CANCELLED else StepRun.Status.FAILED,
+        error=f"Stopped while running: {error}",
+        finished_at=now,
     )
     WorkflowExecution.objects.filter(pk=execution.pk).exclude(status__in=WorkflowExecution.TERMINAL_STATUSES).update(
-        status=Status.CANCELLED, error=error, completed_at=now
+        status=status, error=error, completed_at=now, lease_expires_at=None
     )
     execution.refresh_from_db()
     progress.execution_status(execution)

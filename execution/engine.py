@@ -24,7 +24,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
-from execution import approvals, notifications, progress, retries
+from execution import approvals, leases, notifications, progress, retries
 from execution.graph import StepNode, build_graph
 from execution.models import StepRun, WorkflowExecution
 from execution.steps import get_step
@@ -157,6 +157,7 @@ class ExecutionRun:
             "completed_symbols": 0,
         }
         self.cancelled = False
+        self.lease: leases.LeaseKeeper | None = None
         self.progress_lock = threading.Lock()
         # Continuing after an approval: keep the totals of the symbols done before the run parked.
         self.resume = approvals.parked_point(execution)
@@ -168,8 +169,16 @@ class ExecutionRun:
     # --- the run -----------------------------------------------------------------
 
     def run(self) -> dict:
-        self._mark_running()
+        """Claim the execution (leases.ExecutionHeld when another worker runs it), run it, record the outcome."""
+        claim = leases.claim(self.execution)
+        if claim.finished:
+            logger.info("Execution %s is already %s; nothing to run", self.execution.pk, self.execution.status)
+            return self.execution.results
+        if not claim.run:
+            return self._settle(claim)
+        self._mark_running(taken_over=claim.taken_over)
         error = ""
+        self.lease = leases.LeaseKeeper(self.execution).start()
         self.threads = StepThreads(MAX_PARALLEL_STEPS, f"execution-{self.execution.pk}")
         try:
             if not self.steps:
@@ -192,8 +201,9 @@ class ExecutionRun:
                 f"Timed out: the soft time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s was reached; "
                 "the work done so far is kept"
             )
-            # The steps still running stop at their next wait or boundary, before the hard limit kills them.
-            WorkflowExecution.objects.filter(pk=self.execution.pk).update(cancel_requested=True)
+            # The steps still running stop at their next wait or boundary, before the hard limit kills them;
+            # should it kill them, the error kept here lets the next claim settle the run as failed.
+            WorkflowExecution.objects.filter(pk=self.execution.pk).update(cancel_requested=True, error=error)
             logger.error("Execution %s: %s", self.execution.pk, error)
         except CriticalError as exc:
             error = str(exc)
@@ -207,10 +217,11 @@ class ExecutionRun:
             logger.exception("Execution %s aborted by an unexpected error", self.execution.pk)
         finally:
             self.threads.close()
+            self.lease.stop()
         return self._finish(error)
 
     def _park(self, position: int, outcome: SymbolOutcome) -> dict:
-        """Wait for a person without holding the worker: save where the run is and let the task end."""
+        """Wait for a person without holding the worker (or a lease): save where the run is and let the task end."""
         approvals.park_execution(
             execution=self.execution,
             point={**outcome.parked, "symbol": outcome.symbol, "symbol_index": position},
@@ -219,22 +230,30 @@ class ExecutionRun:
         )
         return self.execution.results
 
-    def _mark_running(self) -> None:
+    def _mark_running(self, *, taken_over: bool) -> None:
         execution = self.execution
-        if execution.attempt:
-            # A redelivery: the worker of the previous attempt died; its unfinished steps run again.
+        if taken_over:
+            # The worker of the previous run died; its unfinished steps run again.
             StepRun.objects.filter(execution=execution, status=StepRun.Status.RUNNING).update(
                 status=StepRun.Status.FAILED,
                 error="Interrupted: the worker running this step was lost; the execution was redelivered",
                 finished_at=timezone.now(),
             )
-        execution.status = WorkflowExecution.Status.RUNNING
         execution.started_at = execution.started_at or timezone.now()
-        execution.attempt += 1
         execution.progress = dict(self.progress)
         execution.error = ""
-        execution.save(update_fields=["status", "started_at", "attempt", "progress", "error"])
+        execution.save(update_fields=["started_at", "progress", "error"])
         progress.execution_status(execution)
+
+    def _settle(self, claim: leases.Claim) -> dict:
+        """End a run that must not go on (see leases.claim) as its claim says, keeping what it did."""
+        from execution.cancel import execution_abandon  # cancel settles orders through the broker modules
+
+        logger.warning("Execution %s ends %s without running: %s", self.execution.pk, claim.settle_status, claim.error)
+        execution = execution_abandon(self.execution, claim.error, status=claim.settle_status)
+        if execution.status == WorkflowExecution.Status.FAILED:
+            notifications.execution_failed(execution)
+        return execution.results
 
     def _finish(self, error: str) -> dict:
         execution = self.execution
@@ -257,7 +276,8 @@ class ExecutionRun:
         execution.progress = dict(self.progress, current_symbol="")
         execution.completed_at = timezone.now()
         try:
-            self._save_final_status()
+            if not self._save_final_status():
+                return execution.results
         except DatabaseError:
             logger.exception("Execution %s: could not save its final status %s", execution.pk, status)
         progress.execution_status(execution)
@@ -270,8 +290,10 @@ class ExecutionRun:
         """The results saved with the final status (a replay adds its report, see execution/replay.py)."""
         return self.results
 
-    def _save_final_status(self) -> None:
+    def _save_final_status(self) -> bool:
         """Save the outcome, on a new connection if the database dropped this one (the run ended on that).
+
+        False when another worker has taken the execution over: its outcome is that run's to record.
 
         No step runs any more, so a step run still marked running was cut off by the error that ended
         the run (a dropped connection cannot record its step's end): it is marked failed with the run.
@@ -281,21 +303,39 @@ class ExecutionRun:
                 connections["default"].close()  # the next query opens a fresh connection
             try:
                 with transaction.atomic():
+                    if not self._save_outcome_if_still_held():
+                        logger.warning("Execution %s was taken over by another worker; this run's outcome is "
+                                       "not recorded", self.execution.pk)  # fmt: skip
+                        return False
                     StepRun.objects.filter(execution=self.execution, status=StepRun.Status.RUNNING).update(
                         status=StepRun.Status.FAILED,
                         error=f"Interrupted: {self.execution.error or 'the run ended while this step ran'}",
                         finished_at=self.execution.completed_at,
                     )
-                    self.execution.save(update_fields=["status", "error", "results", "progress", "completed_at"])
-                return
+                return True
             except DATABASE_GONE:
                 if reconnect:
                     raise
                 logger.warning("Execution %s: database connection lost; saving its outcome on a new one",
                                self.execution.pk)  # fmt: skip
 
+    def _save_outcome_if_still_held(self) -> bool:
+        execution = self.execution
+        return bool(
+            WorkflowExecution.objects.filter(pk=execution.pk, attempt=execution.attempt).update(
+                status=execution.status,
+                error=execution.error,
+                results=execution.results,
+                progress=execution.progress,
+                completed_at=execution.completed_at,
+                lease_expires_at=None,
+            )
+        )
+
     def _cancel_requested(self) -> bool:
-        if not self.cancelled and self.execution.cancel_was_requested():
+        """Whether the run should stop: cancelled by its owner, or taken over by another worker."""
+        lost = self.lease is not None and self.lease.lost.is_set()
+        if not self.cancelled and (lost or self.execution.cancel_was_requested()):
             self.cancelled = True
         return self.cancelled
 

@@ -60,6 +60,13 @@ def periodic_entries() -> list[PeriodicEntry]:
             description="Daily: delete finished executions older than EXECUTION_RETENTION_DAYS and log the counts.",
         ),
         PeriodicEntry(
+            name="execution: recover stranded executions",
+            task="execution.recover_stranded_executions",
+            queue="high",
+            every_seconds=settings.EXECUTION_RECOVERY_SECONDS,
+            description="Every EXECUTION_RECOVERY_SECONDS: send again executions no queue or worker holds any more.",
+        ),
+        PeriodicEntry(
             name="broker: poll orders and notify",
             task="execution.poll_orders_and_notify",
             queue="high",

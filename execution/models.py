@@ -55,6 +55,10 @@ class WorkflowExecution(models.Model):
     triggered_by = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.USER)
     cancel_requested = models.BooleanField(default=False)
     attempt = models.PositiveIntegerField(default=0)
+    # Until when the queue (once enqueued) or the worker running it (renewed while it runs) answers
+    # for this execution; past it, the recovery sweep checks on it (execution.leases).
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    interruptions = models.PositiveIntegerField(default=0)  # runs whose worker was lost mid-run
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -372,6 +372,9 @@ def replay_run(replay_execution_id: int) -> ReplayReport:
         return _report(replay)
     run = ReplayRun(replay, original, ReplayInputs(original, replay.params["replay_mode"]))
     run.run()
+    if run.report is None:  # another delivery had finished it, or it was settled without running
+        replay.refresh_from_db()
+        return _report(replay)
     return run.report
 
 

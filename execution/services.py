@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.calls import BudgetExceeded, check_budget
+from execution.leases import lease_end
 from execution.models import Schedule, WorkflowExecution
 from execution.tasks import run_workflow_execution
 from workflows.models import Strategy, Workflow
@@ -109,8 +110,9 @@ def execution_create(
 def execution_enqueue(execution: WorkflowExecution) -> str:
     """Queue the run on its priority's queue once the row is committed; returns the Celery task id."""
     task_id = str(uuid.uuid4())
-    WorkflowExecution.objects.filter(pk=execution.pk).update(task_id=task_id)
-    execution.task_id = task_id
+    lease = lease_end()  # the queue answers for it until then (see execution.leases)
+    WorkflowExecution.objects.filter(pk=execution.pk).update(task_id=task_id, lease_expires_at=lease)
+    execution.task_id, execution.lease_expires_at = task_id, lease
     transaction.on_commit(
         lambda: run_workflow_execution.apply_async(args=[execution.pk], queue=execution.priority, task_id=task_id)
     )

@@ -11,14 +11,23 @@ from celery import shared_task
 from celery.signals import beat_init
 
 from execution.engine import run_execution
+from execution.leases import ExecutionHeld, recover_stranded_executions
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="execution.run_workflow_execution", acks_late=True, reject_on_worker_lost=True)
-def run_workflow_execution(execution_id: int) -> dict:
-    """Run one execution; a cancelled one is not started, a redelivered one is finished, never run anew."""
-    return run_execution(execution_id)
+@shared_task(
+    bind=True, name="execution.run_workflow_execution", acks_late=True, reject_on_worker_lost=True, max_retries=None
+)
+def run_workflow_execution(self, execution_id: int) -> dict:
+    """Run one execution; a cancelled one is not started, a redelivered one is finished, never run anew.
+
+    A delivery of an execution another worker is running comes back after that worker's lease.
+    """
+    try:
+        return run_execution(execution_id)
+    except ExecutionHeld as held:
+        raise self.retry(countdown=held.retry_in, exc=held) from held
 
 
 @shared_task(name="execution.run_scheduled_workflow", acks_late=True)
@@ -35,6 +44,12 @@ def terminate_cancelled_execution(execution_id: int, grace_seconds: int | None =
     from execution.cancel import terminate_if_still_running
 
     return terminate_if_still_running(execution_id, grace_seconds)
+
+
+@shared_task(name="execution.recover_stranded_executions")
+def recover_stranded_executions_task() -> dict:
+    """Send again the executions that no queue or worker holds any more (a Redis crash, a lost worker)."""
+    return recover_stranded_executions()
 
 
 @shared_task(name="execution.prune_old_executions")

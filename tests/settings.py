@@ -37,6 +37,8 @@ RUN_ID = os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:8])
 os.environ.setdefault("REDIS_KEY_PREFIX", f"tw-test-{RUN_ID}:")
 os.environ.setdefault("TEST_DATABASE_NAME", f"test_tradingweb_{RUN_ID}")
 os.environ.setdefault("VAR_DIR", f"/tmp/tradingweb-test-{RUN_ID}")
+# A worker killed in a test is taken over after seconds, not production's minute (its workers inherit this).
+os.environ.setdefault("EXECUTION_LEASE_SECONDS", "10")
 if POSTGRES_AVAILABLE:
     os.environ.setdefault("DATABASE_URL", TEST_DATABASE_URL)
 if REDIS_AVAILABLE:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
@@ -23,9 +24,12 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    number = int(value) if value not in (None, "") else default
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
 
 
 def env_float(name: str, default: float) -> float:
@@ -190,6 +194,12 @@ CELERY_TIMEZONE = "UTC"
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3)
 # A step failing on a transient error is tried again after base, 2 x base, 4 x base ... seconds.
 TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 1.0)
+# A worker running an execution renews its lease every quarter of this; an execution whose lease ran
+# out (queued or running) is checked by the recovery sweep every EXECUTION_RECOVERY_SECONDS and sent
+# to a worker again if nobody holds it (execution.leases). Runs interrupted this many times fail.
+EXECUTION_LEASE_SECONDS = env_int("EXECUTION_LEASE_SECONDS", 60, minimum=4)
+EXECUTION_RECOVERY_SECONDS = env_int("EXECUTION_RECOVERY_SECONDS", 60, minimum=1)
+EXECUTION_MAX_INTERRUPTIONS = env_int("EXECUTION_MAX_INTERRUPTIONS", 5, minimum=1)
 # A cancelled execution still running this long after the cancel is terminated (revoke terminate=True).
 CANCEL_GRACE_SECONDS = env_int("CANCEL_GRACE_SECONDS", 30)
 # How long the task metrics wait for workers to answer a ping.

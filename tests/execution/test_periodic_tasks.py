@@ -19,6 +19,7 @@ from workflows.models import Workflow, WorkflowVersion
 
 EXPECTED = {
     "execution: prune old executions": ("execution.prune_old_executions", "low", "30 3 * * *"),
+    "execution: recover stranded executions": ("execution.recover_stranded_executions", "high", 60),
     "broker: poll orders and notify": ("execution.poll_orders_and_notify", "high", 60),
     "execution: expire overdue approvals": ("execution.expire_overdue_approvals", "high", 45),
     "broker: check risk and notify": ("execution.check_risk_and_notify", "high", 300),

@@ -1,0 +1,220 @@
+"""Who runs an execution, and finding the executions nobody runs any more.
+
+An execution in the queue or on a worker holds a lease (`WorkflowExecution.lease_expires_at`):
+enqueueing grants settings.EXECUTION_LEASE_SECONDS, and the worker running it claims it under a
+row lock and renews the lease from a `LeaseKeeper` thread. The broker alone cannot promise that
+every execution ends:
+
+- kombu's Redis transport pops a message and records it as unacknowledged in two steps, so a
+  Redis crash between them loses the message;
+- a worker whose broker connection breaks drops the messages it had reserved, and they wait in
+  Redis's unacknowledged set for the visibility timeout (hours);
+- a worker killed by the hard time limit acknowledges its message, and nothing runs the rest.
+
+`recover_stranded_executions` (a periodic task, every settings.EXECUTION_RECOVERY_SECONDS) takes
+every execution whose lease ran out: a queued one is sent again unless its message still waits in
+a queue; a running one lost its worker and is sent again, and the next worker takes it over
+(its unfinished steps run again, see the engine). Sending twice is harmless: a delivery that
+finds the execution finished returns, one that finds it running under a live lease retries after
+the lease, and only one claim can win. A run interrupted settings.EXECUTION_MAX_INTERRUPTIONS times
+fails instead of being taken over again, and a run that was stopping (cancelled, or past its
+soft time limit) when its worker died is settled rather than resumed.
+"""
+
+import datetime
+import json
+import logging
+import threading
+from dataclasses import dataclass
+
+from celery import current_app
+from django.conf import settings
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+
+from execution.models import WorkflowExecution
+
+logger = logging.getLogger(__name__)
+
+Status = WorkflowExecution.Status
+# Statuses in which an expired lease means the execution may be stranded (a parked execution holds
+# no lease: it waits for a person, and answering it enqueues it again).
+WATCHED_STATUSES = (Status.PENDING, Status.RUNNING, Status.AWAITING_APPROVAL)
+
+
+class ExecutionHeld(Exception):
+    """Another worker runs this execution under a live lease; this delivery should come back later."""
+
+    def __init__(self, execution_id: int, retry_in: float):
+        super().__init__(f"Execution {execution_id} is running elsewhere; trying again in {retry_in:.0f} s")
+        self.retry_in = retry_in
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a delivery found: `run` it (this worker now holds the lease), or it is `finished`, or it
+    must be `settled` with `status` and `error` because its run must not go on."""
+
+    run: bool = False
+    finished: bool = False
+    settle_status: str = ""
+    error: str = ""
+    taken_over: bool = False  # the previous run's worker died while it ran
+
+
+def lease_end(now: datetime.datetime | None = None) -> datetime.datetime:
+    return (now or timezone.now()) + datetime.timedelta(seconds=settings.EXECUTION_LEASE_SECONDS)
+
+
+def claim(execution: WorkflowExecution) -> Claim:
+    """Take `execution` for this worker if nobody else runs it; updates the instance on success.
+
+    Raises ExecutionHeld when another worker holds a live lease on it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            WorkflowExecution.objects.select_for_update()
+            .only("status", "attempt", "interruptions", "lease_expires_at", "cancel_requested", "error")
+            .get(pk=execution.pk)
+        )
+        if row.is_finished():
+            execution.status = row.status
+            return Claim(finished=True)
+        if row.status == Status.RUNNING and row.lease_expires_at and row.lease_expires_at > now:
+            raise ExecutionHeld(execution.pk, (row.lease_expires_at - now).total_seconds() + 1)
+        taken_over = row.status == Status.RUNNING
+        row.status = Status.RUNNING
+        row.attempt += 1
+        row.interruptions += taken_over
+        row.lease_expires_at = lease_end(now)
+        row.save(update_fields=["status", "attempt", "interruptions", "lease_expires_at"])
+    execution.status, execution.attempt, execution.lease_expires_at = row.status, row.attempt, row.lease_expires_at
+    execution.interruptions = row.interruptions
+    if taken_over and row.cancel_requested:
+        # Its run was stopping when the worker died: a soft time limit left its error, a cancel none.
+        if row.error:
+            return Claim(settle_status=Status.FAILED, error=row.error, taken_over=True)
+        return Claim(
+            settle_status=Status.CANCELLED, error="Cancelled; its worker was lost while it stopped", taken_over=True
+        )
+    if row.interruptions >= settings.EXECUTION_MAX_INTERRUPTIONS:
+        return Claim(
+            settle_status=Status.FAILED,
+            error=f"Interrupted {row.interruptions} times (its worker was lost each time); not tried again",
+            taken_over=taken_over,
+        )
+    return Claim(run=True, taken_over=taken_over)
+
+
+class LeaseKeeper:
+    """Renews a running execution's lease from a daemon thread until stopped.
+
+    `lost` is set when another worker has taken the execution over (this run's lease had run out,
+    e.g. the process was frozen): this run then stops at its next boundary and records nothing final.
+    """
+
+    def __init__(self, execution: WorkflowExecution):
+        self.execution_id = execution.pk
+        self.attempt = execution.attempt
+        self.stopped = threading.Event()
+        self.lost = threading.Event()
+        self.thread = threading.Thread(target=self._renew_until_stopped, name=f"lease-{execution.pk}", daemon=True)
+
+    def start(self) -> "LeaseKeeper":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _renew_until_stopped(self) -> None:
+        try:
+            while not self.stopped.wait(settings.EXECUTION_LEASE_SECONDS / 4):
+                try:
+                    self._renew()
+                except DatabaseError as error:
+                    logger.warning("Execution %s: could not renew its lease: %s", self.execution_id, error)
+                    connections.close_all()  # this thread's connection; the next renewal opens a new one
+                if self.lost.is_set():
+                    return
+        finally:
+            connections.close_all()
+
+    def _renew(self) -> None:
+        mine = WorkflowExecution.objects.filter(pk=self.execution_id, attempt=self.attempt)
+        if mine.filter(status=Status.RUNNING).update(lease_expires_at=lease_end()):
+            return
+        # Not renewed: parked or ended (the run is stopping this keeper), or another worker's now.
+        if WorkflowExecution.objects.filter(pk=self.execution_id).exclude(attempt=self.attempt).exists():
+            logger.warning("Execution %s was taken over by another worker; this run stops", self.execution_id)
+            self.lost.set()
+
+
+# --- the recovery sweep -----------------------------------------------------------
+
+
+def waiting_task_ids() -> set[str] | None:
+    """Ids of the tasks whose messages wait in the Celery queues; None when the broker cannot tell."""
+    with current_app.connection_for_read() as connection:
+        channel = connection.default_channel
+        if connection.transport.driver_name != "redis":
+            return None
+        # The Redis transport keeps each queue (and each of its priority levels) as a list.
+        keys = [
+            channel.global_keyprefix + channel._q_for_pri(queue, priority)
+            for queue in settings.CELERY_TASK_QUEUES_BY_PRIORITY
+            for priority in channel.priority_steps
+        ]
+        with channel.conn_or_acquire() as client:
+            pipe = client.pipeline()
+            for key in dict.fromkeys(keys):
+                pipe.lrange(key, 0, -1)
+            lists = pipe.execute()
+    ids = set()
+    for payloads in lists:
+        for payload in payloads:
+            try:
+                ids.add(json.loads(payload)["headers"]["id"])
+            except (ValueError, KeyError, TypeError):
+                logger.warning("A message in the queue has no task id: %.200r", payload)
+    return ids
+
+
+def send_again(execution: WorkflowExecution, now: datetime.datetime) -> None:
+    """Publish the execution's task once more (same task id, same queue) and give it a new lease."""
+    from execution.tasks import run_workflow_execution  # the tasks import the engine, which imports this module
+
+    WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease_end(now))
+    run_workflow_execution.apply_async(args=[execution.pk], queue=execution.priority, task_id=execution.task_id)
+
+
+def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:
+    """Send again every execution whose lease ran out and that no queue or worker holds (see the module doc)."""
+    now = now or timezone.now()
+    expired = list(
+        WorkflowExecution.objects.filter(status__in=WATCHED_STATUSES, lease_expires_at__lt=now)
+        .exclude(task_id="")
+        .only("pk", "status", "priority", "task_id", "attempt")
+    )
+    counts = {"resent": 0, "still_queued": 0, "unknown": 0}
+    if not expired:
+        return counts
+    queued = waiting_task_ids() if any(execution.status != Status.RUNNING for execution in expired) else set()
+    for execution in expired:
+        if execution.status != Status.RUNNING and queued is None:
+            counts["unknown"] += 1
+            continue
+        if execution.status != Status.RUNNING and execution.task_id in queued:
+            # Behind a backlog: still in the queue, so look again after another lease.
+            WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease_end(now))
+            counts["still_queued"] += 1
+            continue
+        logger.warning(
+            "Execution %s (%s, attempt %s) is held by no queue or worker; sending task %s again",
+            execution.pk, execution.status, execution.attempt, execution.task_id,
+        )  # fmt: skip
+        send_again(execution, now)
+        counts["resent"] += 1
+    return counts
