@@ -21,14 +21,10 @@ run: install assets
 PROCESS_TESTS := tests/queue tests/reliability tests/approvals/test_no_worker_blocked.py \
 	tests/gateway_sim/test_worker_processes.py
 
-# Known to fail, not yet fixed (see README "Known gaps"): after a Redis crash some executions of a
-# batch never reach a terminal state within the test's 150 s.
-KNOWN_FAILING := tests/reliability/test_redis_restart.py
-
 test: install assets
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(addprefix --ignore=,$(PROCESS_TESTS))
-	$(BIN)/pytest $(PROCESS_TESTS) $(addprefix --ignore=,$(KNOWN_FAILING))
+	$(BIN)/pytest $(PROCESS_TESTS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -67,6 +67,8 @@ class WorkflowExecutionAdmin(admin.ModelAdmin):
         "progress",
         "results",
         "attempt",
+        "interruptions",
+        "lease_expires_at",
         "created_at",
         "started_at",
         "completed_at",

@@ -182,39 +182,42 @@ def waiting_task_ids() -> set[str] | None:
     return ids
 
 
-def send_again(execution: WorkflowExecution, now: datetime.datetime) -> None:
-    """Publish the execution's task once more (same task id, same queue) and give it a new lease."""
+def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:
+    """Send again every execution whose lease ran out and whose message waits in no queue (see the module doc).
+
+    A queued execution still in a queue (behind a backlog) gets a new lease, so it is looked at again
+    only after that; a running one keeps its expired lease, which is what lets the next worker take it over.
+    """
     from execution.tasks import run_workflow_execution  # the tasks import the engine, which imports this module
 
-    WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease_end(now))
-    run_workflow_execution.apply_async(args=[execution.pk], queue=execution.priority, task_id=execution.task_id)
-
-
-def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:
-    """Send again every execution whose lease ran out and that no queue or worker holds (see the module doc)."""
     now = now or timezone.now()
-    expired = list(
-        WorkflowExecution.objects.filter(status__in=WATCHED_STATUSES, lease_expires_at__lt=now)
-        .exclude(task_id="")
-        .only("pk", "status", "priority", "task_id", "attempt")
-    )
     counts = {"resent": 0, "still_queued": 0, "unknown": 0}
-    if not expired:
-        return counts
-    queued = waiting_task_ids() if any(execution.status != Status.RUNNING for execution in expired) else set()
-    for execution in expired:
-        if execution.status != Status.RUNNING and queued is None:
-            counts["unknown"] += 1
-            continue
-        if execution.status != Status.RUNNING and execution.task_id in queued:
-            # Behind a backlog: still in the queue, so look again after another lease.
-            WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease_end(now))
-            counts["still_queued"] += 1
-            continue
-        logger.warning(
-            "Execution %s (%s, attempt %s) is held by no queue or worker; sending task %s again",
-            execution.pk, execution.status, execution.attempt, execution.task_id,
-        )  # fmt: skip
-        send_again(execution, now)
-        counts["resent"] += 1
+    # Rows another sweep is handling right now are skipped, so two sweeps never send one execution twice.
+    with transaction.atomic():
+        expired = list(
+            WorkflowExecution.objects.select_for_update(skip_locked=True)
+            .filter(status__in=WATCHED_STATUSES, lease_expires_at__lt=now)
+            .exclude(task_id="")
+            .only("pk", "status", "priority", "task_id", "attempt")
+        )
+        if not expired:
+            return counts
+        queued = waiting_task_ids()
+        for execution in expired:
+            if queued is None:
+                counts["unknown"] += 1
+                continue
+            if execution.task_id in queued:
+                if execution.status != Status.RUNNING:
+                    WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease_end(now))
+                counts["still_queued"] += 1
+                continue
+            logger.warning(
+                "Execution %s (%s, attempt %s) is held by no queue or worker; sending task %s again",
+                execution.pk, execution.status, execution.attempt, execution.task_id,
+            )  # fmt: skip
+            run_workflow_execution.apply_async(args=[execution.pk], queue=execution.priority, task_id=execution.task_id)
+            counts["resent"] += 1
+    if queued is None:
+        logger.warning("The broker cannot list its queued messages; %s expired leases not checked", len(expired))
     return counts

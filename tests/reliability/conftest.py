@@ -56,6 +56,9 @@ class RedisServer:
                     raise AssertionError(f"redis-server on port {self.port} did not start") from None
                 time.sleep(0.05)
 
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
     def kill(self) -> None:
         """SIGKILL: the server vanishes mid-conversation, as in a crash; the append-only file stays."""
         self.process.send_signal(signal.SIGKILL)

@@ -1,0 +1,142 @@
+"""Execution leases: one worker at a time runs an execution, and a run whose worker died is taken over or settled.
+
+The recovery sweep against a real queue is in tests/reliability/test_stranded_executions.py.
+"""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from execution import leases
+from execution.engine import ExecutionRun, run_execution
+from execution.leases import ExecutionHeld, LeaseKeeper
+from execution.models import StepRun, WorkflowExecution
+from tests.workers import waiting_execution
+
+Status = WorkflowExecution.Status
+
+
+def orphaned(execution, *, seconds_ago=5, **fields) -> WorkflowExecution:
+    """The execution as a worker that died mid-run left it: running, its lease run out, a step half done."""
+    WorkflowExecution.objects.filter(pk=execution.pk).update(
+        status=Status.RUNNING,
+        attempt=1,
+        lease_expires_at=timezone.now() - datetime.timedelta(seconds=seconds_ago),
+        started_at=timezone.now(),
+        **fields,
+    )
+    StepRun.objects.create(
+        execution=execution, symbol="AAPL", step_id="wait0", step_type="wait", index=0, status=StepRun.Status.RUNNING
+    )
+    execution.refresh_from_db()
+    return execution
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_of_an_execution_another_worker_runs_comes_back_after_that_lease(alice):
+    execution = waiting_execution(alice, 0)
+    live_until = timezone.now() + datetime.timedelta(seconds=30)
+    WorkflowExecution.objects.filter(pk=execution.pk).update(
+        status=Status.RUNNING, attempt=1, lease_expires_at=live_until
+    )
+
+    with pytest.raises(ExecutionHeld) as held:
+        run_execution(execution.pk)
+
+    assert 29 <= held.value.retry_in <= 32
+    execution.refresh_from_db()
+    assert (execution.status, execution.attempt, execution.lease_expires_at) == (Status.RUNNING, 1, live_until)
+    assert not StepRun.objects.filter(execution=execution).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_worker_died_is_taken_over_and_its_cut_off_step_runs_again(alice):
+    execution = orphaned(waiting_execution(alice, 0))
+
+    run_execution(execution.pk)
+
+    execution.refresh_from_db()
+    assert execution.status == Status.COMPLETED, execution.error
+    assert (execution.attempt, execution.interruptions, execution.lease_expires_at) == (2, 1, None)
+    runs = StepRun.objects.filter(execution=execution).order_by("pk")
+    assert [(run.attempt, run.status) for run in runs] == [(1, "failed"), (2, "completed")]
+    assert "worker running this step was lost" in runs[0].error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_interrupted_too_often_fails_instead_of_running_again(alice, settings):
+    settings.EXECUTION_MAX_INTERRUPTIONS = 3
+    execution = orphaned(waiting_execution(alice, 0), interruptions=2)
+
+    run_execution(execution.pk)
+
+    execution.refresh_from_db()
+    assert execution.status == Status.FAILED
+    assert execution.error == "Interrupted 3 times (its worker was lost each time); not tried again"
+    assert execution.completed_at is not None and execution.interruptions == 3
+    assert list(StepRun.objects.filter(execution=execution).values_list("status", flat=True)) == ["failed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_after_its_soft_time_limit_is_settled_as_failed_not_resumed(alice):
+    # What the engine leaves when the hard time limit kills it while its steps stop after the soft one.
+    timed_out = "Timed out: the soft time limit of 3600 s was reached; the work done so far is kept"
+    execution = orphaned(waiting_execution(alice, 0), cancel_requested=True, error=timed_out)
+
+    run_execution(execution.pk)
+
+    execution.refresh_from_db()
+    assert (execution.status, execution.error) == (Status.FAILED, timed_out)
+    run = StepRun.objects.get(execution=execution)
+    assert run.status == "failed" and run.error == f"Stopped while running: {timed_out}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancelled_run_whose_worker_died_while_stopping_ends_cancelled(alice):
+    execution = orphaned(waiting_execution(alice, 0), cancel_requested=True)
+
+    run_execution(execution.pk)
+
+    execution.refresh_from_db()
+    assert execution.status == Status.CANCELLED
+    assert execution.error == "Cancelled; its worker was lost while it stopped"
+    assert StepRun.objects.get(execution=execution).status == "cancelled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_was_taken_over_stops_and_leaves_the_outcome_to_the_new_owner(alice):
+    execution = waiting_execution(alice, 0)
+    run = ExecutionRun(execution)
+    leases.claim(execution)
+    keeper = LeaseKeeper(execution)
+    keeper._renew()
+    assert not keeper.lost.is_set()
+    # Its process froze past the lease; another worker claimed the execution meanwhile.
+    WorkflowExecution.objects.filter(pk=execution.pk).update(attempt=2, lease_expires_at=leases.lease_end())
+
+    keeper._renew()
+    run.lease = keeper
+    run.execution.status, run.execution.error = Status.CANCELLED, ""
+
+    assert keeper.lost.is_set() and run._cancel_requested()
+    assert run._save_final_status() is False
+    execution.refresh_from_db()
+    assert (execution.status, execution.attempt) == (Status.RUNNING, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_execution_renews_its_lease_and_holds_none_once_it_ends(alice):
+    running = waiting_execution(alice, 0)
+    leases.claim(running)
+    claimed_until = WorkflowExecution.objects.get(pk=running.pk).lease_expires_at
+    keeper = LeaseKeeper(running)
+
+    keeper._renew()
+
+    assert WorkflowExecution.objects.get(pk=running.pk).lease_expires_at > claimed_until
+    assert not keeper.lost.is_set()
+    ended = waiting_execution(alice, 0)
+    run_execution(ended.pk)
+    ended.refresh_from_db()
+    assert (ended.status, ended.lease_expires_at) == (Status.COMPLETED, None)
