@@ -8,6 +8,8 @@ events. A symbol that fails is
 recorded and the next one runs; a critical error (broker authentication lost, database gone)
 ends the execution with what was done kept. The cancel flag is read between steps, between
 symbols, inside waits and once more when the run ends (a cancel during the last step still counts).
+A run first claims its execution and holds a lease on it while it runs (execution.leases), so one
+execution never runs on two workers at once, and a run whose worker died is taken over.
 """
 
 import json
