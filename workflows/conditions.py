@@ -16,7 +16,9 @@ Paths read plain dicts and lists of the context only (no attributes, no names st
 evaluates to null, and any ordering comparison with null is false. Text compares ignoring case
 (`decision.type == "buy"`); numbers compare as numbers, numeric text included. `contains` is a
 case-insensitive substring test for text and membership for lists; `matches` is a regular-
-expression search (case-sensitive unless the pattern says `(?i)`).
+expression search (case-sensitive unless the pattern says `(?i)`), given MATCH_TIMEOUT_SECONDS:
+a pattern that backtracks without end on some text (`^(a|a)+$`) fails the condition with an error
+instead of holding the worker.
 """
 
 import re
@@ -24,7 +26,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import regex
+
 MAX_EXPRESSION_LENGTH = 2000
+MATCH_TIMEOUT_SECONDS = 0.5
 
 TOKEN_PATTERN = re.compile(
     r"""
@@ -129,7 +134,7 @@ class Comparison:
     operator: str
     left: Any
     right: Any
-    pattern: re.Pattern | None = None
+    pattern: regex.Pattern | None = None
 
     def evaluate(self, context: dict) -> bool:
         left = self.left.evaluate(context)
@@ -145,8 +150,7 @@ class Comparison:
         if self.operator == "in":
             return _contains(right, left)
         if self.operator == "matches":
-            pattern = self.pattern or _compile(right)
-            return isinstance(left, str) and pattern.search(left) is not None
+            return isinstance(left, str) and _search(self.pattern or _compile(right), left)
         return _order(self.operator, left, right)
 
 
@@ -206,13 +210,23 @@ def _order(operator: str, left: Any, right: Any) -> bool:
     return left >= right
 
 
-def _compile(pattern: Any) -> re.Pattern:
+def _compile(pattern: Any) -> regex.Pattern:
     if not isinstance(pattern, str):
         raise ConditionError(f"'matches' needs a regular expression in quotes, got {pattern!r}")
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        return regex.compile(pattern)
+    except regex.error as exc:
         raise ConditionError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def _search(pattern: regex.Pattern, text: str) -> bool:
+    try:
+        return pattern.search(text, timeout=MATCH_TIMEOUT_SECONDS) is not None
+    except TimeoutError:
+        raise ConditionError(
+            f"the regular expression {pattern.pattern!r} took over {MATCH_TIMEOUT_SECONDS:g} s on a text of "
+            f"{len(text)} characters; simplify it"
+        ) from None
 
 
 @dataclass(frozen=True)

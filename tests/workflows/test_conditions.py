@@ -84,3 +84,13 @@ def test_it_reads_only_dicts_and_lists_never_attributes():
 def test_ordering_text_against_a_number_is_an_error_at_evaluation():
     with pytest.raises(ConditionError, match="cannot compare"):
         parse_condition("decision.type > 3").evaluate(CONTEXT)
+
+
+def test_a_pattern_that_backtracks_without_end_fails_with_an_error_instead_of_holding_the_worker():
+    condition = parse_condition("analysis.daily matches '^(a|a)+$'")
+    runaway = {"analysis": {"daily": "a" * 40 + "!"}}  # 2^40 ways to match the a's before the "!" fails
+
+    with pytest.raises(ConditionError, match=r"took over 0.5 s on a text of 41 characters; simplify it"):
+        condition.evaluate(runaway)
+
+    assert condition.evaluate({"analysis": {"daily": "aaaa"}}) is True
