@@ -9,7 +9,10 @@ import logging
 
 from celery import shared_task
 from celery.signals import beat_init
+from django.core.cache import cache
+from django.dispatch import receiver
 
+from broker.signals import gateway_reconnected
 from execution.engine import run_execution
 from execution.leases import ExecutionHeld, recover_stranded_executions
 
@@ -123,6 +126,19 @@ def expire_overdue_approvals() -> int:
     from execution.approvals import expire_overdue_approvals as expire_overdue
 
     return expire_overdue()
+
+
+# Every worker process has its own broker connection, and they all reconnect when the gateway comes
+# back: one reconciliation per this many seconds is enough.
+RECONCILE_AFTER_RECONNECT_SECONDS = 60
+
+
+@receiver(gateway_reconnected)
+def reconcile_after_reconnect(sender, **kwargs):
+    """Orders may have filled or been cancelled while the connection was down: reconcile soon after it is back."""
+    if not cache.add("broker:reconcile-after-reconnect", 1, timeout=RECONCILE_AFTER_RECONNECT_SECONDS):
+        return None
+    return reconcile_and_notify.apply_async(queue="normal")
 
 
 @beat_init.connect

@@ -45,6 +45,7 @@ from broker.adapters.base import (
 from broker.coordination import redis_client, redis_key
 from broker.models import Order
 from broker.pacing import HistoricalPacer
+from broker.signals import gateway_reconnected
 from broker.timeframes import check_bar, parse_period
 
 logger = logging.getLogger(__name__)
@@ -302,6 +303,8 @@ class IBKRAdapter(BrokerAdapter):
         self._runner = _EventLoopThread()
         self.ib: IB = self._runner.run(self._make_ib(), timeout=5)
         self._connecting = asyncio.Lock()
+        self._has_connected = False
+        self._reconnected = False  # set on the connection's loop, announced by the calling thread
 
     @staticmethod
     async def _make_ib() -> IB:
@@ -350,6 +353,8 @@ class IBKRAdapter(BrokerAdapter):
                     accounts = self.ib.managedAccounts()
                     self.account = accounts[0] if accounts else ""
                 logger.info("Connected to IBKR as client %s, account %s", self.client_id, self.account)
+                self._reconnected = self._has_connected
+                self._has_connected = True
         return self.ib
 
     def _call(self, work: Callable, timeout: float | None = None):
@@ -368,6 +373,17 @@ class IBKRAdapter(BrokerAdapter):
             raise TransientBrokerError(f"IBKR did not answer within {timeout:.0f}s") from exc
         except ConnectionError as exc:
             raise BrokerUnavailable(f"Connection to IB Gateway lost: {exc}", code=504) from exc
+        finally:
+            self._announce_reconnect()
+
+    def _announce_reconnect(self) -> None:
+        """Tell the app (broker.signals) once after a reconnect, from this thread, not the connection's loop."""
+        if self._reconnected:
+            self._reconnected = False
+            logger.warning("Reconnected to IBKR as client %s after losing the connection", self.client_id)
+            for receiver, error in gateway_reconnected.send_robust(sender=type(self), adapter=self):
+                if isinstance(error, Exception):
+                    logger.error("After the IBKR reconnect, %s failed: %r", receiver.__qualname__, error)
 
     def _connect_now(self) -> None:
         """Connect (if needed) so the account is known; raises BrokerUnavailable when it cannot."""

@@ -10,7 +10,9 @@ import pytest
 from broker.adapters.base import BrokerUnavailable, OrderRequest, PermanentBrokerError, TransientBrokerError
 from broker.adapters.ibkr import IBKRAdapter
 from broker.pacing import HistoricalPacer
+from broker.signals import gateway_reconnected
 from broker.simulation import SimulatedExchange, conid_for, generate_bars
+from execution.tasks import reconcile_after_reconnect
 
 from .conftest import on_own_connection
 
@@ -146,14 +148,28 @@ def test_the_adapter_maps_gateway_errors_to_permanent_and_transient(gateway, ada
     assert "[201]" in rejected.message and "Margin check failed" in rejected.message
 
 
-def test_the_adapter_reconnects_after_the_gateway_drops_it(gateway, adapter):
-    adapter.qualify("SLOW")
+def test_the_adapter_reconnects_after_the_gateway_drops_it_and_says_so_once(gateway, adapter):
+    reconnects = []
 
-    gateway.drop_connections()
-    eventually(lambda: not adapter.ib.isConnected())
+    def heard(sender, adapter, **kwargs):
+        reconnects.append(adapter)
 
-    assert adapter.qualify("KO").symbol == "KO"
-    assert adapter.status().connected
+    # Only this test listens: the app's own listener would queue a reconciliation for a later test's worker.
+    gateway_reconnected.disconnect(reconcile_after_reconnect)
+    gateway_reconnected.connect(heard)
+    try:
+        adapter.qualify("SLOW")
+        assert reconnects == []  # a first connection is not a reconnect
+
+        gateway.drop_connections()
+        eventually(lambda: not adapter.ib.isConnected())
+
+        assert adapter.qualify("KO").symbol == "KO"
+        assert adapter.status().connected
+    finally:
+        gateway_reconnected.disconnect(heard)
+        gateway_reconnected.connect(reconcile_after_reconnect)
+    assert reconnects == [adapter]
 
 
 def test_the_adapter_reports_an_unreachable_gateway_as_unavailable(settings):
