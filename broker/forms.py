@@ -31,6 +31,7 @@ class ManualOrderForm(forms.Form):
     )
     tif = forms.ChoiceField(label="Time in force", choices=Order.TimeInForce.choices, initial=Order.TimeInForce.DAY)
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
+    confirm_live = forms.BooleanField(label="I confirm: this order goes to a LIVE, real-money account")
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "order_%s")  # unique beside the history filters' fields on one page

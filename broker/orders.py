@@ -78,7 +78,8 @@ def check_kill_switch() -> None:
 
 def check_trading_mode(order: Order, account: AccountSummary, adapter: BrokerAdapter) -> None:
     """Paper mode trades only a paper account; live mode only a live account, and only for
-    strategies that allow live trading (a manual order by its owner needs no strategy)."""
+    strategies that allow live trading (a manual order has no strategy: its trader confirmed it
+    when it entered, see ManualOrderSerializer.confirm_live)."""
     mode = settings.TRADING_MODE
     if mode not in TRADING_MODES:
         raise OrderRefused(f"TRADING_MODE is {mode!r}; it must be 'paper' or 'live'. Refusing to trade.")

@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -57,6 +58,10 @@ class ManualOrderSerializer(serializers.Serializer):
     order_type = serializers.ChoiceField(choices=Order.Type.choices, default=Order.Type.LIMIT)
     tif = serializers.ChoiceField(choices=Order.TimeInForce.choices, default=Order.TimeInForce.DAY)
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    confirm_live = serializers.BooleanField(
+        default=False,
+        help_text="Must be true when TRADING_MODE is live: the trader confirms an order on a real-money account.",
+    )
 
     def to_internal_value(self, data):
         # Sides and order types are upper case on the wire; accept "buy" and "lmt" as the same thing.
@@ -73,6 +78,11 @@ class ManualOrderSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs):
+        if settings.TRADING_MODE == "live" and not attrs["confirm_live"]:
+            # A strategy's orders need its allow_live; a manual order has no strategy, so its trader confirms.
+            raise serializers.ValidationError(
+                {"confirm_live": "Live trading: this order goes to a real-money account. Confirm it to place it."}
+            )
         price = attrs.get("price")
         if attrs["order_type"] == Order.Type.LIMIT and (price is None or price <= 0):
             raise serializers.ValidationError({"price": "A LMT order needs a positive price."})

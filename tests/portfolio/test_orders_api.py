@@ -77,6 +77,21 @@ def test_the_kill_switch_refuses_a_manual_order_with_its_reason(alice_api, sim_a
     assert not Order.objects.exists()
 
 
+def test_in_live_mode_a_manual_order_needs_the_trader_s_confirmation(alice_api, sim_aapl, settings):
+    settings.TRADING_MODE = "live"
+
+    unconfirmed = alice_api.post("/api/orders/", RESTING_BUY, format="json")
+
+    assert unconfirmed.status_code == 400
+    assert "real-money account" in unconfirmed.json()["confirm_live"][0]
+    assert not Order.objects.exists()
+    # Confirmed, it meets the live guard: the simulated exchange is a paper account.
+    confirmed = alice_api.post("/api/orders/", {**RESTING_BUY, "confirm_live": True}, format="json")
+    assert confirmed.status_code == 403
+    assert "is a paper account" in confirmed.json()["detail"]
+    assert not Order.objects.exists()
+
+
 def test_orders_list_shows_only_the_callers_orders_newest_first(
     alice_api, bob_api, staff_api, alice, bob, adapter, sim_aapl
 ):

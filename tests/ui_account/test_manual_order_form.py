@@ -82,10 +82,16 @@ def test_the_position_cap_refusal_is_a_form_error(alice_client, simulated_stock)
     assert Order.objects.count() == 0
 
 
-def test_the_live_guard_refusal_is_a_form_error(alice_client, simulated_stock, settings):
+def test_in_live_mode_the_form_asks_for_a_confirmation_before_the_live_guard(alice_client, simulated_stock, settings):
+    assert "confirm_live" not in alice_client.get(reverse("orders")).content.decode()
     settings.TRADING_MODE = "live"
-    html = post_order(alice_client).content.decode()
-    assert "TRADING_MODE is live but broker account" in html
+    assert 'name="confirm_live"' in alice_client.get(reverse("orders")).content.decode()
+
+    unconfirmed = post_order(alice_client).content.decode()
+    assert 'id="order_confirm_live_error"' in unconfirmed and "real-money account" in unconfirmed
+
+    confirmed = post_order(alice_client, confirm_live="on").content.decode()
+    assert "TRADING_MODE is live but broker account" in confirmed
     assert Order.objects.count() == 0
 
 
