@@ -1,7 +1,33 @@
 import uuid
+import warnings
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_database_sessions(django_db_setup, django_db_blocker):
+    """At the end of the run, end (and report) the sessions still open on the test database.
+
+    A worker process still exiting, or a thread that never closed its connection, would keep
+    PostgreSQL from dropping the run's database, which would then stay on the machine.
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, backend_start, state, left(query, 200) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        for pid, application, started, state, query in cursor.fetchall():
+            warnings.warn(
+                f"ending a database session left open by the run: pid {pid} {application!r}, "
+                f"opened {started:%H:%M:%S}, {state}, last query: {query}",
+                stacklevel=1,
+            )
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
 @pytest.fixture
