@@ -17,6 +17,12 @@ const FILES = [
   ["lightweight-charts/dist/lightweight-charts.standalone.production.js", "lightweight-charts.standalone.production.js"],
   ["@fontsource-variable/inter/files/inter-latin-wght-normal.woff2", "fonts/inter-latin-wght-normal.woff2"],
   ["@fontsource-variable/inter/files/inter-latin-ext-wght-normal.woff2", "fonts/inter-latin-ext-wght-normal.woff2"],
+  // The API docs pages (drf-spectacular's Swagger UI and Redoc; settings.SPECTACULAR_SETTINGS points here).
+  ["swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui/swagger-ui-bundle.js"],
+  ["swagger-ui-dist/swagger-ui-standalone-preset.js", "swagger-ui/swagger-ui-standalone-preset.js"],
+  ["swagger-ui-dist/swagger-ui.css", "swagger-ui/swagger-ui.css"],
+  ["swagger-ui-dist/favicon-32x32.png", "swagger-ui/favicon-32x32.png"],
+  ["redoc/bundles/redoc.standalone.js", "redoc/bundles/redoc.standalone.js"],
 ];
 
 function copy(source, target) {

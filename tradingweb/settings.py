@@ -253,6 +253,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs pages load Swagger UI and Redoc from the project's own build (npm), never a CDN.
+    "SWAGGER_UI_DIST": f"/{STATIC_URL.strip('/')}/build/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL.strip('/')}/build/swagger-ui/favicon-32x32.png",
+    "REDOC_DIST": f"/{STATIC_URL.strip('/')}/build/redoc",
 }
 
 # --- Broker -----------------------------------------------------------------
