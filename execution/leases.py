@@ -22,17 +22,16 @@ soft time limit) when its worker died is settled rather than resumed.
 """
 
 import datetime
-import json
 import logging
 import threading
 from dataclasses import dataclass
 
-from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
 from execution.models import WorkflowExecution
+from execution.queue_metrics import waiting_task_ids
 
 logger = logging.getLogger(__name__)
 
@@ -153,33 +152,6 @@ class LeaseKeeper:
 
 
 # --- the recovery sweep -----------------------------------------------------------
-
-
-def waiting_task_ids() -> set[str] | None:
-    """Ids of the tasks whose messages wait in the Celery queues; None when the broker cannot tell."""
-    with current_app.connection_for_read() as connection:
-        channel = connection.default_channel
-        if connection.transport.driver_name != "redis":
-            return None
-        # The Redis transport keeps each queue (and each of its priority levels) as a list.
-        keys = [
-            channel.global_keyprefix + channel._q_for_pri(queue, priority)
-            for queue in settings.CELERY_TASK_QUEUES_BY_PRIORITY
-            for priority in channel.priority_steps
-        ]
-        with channel.conn_or_acquire() as client:
-            pipe = client.pipeline()
-            for key in dict.fromkeys(keys):
-                pipe.lrange(key, 0, -1)
-            lists = pipe.execute()
-    ids = set()
-    for payloads in lists:
-        for payload in payloads:
-            try:
-                ids.add(json.loads(payload)["headers"]["id"])
-            except (ValueError, KeyError, TypeError):
-                logger.warning("A message in the queue has no task id: %.200r", payload)
-    return ids
 
 
 def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:

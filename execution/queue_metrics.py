@@ -3,11 +3,14 @@
 Queue lengths come from the broker itself. On Redis, kombu keeps each queue as a list under
 the installation's key prefix (`<REDIS_KEY_PREFIX><queue>`) plus one list per message priority
 step (`<queue>\\x06\\x163`, `…6`, `…9`: the channel's `sep` and `priority_steps`); the channel's
-size of a queue is the sum of those lists' lengths. (A passive queue_declare cannot be used: it
-answers "no such queue" for a queue only a producer has seen.)
+size of a queue is the sum of those lists' lengths, and the task ids waiting in it are read from
+those lists too (for the recovery sweep, execution.leases). (A passive queue_declare cannot be used:
+it answers "no such queue" for a queue only a producer has seen.)
 """
 
 import datetime
+import json
+import logging
 
 from celery import current_app
 from django.conf import settings
@@ -17,6 +20,7 @@ from django.utils import timezone
 
 from execution.models import WorkflowExecution
 
+logger = logging.getLogger(__name__)
 Status = WorkflowExecution.Status
 WORKER_COUNT_CACHE_SECONDS = 5
 
@@ -27,6 +31,32 @@ def queued_counts() -> dict[str, int]:
         channel = connection.default_channel
         # kombu's own count (LLEN of the queue's priority lists on Redis); virtual transports all have it.
         return {queue: channel._size(queue) for queue in settings.CELERY_TASK_QUEUES_BY_PRIORITY}
+
+
+def waiting_task_ids() -> set[str] | None:
+    """Ids of the tasks whose messages wait in the Celery queues; None when the broker cannot tell."""
+    with current_app.connection_for_read() as connection:
+        channel = connection.default_channel
+        if connection.transport.driver_name != "redis":
+            return None
+        keys = [
+            channel.global_keyprefix + channel._q_for_pri(queue, priority)
+            for queue in settings.CELERY_TASK_QUEUES_BY_PRIORITY
+            for priority in channel.priority_steps
+        ]
+        with channel.conn_or_acquire() as client:
+            pipe = client.pipeline()
+            for key in dict.fromkeys(keys):
+                pipe.lrange(key, 0, -1)
+            lists = pipe.execute()
+    ids = set()
+    for payloads in lists:
+        for payload in payloads:
+            try:
+                ids.add(json.loads(payload)["headers"]["id"])
+            except (ValueError, KeyError, TypeError):
+                logger.warning("A message in the queue has no task id: %.200r", payload)
+    return ids
 
 
 def worker_count() -> int:

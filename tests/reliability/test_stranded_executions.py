@@ -11,8 +11,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from execution.leases import recover_stranded_executions, waiting_task_ids
+from execution.leases import recover_stranded_executions
 from execution.models import StepRun, WorkflowExecution
+from execution.queue_metrics import waiting_task_ids
 from execution.services import execution_enqueue
 from tests.workers import BeatProcess, WorkerProcess, finished, wait_until, waiting_execution
 from workflows.models import Workflow, WorkflowVersion
