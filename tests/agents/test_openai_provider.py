@@ -2,12 +2,8 @@
 that speaks the /v1/chat/completions protocol (a paid LLM cannot exist in tests)."""
 
 import base64
-import json
 import socket
-import threading
-import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -15,59 +11,20 @@ from agents.calls import call_model
 from agents.clients import ModelError, OpenAICompatibleClient, TransientModelError
 from agents.decisions import DECISION_SCHEMA
 from agents.models import LLMCall
-
-
-class ChatCompletionsHandler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 - the http.server API
-        server = self.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        server.requests.append(
-            {"path": self.path, "headers": {name.lower(): value for name, value in self.headers.items()}, "body": body}
-        )
-        status, reply, delay = server.script.pop(0) if server.script else (200, "Hello from the server.", 0)
-        time.sleep(delay)
-        if status == 200:
-            payload = {
-                "id": "chatcmpl-test",
-                "object": "chat.completion",
-                "created": 1700000000,
-                "model": body["model"] + "-2024-08-06",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500},
-            }
-        else:
-            payload = {"error": {"message": reply, "type": "server_error", "param": None, "code": None}}
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client timed out and hung up
-
-    def log_message(self, format, *args):
-        pass
+from tests.support.fake_openai import fake_openai_server
 
 
 @pytest.fixture
 def llm_server(settings):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletionsHandler)
-    server.requests = []
-    server.script = []  # (status, text, delay seconds) per request; default 200
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    settings.LLM_PROVIDER = "openai"
-    settings.LLM_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    settings.LLM_API_KEY = "sk-test-key"
-    settings.LLM_MODEL = "gpt-4o"
-    settings.LLM_TIMEOUT = 5.0
-    settings.LLM_RETRY_BASE_SECONDS = 0
-    settings.TASK_MAX_RETRIES = 3
-    yield server
-    server.shutdown()
-    server.server_close()
+    with fake_openai_server() as server:
+        settings.LLM_PROVIDER = "openai"
+        settings.LLM_BASE_URL = server.url
+        settings.LLM_API_KEY = "sk-test-key"
+        settings.LLM_MODEL = "gpt-4o"
+        settings.LLM_TIMEOUT = 5.0
+        settings.LLM_RETRY_BASE_SECONDS = 0
+        settings.TASK_MAX_RETRIES = 3
+        yield server
 
 
 def test_it_sends_a_chat_completion_and_reads_usage(llm_server):

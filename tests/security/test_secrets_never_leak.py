@@ -20,9 +20,9 @@ from execution.engine import run_execution
 from execution.models import Notification, NotificationPreference, StepRun, WorkflowExecution
 from execution.notifications import deliver_notification, notify
 from execution.services import execution_create
-from tests.agents.test_openai_provider import ChatCompletionsHandler
 from tests.security.clients import token_client
 from tests.security.discovery import admin_urls, api_endpoints
+from tests.support.fake_openai import fake_openai_server
 from workflows.models import WorkflowVersion
 from workflows.services import strategy_create, workflow_create
 from workflows.templates import TEMPLATES_BY_TYPE
@@ -69,8 +69,14 @@ def test_no_api_answer_shows_a_secret(alice, staff, alice_world, secret_settings
 def test_workflow_exports_drop_credentials_kept_in_step_configs(client, alice, alice_world):
     version = alice_world.workflow.current_version
     steps = [
-        {**version.steps[0], "config": {**version.steps[0]["config"], "api_key": f"{MARKER}-in-config",
-                                        "feed": f"https://trader:{MARKER}@data.example.com/bars"}},
+        {
+            **version.steps[0],
+            "config": {
+                **version.steps[0]["config"],
+                "api_key": f"{MARKER}-in-config",
+                "feed": f"https://trader:{MARKER}@data.example.com/bars",
+            },
+        },
         *version.steps[1:],
     ]
     WorkflowVersion.objects.filter(pk=version.pk).update(steps=steps)
@@ -97,18 +103,13 @@ def test_the_admin_shows_no_secret(staff, alice_world, secret_settings):
 @pytest.fixture
 def llm_server(settings):
     """An OpenAI-compatible server: the real `openai` client talks to it with the secret key."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletionsHandler)
-    server.requests, server.script = [], []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    settings.LLM_PROVIDER = "openai"
-    settings.LLM_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    settings.LLM_MODEL = "gpt-4o"
-    settings.LLM_TIMEOUT = 5.0
-    settings.LLM_RETRY_BASE_SECONDS = 0
-    yield server
-    server.shutdown()
-    server.server_close()
+    with fake_openai_server() as server:
+        settings.LLM_PROVIDER = "openai"
+        settings.LLM_BASE_URL = server.url
+        settings.LLM_MODEL = "gpt-4o"
+        settings.LLM_TIMEOUT = 5.0
+        settings.LLM_RETRY_BASE_SECONDS = 0
+        yield server
 
 
 def test_model_calls_and_their_failures_never_log_the_api_key(alice_world, secret_settings, llm_server, caplog):
@@ -131,11 +132,13 @@ def test_a_workflow_run_with_the_real_provider_never_logs_the_api_key(alice, sec
     secret_settings.CHART_WIDTH, secret_settings.CHART_HEIGHT = 480, 320
     llm_server.script = [(500, "upstream failed", 0)]
     template = TEMPLATES_BY_TYPE["single_timeframe"]
-    workflow = workflow_create(owner=alice, name="Run", steps=template["steps"], parameters=template["parameters"],
-                               type="single_timeframe")
+    workflow = workflow_create(
+        owner=alice, name="Run", steps=template["steps"], parameters=template["parameters"], type="single_timeframe"
+    )
     strategy = strategy_create(owner=alice, name="Run", workflow=workflow, symbols=["AAPL"])
-    execution = execution_create(owner=alice, workflow=workflow, strategy=strategy, dry_run=True,
-                                 params={"symbol_delay": 0})
+    execution = execution_create(
+        owner=alice, workflow=workflow, strategy=strategy, dry_run=True, params={"symbol_delay": 0}
+    )
 
     run_execution(execution.pk)
 
@@ -162,7 +165,9 @@ def test_webhook_payloads_never_carry_secrets_from_the_event_data(alice):
     try:
         NotificationPreference.objects.create(owner=alice, webhook_url=f"http://127.0.0.1:{server.server_address[1]}/")
         notification = notify(
-            alice, Notification.Kind.ORDER_FILLED, "Order filled",
+            alice,
+            Notification.Kind.ORDER_FILLED,
+            "Order filled",
             data={"symbol": "ZZAL", "api_key": MARKER, "broker": {"password": MARKER, "account_token": MARKER}},
         )
         deliver_notification(notification)

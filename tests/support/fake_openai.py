@@ -1,0 +1,68 @@
+"""A fake OpenAI-compatible model server: the real `openai` client talks to it over HTTP.
+
+A paid LLM cannot exist in tests, so this speaks the /v1/chat/completions protocol: each request is
+recorded (path, lower-cased headers, JSON body) and answered from `script`, a list of
+(status, text, delay seconds) taken one per request, or by `responder(body) -> text` when the
+script is empty, or with a plain greeting.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ChatCompletionsHandler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - the http.server API
+        server = self.server
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        server.requests.append(
+            {"path": self.path, "headers": {name.lower(): value for name, value in self.headers.items()}, "body": body}
+        )
+        if server.script:
+            status, reply, delay = server.script.pop(0)
+        elif server.responder is not None:
+            status, reply, delay = 200, server.responder(body), 0
+        else:
+            status, reply, delay = 200, "Hello from the server.", 0
+        time.sleep(delay)
+        if status == 200:
+            payload = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": body["model"] + "-2024-08-06",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500},
+            }
+        else:
+            payload = {"error": {"message": reply, "type": "server_error", "param": None, "code": None}}
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client timed out and hung up
+
+    def log_message(self, format, *args):
+        pass
+
+
+@contextmanager
+def fake_openai_server(responder: Callable[[dict], str] | None = None):
+    """Serve on a free loopback port; `server.url` is the base URL (ending in /v1)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletionsHandler)
+    server.requests, server.script, server.responder = [], [], responder
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
