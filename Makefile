@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.package-installed
 
 export PORT
 
-.PHONY: run test lint up bench install assets clean-stamps
+.PHONY: run test test-pytest test-clocks lint up bench install assets browser clean-stamps
 
 run: install assets
 	$(BIN)/python -m tradingweb.launcher
@@ -21,36 +21,41 @@ run: install assets
 PROCESS_TESTS := tests/queue tests/reliability tests/approvals/test_no_worker_blocked.py \
 	tests/gateway_sim/test_worker_processes.py
 
-test: install assets
+test: install assets browser
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory test-pytest
+
+test-pytest:
 	$(BIN)/pytest $(addprefix --ignore=,$(PROCESS_TESTS))
 	$(BIN)/pytest $(PROCESS_TESTS)
 
-lint: install
-	$(BIN)/ruff check .
+# The suite with the wall clock moved (time-machine, started by tests/clock_site/sitecustomize.py in
+# pytest and in every process it starts): a Saturday, Thanksgiving, 23:30 in New York, the hour that
+# repeats when US daylight saving time ends, and New Year's Eve (UTC). CI runs on the real date.
+# One moment: make test-clocks CLOCKS="2026-11-28T15:00:00+00:00"
+CLOCKS ?= 2026-11-28T15:00:00+00:00 2026-11-26T15:00:00+00:00 2026-12-02T04:30:00+00:00 \
+	2026-11-01T06:30:00+00:00 2026-12-31T23:30:00+00:00
 
-# Services mode: DATABASE_URL and REDIS_URL point at running PostgreSQL and Redis
-# (put them in .env; honcho reads it). web, worker and beat come from the Procfile.
-up: install assets
-	@test -n "$$DATABASE_URL" -o -f .env || { echo "make up needs DATABASE_URL and REDIS_URL (environment or .env; see .env.example)"; exit 1; }
-	$(BIN)/honcho run $(BIN)/python manage.py migrate --noinput
-	$(BIN)/honcho run $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
-
-bench: install
-	@set -e; for script in bench/*.py; do \
-		[ -e "$$script" ] || { echo "no benchmarks in bench/"; break; }; \
-		echo "== $$script"; $(BIN)/python "$$script"; \
+test-clocks: install assets browser
+	@for clock in $(CLOCKS); do \
+		echo "== the suite with the clock at $$clock"; \
+		TEST_CLOCK=$$clock PYTHONPATH=$(CURDIR)/tests/clock_site $(MAKE) --no-print-directory test-pytest || exit 1; \
 	done
 
-install: $(PY_STAMP)
-
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-
-$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+# Browser tests drive Chromium: Debian's /usr/bin/chromium when it is there; otherwise installed
+# here, by apt-get when running as root, else by Playwright's own installer (the tests then launch
+# Playwright's build). If neither works, one line says what to install.
+browser: install
+	@[ -x /usr/bin/chromium ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Chromium for the browser tests (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+			&& exit 0; \
+	fi; \
+	echo "installing Chromium for the browser tests (playwright install chromium)"; \
+	$(BIN)/playwright install chromium >/dev/null 2>&1 && exit 0; \
+	echo "make test needs Chromium for its browser tests and could not install it: install Debian's chromium package (sudo apt-get install chromium), then run make test again" >&2; \
+	exit 1
 
 # Front-end assets: npm packages when package.json/package-lock.json changed, then the build.
 assets:

@@ -5,6 +5,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
+from tests.clock import MARKET_OPEN, clock_at
+
 
 @pytest.fixture(scope="session", autouse=True)
 def no_stray_database_sessions(django_db_setup, django_db_blocker):
@@ -28,6 +30,13 @@ def no_stray_database_sessions(django_db_setup, django_db_blocker):
                 stacklevel=1,
             )
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.fixture
+def market_open():
+    """The clock at a weekday in market hours whose simulated prices give approved trades (tests/clock.py)."""
+    with clock_at(MARKET_OPEN) as traveller:
+        yield traveller
 
 
 @pytest.fixture

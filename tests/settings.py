@@ -7,6 +7,7 @@ instead of a quiet fallback to SQLite and in-memory transports.
 import os
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -39,6 +40,10 @@ os.environ.setdefault("TEST_DATABASE_NAME", f"test_tradingweb_{RUN_ID}")
 os.environ.setdefault("VAR_DIR", f"/tmp/tradingweb-test-{RUN_ID}")
 # A worker killed in a test is taken over after seconds, not production's minute (its workers inherit this).
 os.environ.setdefault("EXECUTION_LEASE_SECONDS", "10")
+# Processes the tests start share the tests' clock when one moves it (tests/clock.py).
+CLOCK_SITE = str(Path(__file__).resolve().parent / "clock_site")
+if CLOCK_SITE not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [CLOCK_SITE, os.environ.get("PYTHONPATH")]))
 if POSTGRES_AVAILABLE:
     os.environ.setdefault("DATABASE_URL", TEST_DATABASE_URL)
 if REDIS_AVAILABLE:

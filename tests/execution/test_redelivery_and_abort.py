@@ -20,7 +20,7 @@ def execution(alice):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_redelivered_execution_reuses_its_decisions_and_places_no_second_order(execution):
+def test_a_redelivered_execution_reuses_its_decisions_and_places_no_second_order(market_open, execution):
     run_execution(execution.pk)
     orders_before = list(Order.objects.filter(execution=execution).values_list("idempotency_key", flat=True))
     decisions_before = list(Decision.objects.filter(execution=execution).values_list("pk", flat=True))

@@ -11,7 +11,8 @@ from broker.orders import new_idempotency_key
 
 
 @pytest.fixture
-def adapter(db):
+def adapter(db, market_open):
+    """The simulated exchange on a trading day, so the bars `let_market_trade` runs through exist."""
     from broker.adapters.simulated import SimulatedAdapter
 
     return SimulatedAdapter()

@@ -15,8 +15,8 @@ SYMBOLS = ("AAPL", "MSFT", "NVDA")
 
 
 @pytest.fixture
-def finished_execution(alice) -> WorkflowExecution:
-    """Alice's single-timeframe run over three symbols, live (paper) orders included, finished."""
+def finished_execution(alice, market_open) -> WorkflowExecution:
+    """Alice's single-timeframe run over three symbols on a trading day, live (paper) orders included, finished."""
     workflow = workflow_from_template(alice, "single_timeframe")
     strategy = make_strategy(alice, workflow, symbols=SYMBOLS)
     execution = execution_create(owner=alice, strategy=strategy, params={"symbol_delay": 0})
