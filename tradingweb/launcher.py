@@ -21,6 +21,9 @@ Nothing of a run outlives its launcher, however the launcher ends:
 
 Every child runs in its own process group, so a Ctrl-C in the terminal reaches only the
 launcher, and stopping a group also stops what that child started (Celery's pool processes).
+Each writes to its own log file, VAR_DIR/logs/<name>.log, which the launcher follows and prints
+with the child's name: a child never writes into a pipe whose reader may be gone (a worker told
+to stop by the parent-death signal would otherwise fail on its first line and never stop).
 
 A web server, worker or beat that exits on its own is reported (which one, its exit code or
 signal, the last lines of its output) and started again, at most RESTART_LIMIT times within
@@ -63,6 +66,7 @@ RESTART_WINDOW_SECONDS = 300
 # Lines of a child's output kept for the report when it dies, and how many of them are shown.
 OUTPUT_KEPT_LINES = 200
 OUTPUT_SHOWN_LINES = 15
+RELAY_INTERVAL_SECONDS = 0.1
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # Resolved once here: the child runs only this call between fork and exec, no loading or importing.
 LIBC_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
@@ -93,6 +97,7 @@ class Launcher:
         self.stdout = stdout or sys.stdout
         self.children: list[Child] = []
         self.print_lock = threading.Lock()
+        self.log_dir = var_dir / "logs"
         self.env = dict(os.environ, PYTHONUNBUFFERED="1", VAR_DIR=str(var_dir))
 
     # --- output -----------------------------------------------------------
@@ -104,11 +109,32 @@ class Launcher:
             except OSError:
                 pass  # the terminal is gone (its window was closed): the shutdown must go on without it
 
-    def relay_output(self, child: Child) -> None:
-        for raw in child.process.stdout:
-            line = raw.rstrip("\n")
-            child.output.append(line)
-            self.say(line, child.name)
+    def relay_output(self, child: Child, process: subprocess.Popen, log_path: Path, offset: int) -> None:
+        """Follows what `process` writes to its log file, until it has exited and all of it is read."""
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            partial = b""
+            exited = False
+            while True:
+                chunk = log.readline()
+                if chunk:
+                    partial += chunk
+                    if partial.endswith(b"\n"):
+                        self.relay_line(child, partial)
+                        partial = b""
+                    continue
+                if exited:
+                    if partial:
+                        self.relay_line(child, partial)
+                    return
+                exited = process.poll() is not None  # one more pass reads what it wrote before it exited
+                if not exited:
+                    time.sleep(RELAY_INTERVAL_SECONDS)
+
+    def relay_line(self, child: Child, raw: bytes) -> None:
+        line = raw.decode(errors="replace").rstrip("\n")
+        child.output.append(line)
+        self.say(line, child.name)
 
     # --- processes --------------------------------------------------------
     def spawn(self, name: str, args: list[str]) -> Child:
@@ -120,20 +146,25 @@ class Launcher:
     def start_process(self, child: Child) -> None:
         """Starts (or starts again) the child's command. Called from the main thread only: the
         parent-death signal fires when the thread that forked the child ends."""
-        child.process = subprocess.Popen(
-            child.args,
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            bufsize=1,
-            start_new_session=True,
-            preexec_fn=end_with_parent(os.getpid()),
+        log_path = self.log_dir / f"{child.name}.log"
+        with open(log_path, "ab" if child.restarted_at else "wb") as log:
+            offset = log.tell()
+            child.process = subprocess.Popen(
+                child.args,
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=end_with_parent(os.getpid()),
+            )
+        child.relay = threading.Thread(
+            target=self.relay_output,
+            args=(child, child.process, log_path, offset),
+            daemon=True,
+            name=f"relay-{child.name}",
         )
-        child.relay = threading.Thread(target=self.relay_output, args=(child,), daemon=True, name=f"relay-{child.name}")
         child.relay.start()
         args = child.args[1:] if child.args[0] == sys.executable else child.args
         self.say(f"started {child.name} (pid {child.process.pid}): {' '.join(args)}")
@@ -196,7 +227,7 @@ class Launcher:
     def start(self) -> None:
         ensure_port_free(self.port)
         ensure_var_dir_free(self.var_dir)
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         if settings.REDIS_URL:
             self.say(f"using the configured Redis at {settings.REDIS_URL}")
         else:
@@ -275,7 +306,8 @@ class Launcher:
         signal_group(died, signal.SIGKILL)
         child.relay.join(timeout=5)
         reason = exit_reason(died.returncode)
-        self.say(f"{child.name} (pid {died.pid}) exited on its own with {reason}; its last lines:")
+        log_path = self.log_dir / f"{child.name}.log"
+        self.say(f"{child.name} (pid {died.pid}) exited on its own with {reason}; the end of {log_path}:")
         for line in list(child.output)[-OUTPUT_SHOWN_LINES:]:
             self.say(f"  {line}", child.name)
         if child.name == "redis":
