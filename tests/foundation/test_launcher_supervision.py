@@ -136,7 +136,8 @@ def test_a_port_held_by_another_process_is_refused_naming_that_process(tmp_path)
         holder.wait()
 
     error = next(line for line in run.lines if "error:" in line)
-    assert re.search(rf"port {port} on 127.0.0.1 is in use by pid {holder.pid} \(\S*python3 -c import socket", error), error
+    holder_named = rf"port {port} on 127.0.0.1 is in use by pid {holder.pid} \(\S*python3 -c import socket"
+    assert re.search(holder_named, error), error
     assert f"stop it with `kill {holder.pid}`" in error
     assert "started" not in run.output()
 
