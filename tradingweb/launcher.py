@@ -368,11 +368,14 @@ def ensure_port_free(port: int) -> None:
         try:
             sock.bind((BIND_HOST, port))
         except OSError as exc:
-            holders = [
-                psutil.Process(conn.pid)
-                for conn in psutil.net_connections(kind="tcp")
-                if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid
-            ]
+            try:
+                holders = [
+                    psutil.Process(conn.pid)
+                    for conn in psutil.net_connections(kind="tcp")
+                    if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid
+                ]
+            except psutil.Error:
+                holders = []  # some systems show other processes' sockets to root only
             raise LaunchError(
                 f"port {port} on {BIND_HOST} is in use{held_by(holders)}, or choose another port, e.g. PORT={port + 1}"
             ) from exc
@@ -408,7 +411,7 @@ def held_by(processes: list[psutil.Process]) -> str:
         except psutil.Error:
             continue
     if not holders:
-        return " by a process of another user"
+        return " by a process this user cannot see; stop it"
     first, *more = holders.values()
     try:
         command = " ".join(first.cmdline()) or first.name()

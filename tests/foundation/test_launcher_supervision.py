@@ -24,6 +24,7 @@ from tests.support.launcher import (
     left_behind,
     port_is_open,
 )
+from tradingweb.launcher import RESTART_LIMIT, RESTART_WINDOW_SECONDS
 
 # Children told to stop by the parent-death signal stop within this (Celery's warm shutdown included).
 GONE_WITHIN_SECONDS = 20
@@ -88,6 +89,23 @@ def test_a_killed_worker_is_reported_and_started_again_and_its_execution_still_c
     assert execution["results"]["symbols_processed"] == 3
     assert run.child("worker").pid == new_worker_pid and run.child("worker").is_running()
     assert run.process.poll() is None, "the launcher stopped instead of restarting the worker"
+
+
+def test_a_child_that_keeps_dying_stops_the_whole_app_saying_so(app):
+    run = app()
+    beat = run.child("beat")
+    for restart in range(1, RESTART_LIMIT + 1):
+        beat.kill()
+        run.wait_for(rf"restarting beat \(restart {restart} of at most {RESTART_LIMIT}", 30)
+        beat = psutil.Process(int(run.wait_for(r"started beat \(pid (\d+)\)", 30).group(1)))
+
+    beat.kill()
+
+    assert run.wait(STOP_TIMEOUT_SECONDS) == 1, run.output()[-3000:]
+    minutes = RESTART_WINDOW_SECONDS // 60
+    assert f"error: beat exited {RESTART_LIMIT + 1} times within {minutes} minutes" in run.output()
+    assert left_behind(run.var_dir, timeout=GONE_WITHIN_SECONDS) == []
+    assert not port_is_open(run.port)
 
 
 def test_sighup_to_the_launchers_process_group_stops_every_process_of_the_run(app):
