@@ -382,18 +382,20 @@ def ensure_port_free(port: int) -> None:
 
 
 def ensure_var_dir_free(var_dir: Path) -> None:
-    """Refuses a VAR_DIR that processes of an earlier run still use: its children carry VAR_DIR in
-    their environment, and a redis-server works in its --dir."""
+    """Refuses a VAR_DIR that processes of an earlier run still use: the app's processes (web, worker,
+    beat, manage.py commands) with VAR_DIR in their environment, and a redis-server working in its --dir.
+    Any other process may carry VAR_DIR (a shell that exports it) without holding anything."""
     var_dir = var_dir.resolve()
     redis_dir = var_dir / "redis"
     ours = {os.getpid(), *(parent.pid for parent in psutil.Process().parents())}
     holders = []
-    for process in psutil.process_iter(["environ", "cwd"], ad_value=None):
+    for process in psutil.process_iter(["environ", "cwd", "cmdline"], ad_value=None):
         if process.pid in ours:
             continue
-        environ, cwd = process.info["environ"] or {}, process.info["cwd"]
-        uses_var_dir = environ.get("VAR_DIR") and Path(environ["VAR_DIR"]).resolve() == var_dir
-        if uses_var_dir or (cwd and Path(cwd) == redis_dir):
+        environ, cwd, command = process.info["environ"] or {}, process.info["cwd"], process.info["cmdline"] or []
+        of_the_app = any("tradingweb" in arg or arg.endswith("manage.py") for arg in command)
+        with_var_dir = environ.get("VAR_DIR") and Path(environ["VAR_DIR"]).resolve() == var_dir
+        if (of_the_app and with_var_dir) or (cwd and Path(cwd) == redis_dir):
             holders.append(process)
     if holders:
         raise LaunchError(f"VAR_DIR {var_dir} is in use{held_by(holders)}, or use another VAR_DIR")
