@@ -22,8 +22,9 @@ Nothing of a run outlives its launcher, however the launcher ends:
 Every child runs in its own process group, so a Ctrl-C in the terminal reaches only the
 launcher, and stopping a group also stops what that child started (Celery's pool processes).
 Each writes to its own log file, VAR_DIR/logs/<name>.log, which the launcher follows and prints
-with the child's name: a child never writes into a pipe whose reader may be gone (a worker told
-to stop by the parent-death signal would otherwise fail on its first line and never stop).
+with the child's name: a child never writes into a pipe whose reader may be gone (Celery's
+SIGTERM handler writes a line before it starts the warm shutdown, and a failed write would leave
+the worker running; tradingweb/celery.py guards that write too).
 
 A web server, worker or beat that exits on its own is reported (which one, its exit code or
 signal, the last lines of its output) and started again, at most RESTART_LIMIT times within
@@ -199,6 +200,8 @@ class Launcher:
                 # Whatever the child left in its group (pool processes) goes with it.
                 signal_group(child.process, signal.SIGKILL)
                 child.process.wait()
+                if child.relay:
+                    child.relay.join(timeout=2)  # its last lines, before the line saying it stopped
                 self.say(f"stopped {child.name} (exit code {child.process.returncode})")
         self.children.clear()
 
