@@ -60,9 +60,7 @@ def test_compose_runs_the_whole_stack_with_a_scalable_worker_and_an_optional_gat
 
 
 def test_the_procfile_runs_web_worker_and_beat():
-    processes = dict(
-        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
-    )
+    processes = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
     assert set(processes) == {"web", "worker", "beat"}
     assert "tradingweb.asgi:application" in processes["web"]
