@@ -42,6 +42,32 @@ test-clocks: install assets browser
 		TEST_CLOCK=$$clock PYTHONPATH=$(CURDIR)/tests/clock_site $(MAKE) --no-print-directory test-pytest || exit 1; \
 	done
 
+lint: install
+	$(BIN)/ruff check .
+
+# Services mode: DATABASE_URL and REDIS_URL point at running PostgreSQL and Redis
+# (put them in .env; honcho reads it). web, worker and beat come from the Procfile.
+up: install assets
+	@test -n "$$DATABASE_URL" -o -f .env || { echo "make up needs DATABASE_URL and REDIS_URL (environment or .env; see .env.example)"; exit 1; }
+	$(BIN)/honcho run $(BIN)/python manage.py migrate --noinput
+	$(BIN)/honcho run $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
+
+bench: install
+	@set -e; for script in bench/*.py; do \
+		[ -e "$$script" ] || { echo "no benchmarks in bench/"; break; }; \
+		echo "== $$script"; $(BIN)/python "$$script"; \
+	done
+
+install: $(PY_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
 # Browser tests drive Chromium: Debian's /usr/bin/chromium when it is there; otherwise installed
 # here, by apt-get when running as root, else by Playwright's own installer (the tests then launch
 # Playwright's build). If neither works, one line says what to install.
