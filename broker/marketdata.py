@@ -1,8 +1,13 @@
-"""Historical bars through the cache: MarketData rows, refreshed once per freshness window.
+"""Historical bars through the cache, and the market reference every order is priced from.
 
+Bars: MarketData rows, refreshed once per freshness window.
 However many workers ask for the same (conid, period, bar) at once, one fetches from the
 broker while the others wait on a short lock and then read its row, so the broker's pacing
 budget is spent once per symbol and timeframe per window.
+
+The market reference (`market_reference`): the broker's quote, its last trade or else the middle
+of its bid and ask, or, when the broker has no quote, the last close of the freshest bars; kept
+with its source and time on every decision (DESIGN.md §5).
 """
 
 from __future__ import annotations
@@ -127,7 +132,7 @@ class MarketReference:
 
 def quote_reference(quote: Quote) -> MarketReference | None:
     """The quote's last trade, else the middle of its bid and ask; None when it has neither."""
-    data_type = getattr(quote, "market_data_type", "") or ""
+    data_type = quote.market_data_type
     if quote.last is not None and quote.last > 0:
         return MarketReference(price=quote.last, source=QUOTE_LAST, time=quote.time, market_data_type=data_type)
     if quote.bid and quote.ask and quote.bid > 0 and quote.ask > 0:

@@ -167,3 +167,15 @@ def test_a_model_within_the_tolerance_is_ordered_at_the_market_with_exits_on_the
     assert at_exchange.limit_price == entry.limit_price
     exits = {leg.order_type: leg for leg in at_exchange.children.all()}
     assert exits["STP"].stop_price < market < exits["LMT"].limit_price
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("factor", [Decimal("0"), Decimal("-1")], ids=["zero", "negative"])
+def test_a_price_that_is_no_price_places_nothing_and_says_so(run_with_model, factor):
+    execution, market = run_with_model(
+        lambda market: (market * factor, market * Decimal("1.1"), market * Decimal("0.95"))
+    )
+
+    assert not Order.objects.exists() and not SimulatedOrder.objects.exists()
+    assert not Decision.objects.filter(execution=execution).exists()
+    assert "current_price must be positive" in rejection(execution)
