@@ -181,8 +181,8 @@ def evaluate_trade(
 
     `price` is the market reference; every number is computed from it. `model_price`, the price
     the model wrote, is only compared with it: beyond config.max_price_deviation the trade is
-    rejected naming both. `exposure` is the market value already held (absolute); the new order adds quantity × price.
-    Rejected when the exposure after the order would exceed max_exposure_pct of equity, or
+    rejected naming both. `exposure` is the market value already held (absolute); the new order
+    adds quantity × price. Rejected when the exposure after the order would exceed max_exposure_pct of equity, or
     when the new position would take the count of open positions past max_open_positions.
     """
     side = (side or "").lower()
