@@ -80,6 +80,7 @@ class RiskLimitsAdmin(admin.ModelAdmin):
                     "max_exposure_pct",
                     "max_open_positions",
                     "min_r_coefficient",
+                    "max_price_deviation",
                     "pause_after_losses",
                 )
             },
@@ -122,6 +123,8 @@ class OrderAdmin(admin.ModelAdmin):
         "quantity",
         "order_type",
         "limit_price",
+        "stop_price",
+        "parent",
         "tif",
         "status",
         "filled_quantity",

@@ -23,7 +23,7 @@ class ManualOrderForm(forms.Form):
         label="Quantity (shares)",
         widget=forms.NumberInput(attrs={"min": "1", "step": "1", "inputmode": "numeric", "required": True}),
     )
-    order_type = forms.ChoiceField(label="Type", choices=Order.Type.choices, initial=Order.Type.LIMIT)
+    order_type = forms.ChoiceField(label="Type", choices=Order.entry_type_choices(), initial=Order.Type.LIMIT)
     price = forms.CharField(
         label="Limit price",
         required=False,

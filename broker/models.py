@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 PRICE = {"max_digits": 20, "decimal_places": 6}
@@ -75,6 +76,14 @@ class RiskLimits(models.Model):
     max_exposure_pct = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.95"))
     max_open_positions = models.PositiveIntegerField(default=20)
     min_r_coefficient = models.DecimalField(max_digits=8, decimal_places=4, default=Decimal("1.0"))
+    max_price_deviation = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        default=Decimal("0.01"),
+        validators=[MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal("1"))],
+        help_text="Largest gap allowed between a model's price and the market's (0.01 = 1 %); beyond it the "
+        "decision is rejected.",
+    )
     kill_switch = models.BooleanField(default=False, help_text="Blocks every order at once.")
     kill_switch_reason = models.CharField(max_length=200, blank=True)
     pause_after_losses = models.BooleanField(
@@ -104,6 +113,9 @@ class Order(models.Model):
     class Type(models.TextChoices):
         LIMIT = "LMT", "Limit"
         MARKET = "MKT", "Market"
+        STOP = "STP", "Stop"  # only a bracket's stop-loss leg: a market order triggered at stop_price
+
+    ENTRY_TYPES = (Type.LIMIT, Type.MARKET)  # what a trader or a workflow may enter
 
     class TimeInForce(models.TextChoices):
         DAY = "DAY"
@@ -161,6 +173,15 @@ class Order(models.Model):
 
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @classmethod
+    def entry_type_choices(cls) -> list[tuple[str, str]]:
+        return [(value, label) for value, label in cls.Type.choices if value in cls.ENTRY_TYPES]
+
+    @property
+    def price(self) -> Decimal | None:
+        """The price the order works at: its limit, or a stop leg's trigger."""
+        return self.stop_price if self.order_type == self.Type.STOP else self.limit_price
 
     @property
     def remaining_quantity(self) -> Decimal:

@@ -4,7 +4,8 @@ Every order is saved with its unique idempotency key before the broker hears of 
 broker is asked for an order carrying that key (its order reference) before anything is
 placed, so a retried task, a double click or a crash between "placed" and "recorded" never
 places the same order twice. The kill switch, the paper/live guard and the global position
-cap are checked here, for automated and manual orders alike.
+cap are checked here, for automated and manual orders alike, and a paused strategy's orders are
+refused here: at the moment an order is about to go out, so they stop runs already under way.
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ def check_kill_switch() -> None:
     if limits.kill_switch:
         reason = limits.kill_switch_reason or "no reason given"
         raise OrderRefused(f"Trading is halted by the kill switch ({reason}); no order reaches the broker.")
+
+
+def check_strategy_not_paused(order: Order) -> None:
+    """A paused strategy (after a loss streak, or by a person) places no more orders, even from a run under way."""
+    if not order.strategy_id:
+        return
+    strategy = type(order.strategy).objects.filter(pk=order.strategy_id).only("name", "active", "paused_reason").first()
+    if strategy is not None and not strategy.active:
+        why = strategy.paused_reason or "it was deactivated"
+        raise OrderRefused(f"Strategy '{strategy.name}' is paused ({why}); its order was not placed.")
 
 
 def check_trading_mode(order: Order, account: AccountSummary, adapter: BrokerAdapter) -> None:
@@ -265,6 +276,7 @@ def _checked_account(order: Order, adapter: BrokerAdapter) -> AccountSummary:
     """The broker account, once the kill switch, the paper/live guard and the position cap allow the order."""
     try:
         check_kill_switch()
+        check_strategy_not_paused(order)
         account = adapter.account_summary()
         check_trading_mode(order, account, adapter)
         check_position_cap(order, account, _reference_price(order, adapter))
@@ -297,8 +309,7 @@ def _save_bracket_legs(entry: Order, take_profit: Decimal | None, stop_loss: Dec
     """The exit legs of a bracket, saved with the entry before the broker hears of either."""
     legs = (
         (TAKE_PROFIT_SUFFIX, take_profit, {"order_type": Order.Type.LIMIT, "limit_price": take_profit}),
-        # A stop leg is a market order triggered at stop_price.
-        (STOP_LOSS_SUFFIX, stop_loss, {"order_type": Order.Type.MARKET, "stop_price": stop_loss}),
+        (STOP_LOSS_SUFFIX, stop_loss, {"order_type": Order.Type.STOP, "stop_price": stop_loss}),
     )
     for suffix, price, prices in legs:
         if price is None:

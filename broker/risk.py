@@ -1,5 +1,7 @@
 """Risk arithmetic (DESIGN.md §5): pure functions, Decimal in and out.
 
+"price" is the market reference (broker.marketdata.MarketReference), never a number a model wrote;
+the model's own price is only checked against it (`price_deviation_error`).
 buy needs stop < price < target, R = (target - price) / (price - stop);
 sell needs target < price < stop, R = (price - target) / (stop - price).
 Levels on the wrong side are rejected as inconsistent, never turned into a negative R.
@@ -8,7 +10,7 @@ Levels on the wrong side are rejected as inconsistent, never turned into a negat
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +21,15 @@ EXPOSURE_WARNING_PCT = Decimal("0.75")
 LOSS_STREAK_ALERT = 3  # alert after MORE than this many consecutive losing trades
 RATIO = Decimal("0.0001")
 CENT = Decimal("0.01")
+SUB_DOLLAR_TICK = Decimal("0.0001")  # prices below $1 trade in hundredths of a cent
+BASIS_POINT = Decimal("0.0001")
+
+
+def price_text(value: Decimal) -> str:
+    """A price as a trader writes it: cents from $1 up, more places below."""
+    if abs(value) >= 1:
+        return f"{value.quantize(CENT, ROUND_HALF_UP)}"
+    return f"{value.quantize(SUB_DOLLAR_TICK, ROUND_HALF_UP).normalize():f}"
 
 
 def _decimal(value, name: str) -> Decimal | None:
@@ -41,6 +52,7 @@ class RiskConfig:
     max_position_pct: Decimal = Decimal("0.10")
     max_exposure_pct: Decimal = Decimal("0.90")
     max_open_positions: int = 10
+    max_price_deviation: Decimal = Decimal("0.01")  # how far the model's price may be from the market
 
     @classmethod
     def from_dict(cls, values: dict) -> RiskConfig:
@@ -62,6 +74,7 @@ class RiskConfig:
             max_position_pct=min(self.max_position_pct, limits.max_position_pct),
             max_exposure_pct=min(self.max_exposure_pct, limits.max_exposure_pct),
             max_open_positions=min(self.max_open_positions, limits.max_open_positions),
+            max_price_deviation=min(self.max_price_deviation, limits.max_price_deviation),
         )
 
 
@@ -87,15 +100,44 @@ class RiskVerdict:
 
 
 def levels_error(side: str, price: Decimal, target: Decimal, stop: Decimal) -> str:
-    """Why the levels do not fit the side (empty when they do)."""
+    """Why the levels do not fit the side around the market price (empty when they do)."""
     if stop <= 0 or target <= 0:
         return f"Stop and target must be positive, got stop {stop}, target {target}"
-    got = f"got stop {stop}, price {price}, target {target}"
+    got = f"got stop {price_text(stop)}, market {price_text(price)}, target {price_text(target)}"
     if side == "buy" and not stop < price < target:
-        return f"Inconsistent levels for a buy: need stop < price < target, {got}"
+        return f"Inconsistent levels for a buy: need stop < market price < target, {got}"
     if side == "sell" and not target < price < stop:
-        return f"Inconsistent levels for a sell: need target < price < stop, {got}"
+        return f"Inconsistent levels for a sell: need target < market price < stop, {got}"
     return ""
+
+
+def price_deviation_error(model_price: Decimal | None, market: Decimal, tolerance: Decimal) -> str:
+    """Why the model's price cannot be trusted next to the market's (empty when within `tolerance`)."""
+    if model_price is None or model_price <= 0:
+        shown = "missing" if model_price is None else price_text(model_price)
+        return f"The model's price {shown} is not a price; the market is {price_text(market)}"
+    deviation = (model_price - market) / market
+    if abs(deviation) <= tolerance:
+        return ""
+    direction = "above" if deviation > 0 else "below"
+    return (
+        f"The model's price {price_text(model_price)} is {abs(deviation) * 100:.1f} % {direction} "
+        f"the market {price_text(market)} (tolerance {tolerance * 100:.1f} %)"
+    )
+
+
+def entry_limit(side: str, market: Decimal, allowance_bps: Decimal) -> Decimal:
+    """A limit entry at the market price plus (buy) or minus (sell) an allowance in basis points.
+
+    Rounded to the tick toward the market, so the limit never gives away more than the allowance.
+    """
+    allowance = Decimal(str(allowance_bps)) * BASIS_POINT
+    tick = CENT if market >= 1 else SUB_DOLLAR_TICK
+    if side == "buy":
+        limit = (market * (1 + allowance)).quantize(tick, ROUND_FLOOR)
+    else:
+        limit = (market * (1 - allowance)).quantize(tick, ROUND_CEILING)
+    return max(limit, tick)
 
 
 def r_coefficient(side: str, price: Decimal, target: Decimal, stop: Decimal) -> Decimal:
@@ -133,11 +175,14 @@ def evaluate_trade(
     open_positions: int,
     config: RiskConfig,
     kill_switch: bool = False,
+    model_price=None,
 ) -> RiskVerdict:
     """Approve or reject one proposed trade, with every reason and the size it may have.
 
-    `exposure` is the market value already held (absolute); the new order adds quantity × price.
-    Rejected when the exposure after the order would exceed max_exposure_pct of equity, or
+    `price` is the market reference; every number is computed from it. `model_price`, the price
+    the model wrote, is only compared with it: beyond config.max_price_deviation the trade is
+    rejected naming both. `exposure` is the market value already held (absolute); the new order
+    adds quantity × price. Rejected when the exposure after the order would exceed max_exposure_pct of equity, or
     when the new position would take the count of open positions past max_open_positions.
     """
     side = (side or "").lower()
@@ -152,6 +197,11 @@ def evaluate_trade(
         reasons.append("Kill switch is on: every order is blocked")
     if price is None or price <= 0:
         return RiskVerdict(approved=False, reasons=[*reasons, f"Price must be positive, got {price}"])
+    model_price = _decimal(model_price, "model_price")
+    if model_price is not None:
+        deviation = price_deviation_error(model_price, price, config.max_price_deviation)
+        if deviation:
+            reasons.append(deviation)
     if equity is None or equity <= 0:
         return RiskVerdict(approved=False, reasons=[*reasons, f"Equity must be positive, got {equity}"])
     if target is None:
@@ -173,14 +223,21 @@ def evaluate_trade(
         reasons.append(f"Profit margin {margin:.2%} is below the minimum {config.min_profit_margin:.2%}")
     quantity = position_size(equity=equity, price=price, stop=stop, config=config)
     if quantity < 1:
-        reasons.append(f"One share at {price} exceeds the position cap of {config.max_position_pct:.0%} of equity")
-    exposure_after = ((exposure + quantity * price) / equity).quantize(RATIO, ROUND_HALF_UP)
-    if exposure_after > config.max_exposure_pct:
-        reasons.append(f"Exposure after the order would be {exposure_after:.1%}, above {config.max_exposure_pct:.0%}")
-    elif exposure_after > EXPOSURE_WARNING_PCT:
-        warnings.append(f"Exposure after the order would be {exposure_after:.1%}, above 75%")
-    if open_positions + 1 > config.max_open_positions:
-        reasons.append(f"{open_positions} positions are open; the maximum is {config.max_open_positions}")
+        reasons.append(
+            f"One share at {price_text(price)} exceeds the position cap of {config.max_position_pct:.0%} of equity"
+        )
+    caps = check_caps(
+        quantity=quantity,
+        price=price,
+        equity=equity,
+        exposure=exposure,
+        open_positions=open_positions,
+        config=config,
+        sized=True,
+    )
+    reasons += caps.reasons
+    warnings += caps.warnings
+    exposure_after = caps.exposure_after_pct
     return RiskVerdict(
         approved=not reasons,
         reasons=reasons,
@@ -192,6 +249,46 @@ def evaluate_trade(
         risk_amount=(quantity * abs(price - stop)).quantize(CENT, ROUND_HALF_UP),
         exposure_after_pct=exposure_after,
     )
+
+
+@dataclass(frozen=True)
+class CapCheck:
+    reasons: list[str]
+    warnings: list[str]
+    exposure_after_pct: Decimal
+
+
+def check_caps(
+    *,
+    quantity,
+    price: Decimal,
+    equity: Decimal,
+    exposure: Decimal,
+    open_positions: int,
+    config: RiskConfig,
+    sized: bool = False,
+) -> CapCheck:
+    """The caps every order passes, sized by the risk rules (`sized`, already within the position cap) or fixed.
+
+    The position stays within max_position_pct of equity, the exposure after the order within
+    max_exposure_pct, and the new position may not take the open positions past max_open_positions.
+    """
+    quantity = Decimal(quantity)
+    reasons, warnings = [], []
+    value = quantity * price
+    if not sized and value > equity * config.max_position_pct:
+        reasons.append(
+            f"{quantity.normalize():f} shares at {price_text(price)} are worth {value:.2f}, "
+            f"{value / equity:.1%} of equity {equity:.2f}, above the position cap of {config.max_position_pct:.0%}"
+        )
+    exposure_after = ((exposure + value) / equity).quantize(RATIO, ROUND_HALF_UP)
+    if exposure_after > config.max_exposure_pct:
+        reasons.append(f"Exposure after the order would be {exposure_after:.1%}, above {config.max_exposure_pct:.0%}")
+    elif exposure_after > EXPOSURE_WARNING_PCT:
+        warnings.append(f"Exposure after the order would be {exposure_after:.1%}, above 75%")
+    if open_positions + 1 > config.max_open_positions:
+        reasons.append(f"{open_positions} positions are open; the maximum is {config.max_open_positions}")
+    return CapCheck(reasons=reasons, warnings=warnings, exposure_after_pct=exposure_after)
 
 
 def consecutive_losses(pnls: list[Decimal]) -> int:

@@ -17,7 +17,8 @@ SECONDS_PER_DAY = Decimal(86400)
 class OrderSerializer(serializers.ModelSerializer):
     symbol = serializers.CharField(source="instrument.symbol", read_only=True)
     conid = serializers.IntegerField(source="instrument.conid", read_only=True)
-    price = serializers.DecimalField(source="limit_price", max_digits=20, decimal_places=6, read_only=True)
+    # What the order works at: the limit (LMT) or a stop leg's trigger (STP); none for MKT.
+    price = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
 
     class Meta:
         model = Order
@@ -29,6 +30,9 @@ class OrderSerializer(serializers.ModelSerializer):
             "quantity",
             "price",
             "order_type",
+            "limit_price",
+            "stop_price",
+            "parent",
             "tif",
             "status",
             "status_message",
@@ -55,7 +59,7 @@ class ManualOrderSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=Order.Side.choices)
     quantity = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=Decimal("1"))
     price = serializers.DecimalField(max_digits=20, decimal_places=6, required=False, allow_null=True)
-    order_type = serializers.ChoiceField(choices=Order.Type.choices, default=Order.Type.LIMIT)
+    order_type = serializers.ChoiceField(choices=Order.entry_type_choices(), default=Order.Type.LIMIT)
     tif = serializers.ChoiceField(choices=Order.TimeInForce.choices, default=Order.TimeInForce.DAY)
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=128)
     confirm_live = serializers.BooleanField(

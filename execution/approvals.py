@@ -10,7 +10,7 @@ context with `restore_symbol_context`, runs place_order (or skips it for a refus
 and goes on with the remaining steps and symbols.
 
 A stale approval is a different trade: when the broker's price has moved more than
-settings.APPROVAL_MAX_PRICE_MOVE_PCT from the proposed entry, approving or modifying expires
+settings.APPROVAL_MAX_PRICE_MOVE_PCT from the decision's market reference, approving or modifying expires
 the request instead (no order), and says why.
 """
 
@@ -113,6 +113,9 @@ def _decision_summary(decision: Decision) -> dict:
         "symbol": decision.instrument.symbol,
         "type": decision.type,
         "current_price": text(decision.current_price),
+        "reference_price": text(decision.reference_price),
+        "reference_source": decision.reference_source,
+        "reference_age_seconds": decision.reference_age_seconds(),
         "target_price": text(decision.target_price),
         "stop_loss": text(decision.stop_loss),
         "quantity": text(decision.quantity),
@@ -262,13 +265,14 @@ def _resume(execution: WorkflowExecution) -> None:
 
 
 def _check_price(approval: ApprovalRequest) -> None:
-    """Expire the request (and say why) when the broker's price has left the proposed entry too far."""
+    """Expire the request (and say why) when the broker's price has left the decision's market reference too far."""
     decision = approval.decision
     instrument = decision.instrument
-    if decision.current_price is None:
+    entry = decision.reference_price or decision.current_price  # a decision from before references had only its own
+    if entry is None:
         return
     quote = get_adapter().quote(instrument.conid, instrument.symbol)
-    message = stale_price_message(decision.current_price, quote.last)
+    message = stale_price_message(entry, quote.last)
     if message:
         expire_approval(approval.pk, reason=message, details={"quote": str(quote.last)})
         raise ApprovalConflict(message)

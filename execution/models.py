@@ -4,6 +4,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+from broker.marketdata import MarketReference
 
 PRICE = {"max_digits": 20, "decimal_places": 6}
 RATIO = {"max_digits": 12, "decimal_places": 6}
@@ -132,7 +135,18 @@ class Decision(models.Model):
     instrument = models.ForeignKey("broker.Instrument", on_delete=models.PROTECT, related_name="decisions")
     step_id = models.CharField(max_length=64, blank=True)
     type = models.CharField(max_length=4, choices=Type.choices)
-    current_price = models.DecimalField(null=True, blank=True, **PRICE)
+    current_price = models.DecimalField(
+        null=True, blank=True, help_text="The price the model wrote; kept for the record, never traded on.", **PRICE
+    )
+    # The market reference every order of the decision is computed from (DESIGN.md §5).
+    reference_price = models.DecimalField(null=True, blank=True, **PRICE)
+    reference_source = models.CharField(
+        max_length=12, blank=True, help_text="quote_last, quote_mid or bars_close: where reference_price came from."
+    )
+    reference_time = models.DateTimeField(null=True, blank=True, help_text="When the market was at reference_price.")
+    reference_market_data_type = models.CharField(
+        max_length=12, blank=True, help_text="The broker's kind of quote (live, frozen, delayed), when it says."
+    )
     target_price = models.DecimalField(null=True, blank=True, **PRICE)
     stop_loss = models.DecimalField(null=True, blank=True, **PRICE)
     quantity = models.DecimalField(null=True, blank=True, max_digits=20, decimal_places=4)
@@ -159,6 +173,31 @@ class Decision(models.Model):
 
     def is_actionable(self) -> bool:
         return self.type != self.Type.HOLD and self.status == self.Status.APPROVED
+
+    def market_reference(self) -> MarketReference | None:
+        """The market reference recorded when the decision was made (None for a decision from before them)."""
+        if self.reference_price is None or self.reference_time is None:
+            return None
+        return MarketReference(
+            price=self.reference_price,
+            source=self.reference_source,
+            time=self.reference_time,
+            market_data_type=self.reference_market_data_type,
+        )
+
+    def set_market_reference(self, reference: MarketReference) -> None:
+        self.reference_price = reference.price
+        self.reference_source = reference.source
+        self.reference_time = reference.time
+        self.reference_market_data_type = reference.market_data_type
+
+    REFERENCE_FIELDS = ("reference_price", "reference_source", "reference_time", "reference_market_data_type")
+
+    def reference_age_seconds(self, now=None) -> int | None:
+        """How old the market reference is (None without one)."""
+        if self.reference_time is None:
+            return None
+        return max(0, int(((now or timezone.now()) - self.reference_time).total_seconds()))
 
 
 class Schedule(models.Model):

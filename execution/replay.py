@@ -36,6 +36,7 @@ from agents.calls import prompt_record
 from agents.clients import Completion, ModelError
 from agents.models import LLMCall
 from agents.team import configured_backend
+from broker.marketdata import MarketReference, bars_reference
 from broker.models import Chart
 from broker.risk import RiskConfig
 from execution.engine import ExecutionRun
@@ -102,6 +103,14 @@ class Recording:
 
     def model(self, symbol: str, step_id: str, agent_name: str = "") -> str:
         return self.models.get((symbol, step_id, agent_name), "")
+
+    def reference(self, symbol: str, step_id: str) -> dict | None:
+        """The market reference the step (else the symbol's first decision step) recorded."""
+        own = (self.outputs.get((symbol, step_id)) or {}).get("reference")
+        if own:
+            return own
+        recorded = [output.get("reference") for (name, _), output in self.outputs.items() if name == symbol]
+        return next((reference for reference in recorded if reference), None)
 
     def risk(self, symbol: str, step_id: str) -> dict | None:
         """The account, caps and kill switch the original risk check judged with, when it judged a trade."""
@@ -196,6 +205,21 @@ class ReplayInputs(LiveInputs):
         if bars_sha256(bars) != output["bars_sha256"]:
             raise StepError(f"the frozen {period}/{bar} bars of {ctx.symbol} do not match their recorded hash")
         return bars
+
+    def reference(self, ctx) -> MarketReference:
+        """The market reference the original decision was made at (the same prompt, the same prices).
+
+        Asked by a later step (place_order), the symbol's decision's reference: the market of a
+        replay stands still. A run from before references were recorded put the primary
+        timeframe's last close in its prompt; that close is its reference.
+        """
+        recorded = self.recording.reference(ctx.symbol, ctx.step_id)
+        if recorded:
+            return MarketReference.from_dict(recorded)
+        primary = ctx.primary_fetch()
+        with ctx.lock:
+            bars = ctx.bars[primary["label"]]
+        return bars_reference([bars])
 
     def chart(self, ctx, request: ChartRequest) -> Chart:
         output = self.recording.output(ctx.symbol, ctx.step_id, ("chart_id", "sha256"))

@@ -80,6 +80,9 @@ class StepRunSerializer(serializers.ModelSerializer):
 class DecisionSerializer(serializers.ModelSerializer):
     symbol = serializers.CharField(source="instrument.symbol", read_only=True)
     order = serializers.SerializerMethodField()
+    reference_age_seconds = serializers.SerializerMethodField(
+        help_text="Seconds since the market was at reference_price (now)."
+    )
 
     class Meta:
         model = Decision
@@ -90,6 +93,11 @@ class DecisionSerializer(serializers.ModelSerializer):
             "symbol",
             "type",
             "current_price",
+            "reference_price",
+            "reference_source",
+            "reference_time",
+            "reference_age_seconds",
+            "reference_market_data_type",
             "target_price",
             "stop_loss",
             "quantity",
@@ -105,6 +113,9 @@ class DecisionSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_reference_age_seconds(self, decision) -> int | None:
+        return decision.reference_age_seconds()
 
     def get_order(self, decision) -> int | None:
         orders = list(decision.orders.all())

@@ -190,6 +190,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Fixed periodic work is registered by execution.maintenance.setup_periodic_tasks (beat calls it at start).
 # Seconds between sweeps for approvals whose countdown task was lost (e.g. a worker restart).
 APPROVAL_SWEEP_SECONDS = env_int("APPROVAL_SWEEP_SECONDS", 60)
+# place_order asks the broker for the price again when the decision's market reference is older than this.
+PRICE_REFERENCE_MAX_AGE_SECONDS = env_int("PRICE_REFERENCE_MAX_AGE_SECONDS", 60, minimum=1)
 CELERY_TIMEZONE = "UTC"
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 3)
 # A step failing on a transient error is tried again after base, 2 x base, 4 x base ... seconds.

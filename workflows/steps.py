@@ -343,6 +343,9 @@ RISK_FIELDS = (
                 required=True, default=0.90, min=0.0001, max=1),
     ConfigField("max_open_positions", INTEGER, "Max open positions", "Refuse once this many positions are open.",
                 required=True, default=10, min=1, max=1000),
+    ConfigField("max_price_deviation", NUMBER, "Max price deviation", "Reject the decision when the model's price "
+                "is further than this from the market's, e.g. 0.01 = 1 %; also how far the market may move before "
+                "the order goes out.", default=0.01, min=0.0001, max=0.5),
 )
 
 STEP_TYPES: dict[str, StepType] = {
@@ -449,10 +452,14 @@ STEP_TYPES: dict[str, StepType] = {
         StepType(
             "place_order",
             "Place order",
-            "Places the approved decision as an order (paper unless live trading is allowed).",
+            "Places the approved decision as an order priced from the market, never the model (paper unless live "
+            "trading is allowed).",
             (
-                ConfigField("order_type", CHOICE, "Order type", "LMT at the decision's price, or MKT.",
-                            default="LMT", choices=tuple(ORDER_TYPES)),
+                ConfigField("order_type", CHOICE, "Order type", "LMT at the market price plus the allowance, or "
+                            "MKT.", default="LMT", choices=tuple(ORDER_TYPES)),
+                ConfigField("limit_allowance_bps", NUMBER, "Limit allowance (bps)", "How far a LMT entry may be "
+                            "through the market reference, in basis points (5 = 0.05 %): above it for a buy, below "
+                            "for a sell.", default=5, min=0, max=100),
                 ConfigField("tif", CHOICE, "Time in force", "", default="DAY", choices=tuple(TIME_IN_FORCE)),
                 ConfigField("quantity", INTEGER, "Quantity", "Empty: sized by validate_risk.", min=1, max=1_000_000),
                 ConfigField("bracket", BOOLEAN, "Bracket exits", "Send the decision's target and stop with the entry "

@@ -40,6 +40,7 @@ class Quote:
     ask: Decimal | None
     last: Decimal
     time: datetime
+    market_data_type: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from agents.tools import trading_desk
 from broker.risk import RiskConfig
 from execution import progress
 from execution.sandbox import run_code
-from execution.steps.ai import current_price, record_decision, reused_decision
+from execution.steps.ai import record_decision, reference_now, reused_decision
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 from execution.steps.risk import RISK_SETTINGS
 from workflows.parameters import resolve_config
@@ -115,9 +115,10 @@ def agent_team(config: dict, ctx: SymbolContext) -> dict:
         return reused
     settings = team_settings(config, _strategy_config(ctx))
     summaries = ctx.summaries()
+    reference = reference_now(ctx)
     request = TeamRequest(
         symbol=ctx.symbol,
-        current_price=current_price(ctx),
+        current_price=reference.price,
         summaries=summaries,
         charts=_chart_images(config, ctx),
         language=ctx.params.get("analysis_language") or "en",
@@ -141,11 +142,12 @@ def agent_team(config: dict, ctx: SymbolContext) -> dict:
         )
     except (TeamFailed, BudgetExceeded, ModelError) as exc:
         raise StepError(f"agent team: {exc}") from exc
-    decision = record_decision(ctx, instrument, outcome.decision)
+    decision = record_decision(ctx, instrument, outcome.decision, reference)
     return {
         "decision_id": decision.pk,
         "type": decision.type,
         "decision": jsonable_decision(outcome.decision),
+        "reference": reference.as_dict(),
         "agents": [agent.name for agent in settings.agents],
         "max_rounds": settings.max_rounds,
         "human_approval": settings.human_approval,

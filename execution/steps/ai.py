@@ -11,11 +11,10 @@ from agents.clients import ModelError
 from agents.decisions import InvalidDecision, jsonable_decision
 from agents.decisions import decide as decide_with_model
 from agents.prompts import PromptError, analysis_prompt, consolidate_prompt, decision_prompt
+from broker.marketdata import MarketReference, ReferenceUnavailable
 from execution.models import Decision
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 from workflows.steps import STEP_TYPES
-
-PRICE_PLACES = Decimal("0.000001")
 
 
 def _language(ctx: SymbolContext) -> str:
@@ -111,12 +110,12 @@ def consolidate(config: dict, ctx: SymbolContext) -> dict:
     return {"label": label, "inputs": list(analyses), "prompt": prompt, **_call_output(call)}
 
 
-def current_price(ctx: SymbolContext) -> Decimal:
-    """The last close of the primary timeframe."""
-    primary = ctx.primary_fetch()
-    with ctx.lock:
-        close = ctx.bars[primary["label"]]["close"].iloc[-1]
-    return Decimal(str(float(close))).quantize(PRICE_PLACES)
+def reference_now(ctx: SymbolContext) -> MarketReference:
+    """The market reference a decision is made at: it goes into the prompt and onto the Decision."""
+    try:
+        return ctx.inputs.reference(ctx)
+    except ReferenceUnavailable as exc:
+        raise StepError(str(exc)) from exc
 
 
 def reused_decision(ctx: SymbolContext, instrument) -> dict | None:
@@ -132,9 +131,10 @@ def reused_decision(ctx: SymbolContext, instrument) -> dict | None:
     return {"decision_id": earlier.pk, "type": earlier.type, "reused": True}
 
 
-def record_decision(ctx: SymbolContext, instrument, parsed: dict) -> Decision:
-    """The Decision row for a parsed decision (agents.decisions.parse_decision's shape), put in the context."""
-    decision = Decision.objects.create(
+def record_decision(ctx: SymbolContext, instrument, parsed: dict, reference: MarketReference) -> Decision:
+    """The Decision row for a parsed decision (agents.decisions.parse_decision's shape) at the market
+    `reference`, put in the context."""
+    decision = Decision(
         execution=ctx.execution,
         strategy=ctx.execution.strategy,
         instrument=instrument,
@@ -147,6 +147,8 @@ def record_decision(ctx: SymbolContext, instrument, parsed: dict) -> Decision:
         analysis_text=parsed["analysis"],
         key_factors=parsed["key_factors"],
     )
+    decision.set_market_reference(reference)
+    decision.save()
     with ctx.lock:
         ctx.decision = decision
     return decision
@@ -163,12 +165,12 @@ def decide(config: dict, ctx: SymbolContext) -> dict:
         analysis = ctx.analyses.get(input_label)
     if analysis is None:
         raise StepError(f"no analysis under the label {input_label!r}")
-    price = current_price(ctx)
+    reference = reference_now(ctx)
     try:
         prompt = decision_prompt(
             symbol=ctx.symbol,
             analysis=analysis,
-            current_price=price,
+            current_price=reference.price,
             summaries=ctx.summaries(),
             analysis_language=_language(ctx),
             template=config.get("prompt_template") or None,
@@ -194,11 +196,12 @@ def decide(config: dict, ctx: SymbolContext) -> dict:
         raise StepError(str(exc), output={"prompt": prompt, "responses": responses}) from exc
     except ModelError as exc:
         raise StepError(f"the model failed: {exc}") from exc
-    decision = record_decision(ctx, instrument, parsed)
+    decision = record_decision(ctx, instrument, parsed, reference)
     return {
         "decision_id": decision.pk,
         "type": decision.type,
         "decision": jsonable_decision(parsed),
+        "reference": reference.as_dict(),
         "input": input_label,
         "prompt": prompt,
         "models": sorted({call.model for call in calls}),

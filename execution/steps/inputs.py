@@ -14,7 +14,7 @@ import pandas as pd
 from agents.clients import ModelClient
 from broker.adapters import get_adapter
 from broker.charts import render_chart
-from broker.marketdata import get_bars
+from broker.marketdata import MarketReference, get_bars, market_reference
 from broker.models import Chart, RiskLimits
 from broker.risk import RiskConfig
 
@@ -45,6 +45,12 @@ class LiveInputs:
 
     def bars(self, ctx, period: str, bar: str) -> pd.DataFrame:
         return get_bars(ctx.get_instrument(), period, bar)
+
+    def reference(self, ctx) -> MarketReference:
+        """The market price now: the broker's quote, else the last close of the freshest bars fetched."""
+        with ctx.lock:
+            bars = list(ctx.bars.values())
+        return market_reference(ctx.get_instrument(), bars)
 
     def chart(self, ctx, request: ChartRequest) -> Chart:
         return render_chart(

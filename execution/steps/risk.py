@@ -1,5 +1,9 @@
 """validate_risk: approve or reject the decision with the risk arithmetic of broker.risk.
 
+Everything is computed from the decision's market reference (the broker's quote when the decision
+was made, else the last close of the freshest bars), never from the model's own price, which is
+only checked against it: beyond max_price_deviation the decision is rejected naming both.
+
 A HOLD is recorded as such and keeps its status: there is nothing to approve. The step's
 limits can only be tightened by the global caps staff set (RiskLimits), and the
 kill switch rejects everything. Equity, exposure and open positions come from the broker,
@@ -8,6 +12,7 @@ through ctx.inputs, so that a replay gives the step the ones its original run sa
 
 from decimal import Decimal
 
+from broker.marketdata import MarketReference, ReferenceUnavailable
 from broker.risk import RiskConfig, evaluate_trade
 from execution.models import Decision
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
@@ -19,11 +24,26 @@ RISK_SETTINGS = (
     "max_position_pct",
     "max_exposure_pct",
     "max_open_positions",
+    "max_price_deviation",
 )
 
 
 def _as_decimal(value) -> Decimal | None:
     return None if value is None else Decimal(str(value))
+
+
+def decision_reference(ctx: SymbolContext, decision: Decision) -> MarketReference:
+    """The reference recorded with the decision; one from before references is given today's and keeps it."""
+    reference = decision.market_reference()
+    if reference is not None:
+        return reference
+    try:
+        reference = ctx.inputs.reference(ctx)
+    except ReferenceUnavailable as exc:
+        raise StepError(str(exc)) from exc
+    decision.set_market_reference(reference)
+    decision.save(update_fields=list(Decision.REFERENCE_FIELDS))
+    return reference
 
 
 def validate_risk(config: dict, ctx: SymbolContext) -> dict:
@@ -48,9 +68,11 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
     risk_config, kill_switch = ctx.inputs.risk_limits(ctx, step_config)
     account = ctx.inputs.account(ctx)
     summary = ctx.primary_fetch()["summary"] if ctx.fetches else {}
+    reference = decision_reference(ctx, decision)
     verdict = evaluate_trade(
         side=decision.type,
-        price=decision.current_price,
+        price=reference.price,
+        model_price=decision.current_price,
         target=decision.target_price,
         stop=decision.stop_loss,
         atr=summary.get("atr14"),
@@ -62,6 +84,8 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
     )
     risk = {
         **verdict.as_dict(),
+        "reference": reference.as_dict(),
+        "model_price": None if decision.current_price is None else str(decision.current_price),
         "equity": str(account.equity),
         "exposure": str(account.exposure),
         "open_positions": account.open_positions,

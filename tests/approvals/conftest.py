@@ -11,9 +11,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from broker.adapters import get_adapter
 from broker.instruments import qualify_symbol
+from broker.marketdata import QUOTE_LAST
 from broker.models import Order
 from execution.engine import run_execution
 from execution.models import Decision, WorkflowExecution
@@ -39,9 +41,16 @@ def live_price(symbol: str) -> Decimal:
 
 
 def record_buy(execution, symbol: str, step_id: str, entry: Decimal | None = None) -> Decision:
-    """The BUY the decision step will make: entry at the broker's price, target +10 %, stop -5 % (R = 2)."""
+    """The BUY the decision step will make: entry at the broker's price, target +10 %, stop -5 % (R = 2).
+
+    The market reference is the entry, as if the market had been there when the decision was made
+    (an `entry` away from today's price is a market that moved since).
+    """
     entry = entry or live_price(symbol)
     return Decision.objects.create(
+        reference_price=entry,
+        reference_source=QUOTE_LAST,
+        reference_time=timezone.now(),
         execution=execution,
         strategy=execution.strategy,
         instrument=qualify_symbol(symbol),

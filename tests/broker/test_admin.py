@@ -51,6 +51,7 @@ def test_staff_turn_the_kill_switch_on(staff_client, staff):
         "max_exposure_pct": "0.95",
         "max_open_positions": "20",
         "min_r_coefficient": "1.0",
+        "max_price_deviation": "0.01",
     }
     response = staff_client.post(f"/admin/broker/risklimits/{limits.pk}/change/", form)
 

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from broker.models import Order, Position, Trade
 from broker.orders import order_cancel, order_submit, poll_open_orders
@@ -111,3 +112,25 @@ def test_the_place_order_step_sends_the_decisions_target_and_stop_as_a_bracket(
         take_profit, stop_loss = entry.children.order_by("id")
         assert (take_profit.limit_price, stop_loss.stop_price) == (decision.target_price, decision.stop_loss)
         assert take_profit.decision == stop_loss.decision == decision
+
+
+def test_the_orders_api_and_page_show_each_leg_with_its_own_type_price_and_entry(alice, alice_api, adapter, sim_aapl):
+    last = adapter.quote(sim_aapl.conid, "AAPL").last
+    target, stop = (last * Decimal("1.2")).quantize(Decimal("0.01")), (last * Decimal("0.9")).quantize(Decimal("0.01"))
+    entry = order_submit(new_order(alice, sim_aapl), adapter=adapter, take_profit=target, stop_loss=stop)
+
+    listed = {row["id"]: row for row in alice_api.get("/api/orders/").json()["results"]}
+
+    take_profit, stop_loss = entry.children.order_by("id")
+    assert listed[take_profit.pk]["order_type"] == "LMT" and Decimal(listed[take_profit.pk]["price"]) == target
+    assert listed[stop_loss.pk]["order_type"] == "STP" and Decimal(listed[stop_loss.pk]["price"]) == stop
+    assert Decimal(listed[stop_loss.pk]["stop_price"]) == stop and listed[stop_loss.pk]["limit_price"] is None
+    assert listed[take_profit.pk]["parent"] == listed[stop_loss.pk]["parent"] == entry.pk
+    assert listed[entry.pk]["order_type"] == "MKT" and listed[entry.pk]["parent"] is None
+
+    client = Client()
+    client.force_login(alice)
+    page = client.get("/orders/").content.decode()
+    stop_row = page[page.index(f'data-order="{stop_loss.pk}"') :].split("</tr>")[0]
+    assert 'data-order-type="STP"' in stop_row and f"stop @ {stop:,}" in stop_row
+    assert f"Stop-loss of #{entry.pk}" in stop_row

@@ -184,6 +184,6 @@ def test_templates_and_step_types_are_listed(alice_api):
     step_types = {step_type["type"]: step_type for step_type in alice_api.get("/api/workflow-step-types/").json()}
     assert step_types["validate_risk"]["defaults"] == {
         "min_r_coefficient": 1.0, "min_profit_margin": 0.05, "risk_per_trade": 0.01, "max_position_pct": 0.10,
-        "max_exposure_pct": 0.90, "max_open_positions": 10,
+        "max_exposure_pct": 0.90, "max_open_positions": 10, "max_price_deviation": 0.01,
     }
     assert step_types["fetch_data"]["schema"]["properties"]["bar"]["widget"] == "select"

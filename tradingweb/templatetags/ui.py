@@ -111,6 +111,15 @@ def percent(value, places: int = 1):
     return f"{number * 100:.{int(places)}f}%"
 
 
+REFERENCE_SOURCES = {"quote_last": "Last trade", "quote_mid": "Bid/ask mid", "bars_close": "Last bar's close"}
+
+
+@register.filter
+def reference_source(value):
+    """Where a market reference came from, in words: "quote_last" -> "Last trade"."""
+    return REFERENCE_SOURCES.get(value, value or DASH)
+
+
 @register.filter
 def pnl_class(value):
     """The text colour of a profit (green), a loss (red) or nothing (grey)."""
