@@ -50,6 +50,7 @@ def _assert_ordered_once_at_the_gateway(gateway, execution, symbol: str) -> Orde
 def test_a_template_run_by_the_engine_trades_through_the_ibkr_adapter(alice, ibkr_broker):
     gateway = ibkr_broker
     execution = _execution(alice, "single_timeframe", ("AAPL", "KO"))
+    equity_before = get_adapter().account_summary().equity
 
     results = run_execution(execution.pk)
 
@@ -60,7 +61,7 @@ def test_a_template_run_by_the_engine_trades_through_the_ibkr_adapter(alice, ibk
         _assert_bars_came_from_the_simulator(gateway, symbol, [("1y", "1d")])
     buy = Decision.objects.get(execution=execution, instrument__symbol="AAPL")
     assert buy.type == Decision.Type.BUY and buy.r_coefficient >= 1
-    assert buy.risk["equity"] == str(get_adapter().account_summary().equity)
+    assert buy.risk["equity"] == str(equity_before), "sized on the gateway's equity before the order filled"
     order = _assert_ordered_once_at_the_gateway(gateway, execution, "AAPL")
     assert order.paper and order.status in ("submitted", "partially_filled", "filled")
     hold = Decision.objects.get(execution=execution, instrument__symbol="KO")
