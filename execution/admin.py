@@ -25,6 +25,7 @@ STEP_RUN_FIELDS = (
     "finished_at",
     "duration_ms",
     "error",
+    "detail",
     "output",
 )
 

@@ -300,6 +300,12 @@ APPROVAL_TIMEOUT_SECONDS = env_int("APPROVAL_TIMEOUT_SECONDS", 300)
 APPROVAL_MAX_PRICE_MOVE_PCT = env_float("APPROVAL_MAX_PRICE_MOVE_PCT", 2.0)
 SANDBOX_TIMEOUT_SECONDS = env_int("SANDBOX_TIMEOUT_SECONDS", 10)
 SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 512)
+# Untrusted code runs under bubblewrap; without it (or without user namespaces) it does not run at all.
+SANDBOX_BWRAP_PATH = os.environ.get("SANDBOX_BWRAP_PATH") or "/usr/bin/bwrap"
+# Staff only, for a single-user machine: run untrusted code WITHOUT operating-system isolation.
+if os.environ.get("SANDBOX_UNISOLATED", "").strip().lower() not in {"", "0", "1", "false", "true", "no", "yes"}:
+    raise ImproperlyConfigured(f"SANDBOX_UNISOLATED must be 1 or 0, not {os.environ['SANDBOX_UNISOLATED']!r}")
+SANDBOX_UNISOLATED = env_bool("SANDBOX_UNISOLATED")
 
 # --- Mail and notifications ---------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
