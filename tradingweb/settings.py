@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from tradingweb.outbound import parse_allowed
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
 
@@ -314,6 +316,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tradingweb@localhost"
 NOTIFICATION_ATTEMPTS = env_int("NOTIFICATION_ATTEMPTS", 3)
 NOTIFICATION_RETRY_BASE_SECONDS = env_float("NOTIFICATION_RETRY_BASE_SECONDS", 1.0)
 NOTIFICATION_WEBHOOK_TIMEOUT = env_float("NOTIFICATION_WEBHOOK_TIMEOUT", 10.0)
+# Hosts and networks a user's URL (a webhook) may reach although they are not public, e.g. "hooks.internal,10.0.5.0/24".
+OUTBOUND_ALLOWED = env_list("OUTBOUND_ALLOWED")
+parse_allowed(OUTBOUND_ALLOWED)  # a bad entry stops start-up here, not the first delivery
 
 LOGGING = {
     "version": 1,
