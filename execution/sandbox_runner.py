@@ -26,6 +26,7 @@ This file must not import Django or the project: it runs in a bare interpreter.
 
 import builtins
 import ctypes  # noqa: F401 - loaded before the audit hook forbids dlopen; numpy and scipy import it
+import importlib
 import json
 import os
 import resource
@@ -113,6 +114,7 @@ PATH_EVENTS = frozenset(
     }
 )
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+IMPORT_MACHINERY = ("<frozen importlib", os.path.dirname(importlib.__file__) + os.sep, __file__)
 
 
 class SandboxViolation(PermissionError):
@@ -128,6 +130,11 @@ def trusted_roots(library_dirs: list[str]) -> tuple[str, ...]:
 
 def is_trusted_file(filename: str, roots: tuple[str, ...]) -> bool:
     return filename.startswith("<frozen ") or (filename.startswith(os.sep) and filename.startswith(roots))
+
+
+def is_import_machinery(filename: str) -> bool:
+    """importlib's own frames and this runner's (the guard and the gate), which import on someone's behalf."""
+    return filename.startswith(IMPORT_MACHINERY)
 
 
 def install_audit_hook(scratch: str, roots: tuple[str, ...]) -> None:
@@ -173,7 +180,11 @@ def install_audit_hook(scratch: str, roots: tuple[str, ...]) -> None:
             for path in paths:
                 if not inside_scratch(path):
                     raise SandboxViolation(f"sandbox: {event} outside the scratch directory is not allowed ({path})")
-        elif event == "compile" and isinstance(args[1], str) and is_trusted_file(args[1], roots):
+        elif (
+            event == "compile"
+            and isinstance(args[1], str)
+            and (is_trusted_file(args[1], roots) or is_import_machinery(args[1]))
+        ):
             # Code that claims to be a library's file would pass the import guard: only the import system may.
             if caller_is_untrusted():
                 raise SandboxViolation(f"sandbox: compiling code as {args[1]!r} is not allowed")
@@ -181,6 +192,30 @@ def install_audit_hook(scratch: str, roots: tuple[str, ...]) -> None:
             raise SandboxViolation("sandbox: building code objects is not allowed")
 
     sys.addaudithook(hook)
+
+
+def refuse_import(name: str) -> ImportError:
+    return ImportError(f"sandbox: import of {name!r} is not allowed; allowed: {', '.join(sorted(ALLOWED_IMPORTS))}")
+
+
+class ImportGate:
+    """A meta path finder, asked first for every module not loaded yet, however the import was started.
+
+    `importlib.import_module` and `importlib._bootstrap._gcd_import` never call `__import__`; this
+    gate still sees them. The importer is the nearest frame outside the import machinery.
+    """
+
+    def __init__(self, roots: tuple[str, ...]):
+        self.roots = roots
+
+    def find_spec(self, name, path=None, target=None):
+        frame = sys._getframe(1)
+        while frame is not None and is_import_machinery(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is not None and not is_trusted_file(frame.f_code.co_filename, self.roots):
+            if name.partition(".")[0] not in ALLOWED_IMPORTS:
+                raise refuse_import(name)
+        return None  # the usual finders load it
 
 
 def install_import_guard(roots: tuple[str, ...]) -> None:
@@ -192,14 +227,12 @@ def install_import_guard(roots: tuple[str, ...]) -> None:
         # and the standard library import what they need; everything else gets the allow-list.
         importer = sys._getframe(1).f_code.co_filename
         if not is_trusted_file(importer, roots):
-            top_level = name.partition(".")[0]
-            if level != 0 or top_level not in ALLOWED_IMPORTS:
-                raise ImportError(
-                    f"sandbox: import of {name!r} is not allowed; allowed: {', '.join(sorted(ALLOWED_IMPORTS))}"
-                )
+            if level != 0 or name.partition(".")[0] not in ALLOWED_IMPORTS:
+                raise refuse_import(name)
         return original_import(name, globals, locals, fromlist, level)
 
     builtins.__import__ = guarded_import
+    sys.meta_path.insert(0, ImportGate(roots))  # modules not loaded yet, imported by any route
 
 
 def users_traceback(exc: BaseException) -> str:
