@@ -35,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -180,6 +181,15 @@ def _interpreter() -> Path:
     return candidate if candidate.exists() else Path(os.path.realpath(sys.executable))
 
 
+def _interpreter_site_packages() -> list[str]:
+    """The base interpreter's site-packages (and Debian's dist-packages) that exist, as the sandbox would see them."""
+    base = {"base": sys.base_prefix, "platbase": sys.base_prefix}
+    paths = {os.path.realpath(sysconfig.get_paths(vars=base)[key]) for key in ("purelib", "platlib")}
+    version = f"python{sys.version_info.major}"
+    paths.add(f"/usr/lib/{version}/dist-packages")
+    return sorted(path for path in paths if os.path.isdir(path))
+
+
 def _bwrap_arguments(scratch_size: int) -> list[str]:
     arguments = [
         settings.SANDBOX_BWRAP_PATH,
@@ -203,6 +213,9 @@ def _bwrap_arguments(scratch_size: int) -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     if not prefix.startswith("/usr/") and prefix != "/usr":
         arguments += ["--ro-bind", prefix, prefix]
+    for packages in _interpreter_site_packages():
+        # The runtime's own installed packages (in an image: every dependency of the app) stay hidden.
+        arguments += ["--tmpfs", packages, "--remount-ro", packages]
     for entry in allowed_library_entries():
         arguments += ["--ro-bind", str(entry), f"{LIBRARIES}/{entry.name}"]
     arguments += [

@@ -159,3 +159,16 @@ def test_staff_may_run_it_unisolated_and_the_inner_layers_still_refuse(settings,
     status = sandbox_status()
     assert (status.ok, status.isolated, status.mode) == (False, False, "unisolated")
     assert status.message.startswith("UNISOLATED")
+
+
+def test_the_sandbox_holds_the_allowed_libraries_and_not_the_apps_dependencies():
+    outcome = run_code(
+        "import pandas as pd\nos = pd.io.common.os\n"
+        "result = sorted({entry for place in os.sys.path if os.path.isdir(place) for entry in os.listdir(place)})",
+        timeout=10,
+    )
+    assert outcome.ok, outcome.error
+    assert {"numpy", "pandas", "scipy", "dateutil", "pytz"} <= set(outcome.result)
+    assert not {"django", "celery", "rest_framework", "redis", "autogen_agentchat", "tradingweb", "execution"} & set(
+        outcome.result
+    )
