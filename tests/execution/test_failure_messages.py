@@ -4,9 +4,11 @@ import errno
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from execution.engine import run_execution
-from execution.models import StepRun
+from execution.models import StepRun, WorkflowExecution
 from execution.retries import short_error
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, make_workflow
@@ -82,3 +84,25 @@ def test_an_unexpected_errors_message_leaves_the_servers_directories_out():
     message = short_error(error)
     assert message.startswith("FileNotFoundError: [Errno 2] No such file or directory: '…/")
     assert message.endswith("/charts/aapl.png'") and str(settings.VAR_DIR) not in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tracebacks_kept_before_the_upgrade_move_to_the_staff_only_detail_and_back(alice):
+    before, after = [("execution", "0005_failure_detail_for_staff")], [("execution", "0006_tracebacks_move_to_detail")]
+    MigrationExecutor(connection).migrate(before)
+    execution = WorkflowExecution.objects.create(owner=alice, symbols=["AAPL"], results={"traceback": "Execution TB"})
+    run = StepRun.objects.create(
+        execution=execution, symbol="AAPL", index=0, step_id="mine", step_type="custom_code", status="failed",
+        output={"stdout": "hi", "traceback": "Step TB"},
+    )  # fmt: skip
+
+    MigrationExecutor(connection).migrate(after)
+    run.refresh_from_db()
+    execution.refresh_from_db()
+    assert (run.output, run.detail) == ({"stdout": "hi"}, "Step TB")
+    assert (execution.results, execution.detail) == ({}, "Execution TB")
+
+    MigrationExecutor(connection).migrate(before)
+    run.refresh_from_db()
+    assert (run.output, run.detail) == ({"stdout": "hi", "traceback": "Step TB"}, "")
+    MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
