@@ -8,10 +8,11 @@ before running the code:
 
 - sets RLIMIT_NPROC to 0 (no new processes or threads for a non-root user; set here,
   since bubblewrap itself must still create the sandbox's processes);
-
 - installs an audit hook (which Python code cannot remove) refusing sockets,
-  new processes, ctypes, directory changes and any write outside the scratch dir;
-- replaces `__import__` so imports made by any code that is not a library's or the
+  new processes, ctypes, directory changes, any write outside the scratch dir, reading
+  another process's /proc entries, and code compiled under a library's file name;
+- replaces `__import__`, and puts a finder first on sys.meta_path (which also sees
+  importlib.import_module), so imports made by any code that is not a library's or the
   standard library's own file (the user's code, code it compiles or execs) are limited to
   an allow-list (numpy, pandas, scipy and pure computing modules of the standard library);
   who imports is read from the calling frame's code, never from the globals passed in.
