@@ -63,6 +63,8 @@ RUNNER_INSIDE = "/sandbox/runner.py"
 SCRATCH_BYTES = 4 * MAX_FILE_BYTES
 NOBODY = "65534"
 BWRAP_SETUP_FAILED = 1  # bwrap's own exit code when it cannot set the sandbox up
+STATUS_CACHE_SECONDS = 30
+_status_cache: dict[tuple, tuple[float, "SandboxStatus"]] = {}  # (bwrap path, unisolated) -> (probed at, status)
 
 
 class SandboxUnavailable(Exception):
@@ -311,6 +313,19 @@ def run_code(code: str, *, inputs: dict | None = None, timeout: float | None = N
 
 
 def sandbox_status() -> SandboxStatus:
+    """Whether untrusted code runs isolated here, at most STATUS_CACHE_SECONDS old.
+
+    The health check asks without a login, so one probe serves every request for a while.
+    """
+    key = (settings.SANDBOX_BWRAP_PATH, settings.SANDBOX_UNISOLATED)
+    probed_at, status = _status_cache.get(key, (None, None))
+    if status is None or time.monotonic() - probed_at > STATUS_CACHE_SECONDS:
+        status = _probe_sandbox()
+        _status_cache[key] = (time.monotonic(), status)
+    return status
+
+
+def _probe_sandbox() -> SandboxStatus:
     """Runs an empty program in the sandbox, the way a step would, and says whether it worked."""
     if settings.SANDBOX_UNISOLATED:
         return SandboxStatus(
