@@ -25,13 +25,13 @@ class ExecuteResponseSerializer(serializers.Serializer):
 
 
 class StaffOnlyDetailMixin:
-    """`detail` (a failure's traceback, with the server's paths) is in the answer only for staff."""
+    """`detail` (a failure's traceback, with the server's paths) is filled in only for staff; others read ""."""
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
         request = self.context.get("request")
         if not (request and request.user.is_staff):
-            data.pop("detail", None)
+            data["detail"] = ""
         return data
 
 
@@ -67,6 +67,7 @@ class WorkflowExecutionSerializer(StaffOnlyDetailMixin, serializers.ModelSeriali
             "completed_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"detail": {"help_text": "Staff only: an unexpected error's traceback (empty for others)."}}
 
 
 class StepRunSerializer(StaffOnlyDetailMixin, serializers.ModelSerializer):
@@ -88,7 +89,7 @@ class StepRunSerializer(StaffOnlyDetailMixin, serializers.ModelSerializer):
             "detail",
         ]
         read_only_fields = fields
-        extra_kwargs = {"detail": {"help_text": "Staff only: the failure's full traceback."}}
+        extra_kwargs = {"detail": {"help_text": "Staff only: the failure's full traceback (empty for others)."}}
 
 
 class DecisionSerializer(serializers.ModelSerializer):

@@ -105,6 +105,7 @@ def _run_as_trader(api, owner, code: str, timeout: int = 10) -> tuple[dict, dict
     steps = api.get(f"/api/workflow-executions/{execution_id}/steps/").json()
     execution = api.get(f"/api/workflow-executions/{execution_id}/").json()
     [run] = [step for step in steps if step["step_id"] == "trader_code"]
+    assert execution["detail"] == "" and all(step["detail"] == "" for step in steps)  # tracebacks are staff's
     return run, execution, json.dumps([steps, execution])
 
 
@@ -112,7 +113,7 @@ def _assert_nothing_leaks(seen: str, secrets: list[str]):
     for secret in secrets:
         assert secret not in seen, f"a secret reached the trader: {secret[:12]}…"
     # No platform traceback either: the worker's files and the sandbox's own machinery stay out of sight.
-    for server_path in ("engine.py", "sandbox_runner", "/sandbox/runner.py", "site-packages", '"detail"'):
+    for server_path in ("engine.py", "sandbox_runner", "/sandbox/runner.py", "site-packages"):
         assert server_path not in seen
 
 
