@@ -64,6 +64,7 @@ SCRATCH_BYTES = 4 * MAX_FILE_BYTES
 NOBODY = "65534"
 BWRAP_SETUP_FAILED = 1  # bwrap's own exit code when it cannot set the sandbox up
 STATUS_CACHE_SECONDS = 30
+DISABLE_USERNS_SINCE = (0, 8)  # bubblewrap 0.8 (Debian 12) added --disable-userns; Ubuntu 22.04 ships 0.6
 _status_cache: dict[tuple, tuple[float, "SandboxStatus"]] = {}  # (bwrap path, unisolated) -> (probed at, status)
 
 
@@ -192,12 +193,24 @@ def _interpreter_site_packages() -> list[str]:
     return sorted(path for path in paths if os.path.isdir(path))
 
 
+@functools.cache
+def _bwrap_version(path: str) -> tuple[int, ...]:
+    """(0, 8, 0) from `bwrap --version` ("bubblewrap 0.8.0"); () when it does not say."""
+    try:
+        answer = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    digits = answer.split()[-1].split(".") if answer.split() else []
+    return tuple(int(part) for part in digits if part.isdigit())
+
+
 def _bwrap_arguments(scratch_size: int) -> list[str]:
+    bwrap = settings.SANDBOX_BWRAP_PATH
     arguments = [
-        settings.SANDBOX_BWRAP_PATH,
+        bwrap,
         "--unshare-all",  # pid, network, ipc, uts, cgroup namespaces
         "--unshare-user",  # --unshare-all only tries it
-        "--disable-userns",
+        *(["--disable-userns"] if _bwrap_version(bwrap) >= DISABLE_USERNS_SINCE else []),  # no nested namespaces
         "--uid", NOBODY,
         "--gid", NOBODY,
         "--die-with-parent",
