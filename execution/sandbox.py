@@ -64,7 +64,9 @@ SCRATCH_BYTES = 4 * MAX_FILE_BYTES
 NOBODY = "65534"
 BWRAP_SETUP_FAILED = 1  # bwrap's own exit code when it cannot set the sandbox up
 STATUS_CACHE_SECONDS = 30
-DISABLE_USERNS_SINCE = (0, 8)  # bubblewrap 0.8 (Debian 12) added --disable-userns; Ubuntu 22.04 ships 0.6
+# Options of newer bubblewraps, used where present: Debian 12 ships 0.8, Ubuntu 22.04 0.6.
+TMPFS_SIZE_SINCE = (0, 7)
+DISABLE_USERNS_SINCE = (0, 8)
 _status_cache: dict[tuple, tuple[float, "SandboxStatus"]] = {}  # (bwrap path, unisolated) -> (probed at, status)
 
 
@@ -237,7 +239,8 @@ def _bwrap_arguments(scratch_size: int) -> list[str]:
         "--ro-bind", str(RUNNER), RUNNER_INSIDE,
         "--proc", "/proc",
         "--dev", "/dev",
-        "--size", str(scratch_size), "--tmpfs", SCRATCH,
+        *(["--size", str(scratch_size)] if _bwrap_version(bwrap) >= TMPFS_SIZE_SINCE else []),
+        "--tmpfs", SCRATCH,
         "--chdir", SCRATCH,
         "--remount-ro", "/",
     ]  # fmt: skip
