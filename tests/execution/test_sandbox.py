@@ -172,3 +172,16 @@ def test_the_sandbox_holds_the_allowed_libraries_and_not_the_apps_dependencies()
     assert not {"django", "celery", "rest_framework", "redis", "autogen_agentchat", "tradingweb", "execution"} & set(
         outcome.result
     )
+
+
+def test_its_scratch_directory_is_small_and_fills_up():
+    outcome = run_code(
+        "chunk = b'x' * (1024 * 1024)\n"
+        "for number in range(8):\n"
+        "    with open(f'fill-{number}.bin', 'wb') as file:\n"
+        "        for _ in range(15):\n"
+        "            file.write(chunk)\n",
+        timeout=20,
+    )
+    assert not outcome.ok
+    assert "No space left on device" in outcome.error
