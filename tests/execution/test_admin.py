@@ -54,3 +54,10 @@ def test_staff_read_a_failed_steps_traceback_in_the_admin(client, staff, executi
     )  # fmt: skip
     client.force_login(staff)
     assert b"/srv/app/x.py" in client.get(f"/admin/execution/steprun/{run.pk}/change/").content
+
+
+def test_staff_read_an_executions_traceback_in_the_admin(client, staff, execution):
+    execution.detail = 'Traceback (most recent call last):\n  File "/srv/app/engine.py"'
+    execution.save(update_fields=["detail"])
+    client.force_login(staff)
+    assert b"/srv/app/engine.py" in client.get(f"/admin/execution/workflowexecution/{execution.pk}/change/").content
