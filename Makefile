@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.package-installed
 
 export PORT
 
-.PHONY: run test test-pytest test-clocks lint up bench install assets browser clean-stamps
+.PHONY: run test test-pytest test-clocks lint up bench install assets system-tools clean-stamps
 
 run: install assets
 	$(BIN)/python -m tradingweb.launcher
@@ -21,7 +21,7 @@ run: install assets
 PROCESS_TESTS := tests/queue tests/reliability tests/approvals/test_no_worker_blocked.py \
 	tests/gateway_sim/test_worker_processes.py
 
-test: install assets browser
+test: install assets system-tools
 	$(BIN)/ruff check .
 	$(MAKE) --no-print-directory test-pytest
 
@@ -36,7 +36,7 @@ test-pytest:
 CLOCKS ?= 2026-11-28T15:00:00+00:00 2026-11-26T15:00:00+00:00 2026-12-02T04:30:00+00:00 \
 	2026-11-01T06:30:00+00:00 2026-12-31T23:30:00+00:00
 
-test-clocks: install assets browser
+test-clocks: install assets system-tools
 	@for clock in $(CLOCKS); do \
 		echo "== the suite with the clock at $$clock"; \
 		TEST_CLOCK=$$clock PYTHONPATH=$(CURDIR)/tests/clock_site $(MAKE) --no-print-directory test-pytest || exit 1; \
@@ -68,19 +68,23 @@ $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(BIN)/pyth
 	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Browser tests drive Chromium: Debian's /usr/bin/chromium when it is there; otherwise installed
-# here, by apt-get when running as root, else by Playwright's own installer (the tests then launch
-# Playwright's build). If neither works, one line says what to install.
-browser: install
-	@[ -x /usr/bin/chromium ] && exit 0; \
+# The suite needs two system programs: Chromium for the browser tests and bubblewrap, the sandbox of
+# untrusted code. Debian's packages are used when present; otherwise apt-get installs them when
+# running as root; else Chromium comes from Playwright's own installer. What cannot be had is named
+# in one line, before any test runs.
+system-tools: install
+	@missing=""; [ -x /usr/bin/chromium ] || missing="chromium chromium-driver"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Chromium for the browser tests (apt-get)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+		echo "installing for the tests (apt-get):$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
 			&& exit 0; \
 	fi; \
+	command -v bwrap >/dev/null || { echo "make test needs bubblewrap, the sandbox of untrusted code: sudo apt-get install bubblewrap" >&2; exit 1; }; \
 	echo "installing Chromium for the browser tests (playwright install chromium)"; \
 	$(BIN)/playwright install chromium >/dev/null 2>&1 && exit 0; \
-	echo "make test needs Chromium for its browser tests and could not install it: install Debian's chromium package (sudo apt-get install chromium), then run make test again" >&2; \
+	echo "make test needs Chromium for its browser tests and could not install it: sudo apt-get install chromium" >&2; \
 	exit 1
 
 # Front-end assets: npm packages when package.json/package-lock.json changed, then the build.

@@ -66,6 +66,7 @@ class WorkflowExecutionAdmin(admin.ModelAdmin):
         "version",
         "progress",
         "results",
+        "detail",
         "attempt",
         "interruptions",
         "lease_expires_at",
@@ -97,7 +98,7 @@ class StepRunAdmin(admin.ModelAdmin):
     list_filter = ("status", "step_type", "started_at")
     search_fields = ("symbol", "step_id", "error", "execution__id")
     list_select_related = ("execution",)
-    readonly_fields = STEP_RUN_FIELDS + ("execution",)
+    readonly_fields = STEP_RUN_FIELDS + ("detail", "execution")  # the traceback: on the step run's own page
 
     def has_add_permission(self, request):
         return False

@@ -108,7 +108,7 @@ class WorkflowExecutionViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
         symbol = request.query_params.get("symbol")
         if symbol:
             runs = runs.filter(symbol=symbol.upper())
-        return Response(StepRunSerializer(runs, many=True).data)
+        return Response(StepRunSerializer(runs, many=True, context=self.get_serializer_context()).data)
 
 
 class DecisionFilter(django_filters.FilterSet):

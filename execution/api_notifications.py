@@ -1,7 +1,5 @@
 """Notifications API (the caller's own), their preferences, and reconciliation on demand. Thin views."""
 
-from urllib.parse import urlparse
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -12,6 +10,7 @@ from broker.api_orders import BrokerErrorsMixin
 from broker.api_portfolio import OWNER_PARAMETER, portfolio_owner
 from execution.models import Notification, NotificationPreference
 from execution.notifications import mark_all_read, mark_read, reconcile_and_notify
+from tradingweb.outbound import UnsafeURL, validate_user_url
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -39,9 +38,12 @@ class NotificationPreferenceSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
 
     def validate_webhook_url(self, value: str) -> str:
-        if value and (urlparse(value).scheme not in ("http", "https") or not urlparse(value).hostname):
-            raise serializers.ValidationError("must be an http:// or https:// URL")
-        return value
+        if not value:
+            return value
+        try:
+            return validate_user_url(value)
+        except UnsafeURL as error:
+            raise serializers.ValidationError(str(error)) from error
 
     def validate_kinds(self, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))

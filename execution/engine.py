@@ -214,8 +214,8 @@ class ExecutionRun:
             error = f"Database error: {exc}"
             logger.exception("Execution %s aborted by a database error", self.execution.pk)
         except Exception as exc:
-            error = f"Internal error: {type(exc).__name__}: {exc}"
-            self.results["traceback"] = retries.traceback_text(exc)
+            error = f"Internal error: {retries.short_error(exc)}"
+            self.execution.detail = retries.traceback_text(exc)
             logger.exception("Execution %s aborted by an unexpected error", self.execution.pk)
         finally:
             self.threads.close()
@@ -327,6 +327,7 @@ class ExecutionRun:
             WorkflowExecution.objects.filter(pk=execution.pk, attempt=execution.attempt).update(
                 status=execution.status,
                 error=execution.error,
+                detail=execution.detail,
                 results=execution.results,
                 progress=execution.progress,
                 completed_at=execution.completed_at,
@@ -485,9 +486,10 @@ class ExecutionRun:
                 break
             retries_done += 1
             delay = retries.retry_delay(retries_done)
-            step_run.output = _json_safe({**output, "traceback": retries.traceback_text(failure), "retry_in": delay})
+            step_run.output = _json_safe({**output, "retry_in": delay})
             step_run.error = f"{failure} (transient; attempt {attempt + 1} in {delay:g} s)"
-            step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
+            step_run.detail = retries.failure_detail(failure)
+            step_run.save(update_fields=["status", "output", "error", "detail", "finished_at", "duration_ms"])
             progress.step_finished(self.execution, step_run, self._progress_for(node))
             progress.step_retrying(self.execution, step_run, self._progress_for(node), delay)
             logger.warning(
@@ -498,13 +500,18 @@ class ExecutionRun:
                 break
             attempt += 1
         if failure is not None and not isinstance(failure, DATABASE_GONE):
-            step_run.output = _json_safe({**output, "traceback": retries.traceback_text(failure)})
+            step_run.output = _json_safe(output)
             step_run.error = str(failure)
+            step_run.detail = retries.failure_detail(failure)
+            logger.warning(
+                "Execution %s, %s, step %s failed: %s\n%s",
+                self.execution.pk, ctx.symbol, node.step_id, failure, step_run.detail,
+            )  # fmt: skip
         if isinstance(failure, DATABASE_GONE):
             self._count_finished_step(node)
         else:
             with transaction.atomic():  # one commit for the step's record and the execution's progress
-                step_run.save(update_fields=["status", "output", "error", "finished_at", "duration_ms"])
+                step_run.save(update_fields=["status", "output", "error", "detail", "finished_at", "duration_ms"])
                 self._step_finished(node)
         progress.step_finished(self.execution, step_run, self._progress_for(node))
         if failure is not None:
@@ -561,7 +568,7 @@ class ExecutionRun:
         return step_run, output, failure
 
     def _step_error(self, node: StepNode, exc: BaseException) -> StepError:
-        error = StepError(f"{node.step['type']} step {node.step_id} failed: {exc}")
+        error = StepError(f"{node.step['type']} step {node.step_id} failed: {retries.short_error(exc)}")
         error.__cause__ = exc
         return error
 

@@ -55,6 +55,8 @@ class WorkflowExecution(models.Model):
     progress = models.JSONField(default=dict, blank=True)
     results = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # Staff only (admin, staff API, staff page): the traceback of an unexpected error; the owner sees `error`.
+    detail = models.TextField(blank=True)
     triggered_by = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.USER)
     cancel_requested = models.BooleanField(default=False)
     attempt = models.PositiveIntegerField(default=0)
@@ -105,6 +107,8 @@ class StepRun(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     output = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # Staff only (admin, staff API, staff page): the failure's full traceback; the owner sees the short `error`.
+    detail = models.TextField(blank=True)
 
     class Meta:
         ordering = ["execution", "id"]

@@ -17,8 +17,6 @@ import json
 import logging
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -34,6 +32,7 @@ from broker.orders import poll_open_orders
 from broker.reconciliation import ReconciliationReport, reconcile
 from execution import progress
 from execution.models import Notification, NotificationDelivery, NotificationPreference
+from tradingweb.outbound import UnsafeURL, post_json
 
 logger = logging.getLogger(__name__)
 
@@ -234,22 +233,22 @@ def _post_webhook(notification: Notification) -> int:
     url = preference.webhook_url
     if not url:
         raise DeliveryError("The webhook URL was removed from the preferences", retry=False)
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(webhook_payload(notification)).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "tradingweb-notifications"},
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(request, timeout=settings.NOTIFICATION_WEBHOOK_TIMEOUT) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        # Server errors and rate limits may pass; other refusals will not.
-        retry = error.code >= 500 or error.code == 429
-        raise DeliveryError(f"The webhook answered HTTP {error.code}", code=error.code, retry=retry) from error
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DeliveryError(f"The webhook could not be reached: {reason}") from error
+        status = post_json(
+            url,
+            json.dumps(webhook_payload(notification)).encode(),
+            {"Content-Type": "application/json", "User-Agent": "tradingweb-notifications"},
+            settings.NOTIFICATION_WEBHOOK_TIMEOUT,
+        )
+    except UnsafeURL as error:
+        raise DeliveryError(f"The webhook URL was refused: {error}", retry=False) from error
+    except OSError as error:
+        raise DeliveryError(f"The webhook could not be reached: {error}") from error
+    if status >= 300:
+        # Server errors and rate limits may pass; other refusals will not (redirects are not followed).
+        retry = status >= 500 or status == 429
+        raise DeliveryError(f"The webhook answered HTTP {status}", code=status, retry=retry)
+    return status
 
 
 # --- the events a trader is told of ---------------------------------------------------------

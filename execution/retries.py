@@ -6,6 +6,10 @@ doubling) up to settings.TASK_MAX_RETRIES times; the steps already done are kept
 (bad data, a refused order, an invalid configuration, authentication) fails at once.
 """
 
+import os
+import re
+import sys
+import tempfile
 import traceback
 
 from django.conf import settings
@@ -50,3 +54,24 @@ def may_retry(error: BaseException, retries_done: int) -> bool:
 def traceback_text(error: BaseException) -> str:
     """The formatted traceback (with its causes), trimmed to its last TRACEBACK_CHARS characters."""
     return "".join(traceback.format_exception(error))[-TRACEBACK_CHARS:]
+
+
+def failure_detail(error: BaseException) -> str:
+    """For staff: the traceback of `error` and any detail its chain carries (a traceback from inside the sandbox)."""
+    inner = [link.detail for link in _chain(error) if getattr(link, "detail", "")]
+    return "\n".join([traceback_text(error), *inner])
+
+
+def _server_roots() -> list[str]:
+    roots = {settings.BASE_DIR, settings.VAR_DIR, settings.MEDIA_ROOT, sys.prefix, sys.base_prefix}
+    roots.add(tempfile.gettempdir())
+    paths = {str(root) for root in roots} | {os.path.realpath(root) for root in roots}
+    return sorted((path.rstrip(os.sep) for path in paths if len(path) > 1), key=len, reverse=True)
+
+
+def short_error(error: BaseException) -> str:
+    """The error's type and message for its owner, with the server's directories left out ("…/file.py")."""
+    text = f"{type(error).__name__}: {error}".splitlines()[0] if str(error) else type(error).__name__
+    for root in _server_roots():
+        text = re.sub(re.escape(root) + r"(?=/|\b)", "…", text)
+    return text

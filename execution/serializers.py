@@ -24,7 +24,18 @@ class ExecuteResponseSerializer(serializers.Serializer):
     task_id = serializers.CharField()
 
 
-class WorkflowExecutionSerializer(serializers.ModelSerializer):
+class StaffOnlyDetailMixin:
+    """`detail` (a failure's traceback, with the server's paths) is filled in only for staff; others read ""."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if not (request and request.user.is_staff):
+            data["detail"] = ""
+        return data
+
+
+class WorkflowExecutionSerializer(StaffOnlyDetailMixin, serializers.ModelSerializer):
     workflow_name = serializers.CharField(source="workflow.name", read_only=True, default=None)
     strategy_name = serializers.CharField(source="strategy.name", read_only=True, default=None)
     version = serializers.IntegerField(source="version.number", read_only=True, default=None)
@@ -47,6 +58,7 @@ class WorkflowExecutionSerializer(serializers.ModelSerializer):
             "progress",
             "results",
             "error",
+            "detail",
             "triggered_by",
             "schedule",
             "cancel_requested",
@@ -55,9 +67,10 @@ class WorkflowExecutionSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"detail": {"help_text": "Staff only: an unexpected error's traceback (empty for others)."}}
 
 
-class StepRunSerializer(serializers.ModelSerializer):
+class StepRunSerializer(StaffOnlyDetailMixin, serializers.ModelSerializer):
     class Meta:
         model = StepRun
         fields = [
@@ -73,8 +86,10 @@ class StepRunSerializer(serializers.ModelSerializer):
             "duration_ms",
             "output",
             "error",
+            "detail",
         ]
         read_only_fields = fields
+        extra_kwargs = {"detail": {"help_text": "Staff only: the failure's full traceback (empty for others)."}}
 
 
 class DecisionSerializer(serializers.ModelSerializer):

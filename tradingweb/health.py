@@ -1,8 +1,10 @@
-"""Health of the parts a trader depends on: database, task queue, file storage, broker.
+"""Health of the parts a trader depends on: database, task queue, file storage, broker, code sandbox.
 
 `GET /api/health/` answers 200 while every critical component works and 503 as soon
 as one does not. The broker connection is reported but not critical: workflows can be
 built and reviewed while IB Gateway is down, and orders fail with their own errors.
+The code sandbox is not critical either: without it only custom code and agents' code
+fail (with an error saying what to install); the unisolated mode is reported as an error too.
 """
 
 import time
@@ -90,11 +92,31 @@ def check_broker_adapter() -> tuple[str, dict]:
     return message, details
 
 
+class ComponentDown(Exception):
+    """A check's failure that still has details to report."""
+
+    def __init__(self, message: str, details: dict):
+        super().__init__(message)
+        self.details = details
+
+
+def check_sandbox() -> tuple[str, dict]:
+    # Imported here, like the broker: the sandbox belongs to the execution app.
+    from execution.sandbox import sandbox_status
+
+    sandbox = sandbox_status()
+    details = {"mode": sandbox.mode, "isolated": sandbox.isolated}
+    if not sandbox.ok:
+        raise ComponentDown(sandbox.message, details)
+    return sandbox.message, details
+
+
 COMPONENT_CHECKS: list[tuple[str, bool, Callable[[], tuple[str, dict]]]] = [
     ("database", True, check_database),
     ("queue", True, check_queue),
     ("storage", True, check_storage),
     ("broker", False, check_broker_adapter),
+    ("sandbox", False, check_sandbox),
 ]
 
 
@@ -103,6 +125,8 @@ def run_check(name: str, critical: bool, check: Callable[[], tuple[str, dict]]) 
     try:
         message, details = check()
         ok = True
+    except ComponentDown as exc:
+        message, details, ok = str(exc), exc.details, False
     except Exception as exc:  # any failure of a component is its health report, never a 500
         message, details, ok = f"{type(exc).__name__}: {exc}", {}, False
     latency_ms = round((time.perf_counter() - started) * 1000, 1)

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from tradingweb.outbound import parse_allowed
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
 
@@ -302,6 +304,12 @@ APPROVAL_TIMEOUT_SECONDS = env_int("APPROVAL_TIMEOUT_SECONDS", 300)
 APPROVAL_MAX_PRICE_MOVE_PCT = env_float("APPROVAL_MAX_PRICE_MOVE_PCT", 2.0)
 SANDBOX_TIMEOUT_SECONDS = env_int("SANDBOX_TIMEOUT_SECONDS", 10)
 SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 512)
+# Untrusted code runs under bubblewrap; without it (or without user namespaces) it does not run at all.
+SANDBOX_BWRAP_PATH = os.environ.get("SANDBOX_BWRAP_PATH") or "/usr/bin/bwrap"
+# Staff only, for a single-user machine: run untrusted code WITHOUT operating-system isolation.
+if os.environ.get("SANDBOX_UNISOLATED", "").strip().lower() not in {"", "0", "1", "false", "true", "no", "yes"}:
+    raise ImproperlyConfigured(f"SANDBOX_UNISOLATED must be 1 or 0, not {os.environ['SANDBOX_UNISOLATED']!r}")
+SANDBOX_UNISOLATED = env_bool("SANDBOX_UNISOLATED")
 
 # --- Mail and notifications ---------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -310,6 +318,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tradingweb@localhost"
 NOTIFICATION_ATTEMPTS = env_int("NOTIFICATION_ATTEMPTS", 3)
 NOTIFICATION_RETRY_BASE_SECONDS = env_float("NOTIFICATION_RETRY_BASE_SECONDS", 1.0)
 NOTIFICATION_WEBHOOK_TIMEOUT = env_float("NOTIFICATION_WEBHOOK_TIMEOUT", 10.0)
+# Hosts and networks a user's URL (a webhook) may reach although they are not public, e.g. "hooks.internal,10.0.5.0/24".
+OUTBOUND_ALLOWED = env_list("OUTBOUND_ALLOWED")
+parse_allowed(OUTBOUND_ALLOWED)  # a bad entry stops start-up here, not the first delivery
 
 LOGGING = {
     "version": 1,

@@ -20,7 +20,7 @@ from agents.team_config import team_settings, validate_autogen_config
 from agents.tools import trading_desk
 from broker.risk import RiskConfig
 from execution import progress
-from execution.sandbox import run_code
+from execution.sandbox import SandboxUnavailable, run_code
 from execution.steps.ai import record_decision, reference_now, reused_decision
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 from execution.steps.risk import RISK_SETTINGS
@@ -104,7 +104,10 @@ def _chart_images(config: dict, ctx: SymbolContext) -> list[bytes]:
 
 
 def _run_agent_code(code: str, inputs: dict) -> dict:
-    return run_code(code, inputs=inputs).as_dict()
+    try:
+        return run_code(code, inputs=inputs).as_dict()
+    except SandboxUnavailable as exc:
+        return {"ok": False, "error": str(exc)}
 
 
 def agent_team(config: dict, ctx: SymbolContext) -> dict:

@@ -18,12 +18,15 @@ from execution.steps.inputs import LiveInputs
 class StepError(Exception):
     """The step failed; the symbol is recorded as failed and the run goes on with the next symbol.
 
-    `output` keeps what the step had produced before failing (e.g. a sandbox's stdout).
+    `output` keeps what the step had produced before failing (e.g. a sandbox's stdout); the
+    message and `output` are the owner's to read. `detail` (e.g. a traceback from inside the
+    sandbox) is kept for staff only, beside the step's own traceback.
     """
 
-    def __init__(self, message: str, output: dict | None = None):
+    def __init__(self, message: str, output: dict | None = None, detail: str = ""):
         super().__init__(message)
         self.output = output or {}
+        self.detail = detail
 
 
 class PermanentStepError(StepError):

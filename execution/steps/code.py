@@ -1,6 +1,6 @@
 """custom_code: the user's Python, run in the sandbox with the symbol's context as `inputs`."""
 
-from execution.sandbox import run_code
+from execution.sandbox import SandboxUnavailable, run_code
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 
 
@@ -8,7 +8,10 @@ def custom_code(config: dict, ctx: SymbolContext) -> dict:
     code = config.get("code")
     if not isinstance(code, str) or not code.strip():
         raise PermanentStepError("custom_code: code is required")
-    outcome = run_code(code, inputs=ctx.values(), timeout=config.get("timeout"))
+    try:
+        outcome = run_code(code, inputs=ctx.values(), timeout=config.get("timeout"))
+    except SandboxUnavailable as exc:
+        raise PermanentStepError(f"custom_code did not run: {exc}") from exc
     output = {
         "result": outcome.result,
         "stdout": outcome.stdout,
@@ -16,6 +19,8 @@ def custom_code(config: dict, ctx: SymbolContext) -> dict:
         "duration_ms": outcome.duration_ms,
         "timed_out": outcome.timed_out,
     }
+    if outcome.traceback:
+        output["traceback"] = outcome.traceback  # the user's own frames: which line of their code failed
     if not outcome.ok:
-        raise StepError(f"custom_code failed: {outcome.error}", output={**output, **outcome.details})
+        raise StepError(f"custom_code failed: {outcome.error}", output=output, detail=outcome.detail)
     return output

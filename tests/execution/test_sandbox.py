@@ -1,8 +1,13 @@
-"""The custom-code sandbox runs numpy/pandas code and refuses everything that could harm the host."""
+"""The custom-code sandbox runs numpy/pandas code and refuses everything that could harm the host.
+
+The escape attempts a trader would make, through a real worker, are in tests/security/test_sandbox_escapes.py.
+"""
 
 import os
 
-from execution.sandbox import run_code
+import pytest
+
+from execution.sandbox import SandboxUnavailable, run_code, sandbox_status
 
 
 def test_it_runs_numpy_and_pandas_and_returns_result_and_output():
@@ -32,12 +37,37 @@ def test_it_refuses_importing_socket_and_os():
         assert f"import of {module!r} is not allowed" in outcome.error
 
 
-def test_it_refuses_sockets_even_when_the_import_guard_is_bypassed():
-    outcome = run_code(
-        "socket = __import__('socket', {'__name__': 'numpy'})\nsocket.create_connection(('127.0.0.1', 6379))"
-    )
+@pytest.mark.parametrize(
+    "code",
+    [
+        "__import__('os', {'__name__': 'x'})",  # globals that claim to be another module
+        "__import__('os', {'__name__': 'numpy'})",
+        "exec('import os', {})",  # code the user compiles is still the user's
+        "import numpy\nexec('import os', numpy.__dict__)",  # even run in a library's own namespace
+        "import pandas as pd\npd.io.common.os.sys.modules['importlib'].import_module('socket')",
+        "import pandas as pd\npd.io.common.os.sys.modules['importlib._bootstrap']._gcd_import('socket')",
+    ],
+)
+def test_the_import_guard_reads_who_really_imports(code):
+    outcome = run_code(code, timeout=10)
     assert not outcome.ok
-    assert "socket" in outcome.error and "not allowed" in outcome.error
+    assert "is not allowed" in outcome.error, outcome.error
+
+
+def test_code_cannot_pass_itself_off_as_a_library_file():
+    outcome = run_code("import numpy\nexec(compile('import os', numpy.__file__, 'exec'))", timeout=10)
+    assert not outcome.ok
+    assert "compiling code as" in outcome.error and "is not allowed" in outcome.error
+
+
+def test_libraries_still_import_what_they_need():
+    outcome = run_code(
+        "import scipy.stats\nimport pandas as pd\n"
+        "result = [round(float(scipy.stats.norm.cdf(0)), 2), str(pd.Timestamp('2024-01-02', tz='UTC').tz)]",
+        timeout=20,
+    )
+    assert outcome.ok, (outcome.error, outcome.stderr)
+    assert outcome.result == [0.5, "UTC"]
 
 
 def test_it_refuses_writes_outside_its_scratch_dir(tmp_path):
@@ -79,7 +109,79 @@ def test_it_stops_a_long_loop():
     assert outcome.timed_out or "CPU time" in outcome.error
 
 
-def test_it_reports_the_error_of_failing_code():
-    outcome = run_code("raise ValueError('no signal today')", timeout=5)
+def test_it_reports_the_error_of_failing_code_with_the_lines_of_the_users_code_only():
+    outcome = run_code("def signal():\n    raise ValueError('no signal today')\n\nsignal()", timeout=5)
     assert not outcome.ok
     assert outcome.error == "ValueError: no signal today"
+    assert 'File "<custom_code>", line 4' in outcome.traceback and "line 2, in signal" in outcome.traceback
+    assert "runner.py" not in outcome.traceback and "runner.py" in outcome.detail  # the whole story is staff's
+    assert "detail" not in outcome.as_dict()
+
+
+def test_the_code_runs_as_nobody_in_its_own_pid_namespace_without_the_workers_environment(monkeypatch):
+    monkeypatch.setenv("TW_SANDBOX_TEST_SECRET", "env-marker-5f1c")
+    outcome = run_code(
+        "import pandas as pd\nos = pd.io.common.os\n"
+        "result = {'ids': [os.getuid(), os.getgid()], 'environ': dict(os.environ), "
+        "'pids': sorted(os.listdir('/proc'))}",
+        timeout=10,
+    )
+    assert outcome.ok, outcome.error
+    assert outcome.result["ids"] == [65534, 65534]
+    assert "TW_SANDBOX_TEST_SECRET" not in outcome.result["environ"] and "DATABASE_URL" not in outcome.result["environ"]
+    assert [entry for entry in outcome.result["pids"] if entry.isdigit()] == ["1", "2"]  # bubblewrap's init and itself
+
+
+def test_it_fails_closed_naming_what_to_install_when_bubblewrap_is_missing(settings, tmp_path):
+    settings.SANDBOX_BWRAP_PATH = str(tmp_path / "bwrap")
+    with pytest.raises(SandboxUnavailable, match=r"\(.*/bwrap\) is not installed.*apt-get install bubblewrap"):
+        run_code("result = 1")
+    status = sandbox_status()
+    assert (status.ok, status.isolated, status.mode) == (False, False, "unavailable")
+
+
+def test_it_fails_closed_when_bubblewrap_cannot_create_its_namespaces(settings, tmp_path):
+    # A bwrap that answers the way the real one does when user namespaces are not allowed.
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    settings.SANDBOX_BWRAP_PATH = str(fake)
+    with pytest.raises(SandboxUnavailable, match="could not set up its namespaces.*No permissions"):
+        run_code("result = 1")
+
+
+def test_staff_may_run_it_unisolated_and_the_inner_layers_still_refuse(settings, tmp_path):
+    settings.SANDBOX_UNISOLATED = True
+    settings.SANDBOX_BWRAP_PATH = str(tmp_path / "bwrap")  # not needed in this mode
+    assert run_code("result = 1 + 1", timeout=10).result == 2
+    refused = run_code("import pandas as pd\npd.io.common.os.system('true')", timeout=10)
+    assert not refused.ok and "os.system is not allowed" in refused.error
+    status = sandbox_status()
+    assert (status.ok, status.isolated, status.mode) == (False, False, "unisolated")
+    assert status.message.startswith("UNISOLATED")
+
+
+def test_the_sandbox_holds_the_allowed_libraries_and_not_the_apps_dependencies():
+    outcome = run_code(
+        "import pandas as pd\nos = pd.io.common.os\n"
+        "result = sorted({entry for place in os.sys.path if os.path.isdir(place) for entry in os.listdir(place)})",
+        timeout=10,
+    )
+    assert outcome.ok, outcome.error
+    assert {"numpy", "pandas", "scipy", "dateutil", "pytz"} <= set(outcome.result)
+    assert not {"django", "celery", "rest_framework", "redis", "autogen_agentchat", "tradingweb", "execution"} & set(
+        outcome.result
+    )
+
+
+def test_its_scratch_directory_is_small_and_fills_up():
+    outcome = run_code(
+        "chunk = b'x' * (1024 * 1024)\n"
+        "for number in range(8):\n"
+        "    with open(f'fill-{number}.bin', 'wb') as file:\n"
+        "        for _ in range(15):\n"
+        "            file.write(chunk)\n",
+        timeout=20,
+    )
+    assert not outcome.ok
+    assert "No space left on device" in outcome.error

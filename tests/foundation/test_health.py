@@ -11,13 +11,16 @@ def test_it_reports_every_component_and_answers_200_when_the_critical_ones_work(
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] in {"ok", "degraded"}
-    assert set(body["components"]) == {"database", "queue", "storage", "broker"}
+    assert set(body["components"]) == {"database", "queue", "storage", "broker", "sandbox"}
     for name in ("database", "queue", "storage"):
         component = body["components"][name]
         assert component["ok"] is True and component["status"] == "ok", component
         assert component["critical"] is True
         assert component["message"]
     assert body["components"]["broker"]["critical"] is False
+    sandbox = body["components"]["sandbox"]
+    assert sandbox["ok"] is True and sandbox["critical"] is False, sandbox
+    assert sandbox["details"] == {"mode": "bubblewrap", "isolated": True}
 
 
 @pytest.mark.django_db
@@ -61,3 +64,26 @@ def test_it_hides_the_broker_password(api_client):
         response = api_client.get("/api/health/")
 
     assert "s3cret-password" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_reports_the_sandbox_down_with_the_install_command_when_bubblewrap_is_missing(api_client, tmp_path):
+    with override_settings(SANDBOX_BWRAP_PATH=str(tmp_path / "no-bwrap-here")):
+        response = api_client.get("/api/health/")
+
+    assert response.status_code == 200  # only untrusted code is off; the rest works
+    body = response.json()
+    assert body["status"] == "degraded"
+    sandbox = body["components"]["sandbox"]
+    assert sandbox["ok"] is False and sandbox["details"] == {"mode": "unavailable", "isolated": False}
+    assert "apt-get install bubblewrap" in sandbox["message"] and "no-bwrap-here" in sandbox["message"]
+
+
+@pytest.mark.django_db
+def test_it_warns_loudly_when_staff_turned_the_sandbox_unisolated(api_client):
+    with override_settings(SANDBOX_UNISOLATED=True):
+        response = api_client.get("/api/health/")
+
+    sandbox = response.json()["components"]["sandbox"]
+    assert sandbox["ok"] is False and sandbox["details"] == {"mode": "unisolated", "isolated": False}
+    assert sandbox["message"].startswith("UNISOLATED")

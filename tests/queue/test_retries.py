@@ -120,7 +120,8 @@ def test_a_permanent_failure_fails_at_once_with_its_traceback_and_tells_the_owne
     assert gateway.calls == 1
     run = StepRun.objects.get(execution=execution)
     assert run.attempt == 1 and run.status == "failed"
-    assert "PermanentBrokerError" in run.output["traceback"] and "No security definition" in run.error
+    assert "PermanentBrokerError" in run.detail and "No security definition" in run.error
+    assert "traceback" not in run.output  # the traceback is staff's (StepRun.detail), not the owner's
     notes = [event for event in received() if event["type"] == "execution.notification"]
     assert notes and all(note["owner_id"] == alice.pk and note["level"] == "error" for note in notes)
     assert any("No security definition" in note["message"] for note in notes)

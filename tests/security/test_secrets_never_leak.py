@@ -158,7 +158,8 @@ class WebhookHandler(BaseHTTPRequestHandler):
         pass
 
 
-def test_webhook_payloads_never_carry_secrets_from_the_event_data(alice):
+def test_webhook_payloads_never_carry_secrets_from_the_event_data(alice, settings):
+    settings.OUTBOUND_ALLOWED = ["127.0.0.1/32"]  # the receiver is on loopback, which staff must allow
     server = ThreadingHTTPServer(("127.0.0.1", 0), WebhookHandler)
     server.payloads = []
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
