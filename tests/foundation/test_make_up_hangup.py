@@ -58,6 +58,8 @@ def test_closing_the_terminal_of_make_up_stops_web_worker_and_beat(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job has
+        # and SIGHUP's default action, as a shell gives its jobs (the test run may ignore it, under nohup say)
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     output: list[str] = []
