@@ -287,12 +287,20 @@ LLM_RETRY_BASE_SECONDS = env_float("LLM_RETRY_BASE_SECONDS", 1.0)
 # The offline analyst answers whenever no API key is configured.
 LLM_PROVIDER = os.environ.get("LLM_PROVIDER") or ("openai" if LLM_API_KEY else "offline")
 OFFLINE_MODEL_NAME = "offline-analyst"
-# USD per 1,000 tokens (input, output).
+# The default model provider's name, as traders pick it (staff add more in the admin).
+LLM_PROVIDER_NAME = os.environ.get("LLM_PROVIDER_NAME", "default")
+# USD per 1M (input, output) tokens of the default provider's models; staff add and override
+# prices in the admin. A model without a price costs "unknown", and a budgeted strategy refuses it.
 LLM_PRICES = {
-    "offline-analyst": (Decimal("0"), Decimal("0")),
-    "gpt-4o": (Decimal("0.0025"), Decimal("0.01")),
-    "gpt-4o-mini": (Decimal("0.00015"), Decimal("0.0006")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
 }
+# The models traders may pick on the default provider (comma-separated); default: LLM_MODEL and the priced ones.
+LLM_MODELS = [
+    name.strip()
+    for name in (os.environ.get("LLM_MODELS") or ",".join(dict.fromkeys([LLM_MODEL, *LLM_PRICES]))).split(",")
+    if name.strip()
+]
 # Agent tools' data providers: dotted paths of callables (symbol) -> dict; empty = "no data".
 AGENT_FUNDAMENTALS_PROVIDER = os.environ.get("AGENT_FUNDAMENTALS_PROVIDER", "")
 AGENT_NEWS_PROVIDER = os.environ.get("AGENT_NEWS_PROVIDER", "")

@@ -200,7 +200,7 @@ def workflow_delete(*, workflow: Workflow) -> None:
 
 def known_model_problem(model: str) -> str | None:
     """Refuses model names the server has no client or price for."""
-    known = set(settings.LLM_PRICES) | {settings.LLM_MODEL, settings.OFFLINE_MODEL_NAME}
+    known = set(settings.LLM_MODELS) | {settings.OFFLINE_MODEL_NAME}
     if model in known:
         return None
     return f"model {model!r} is not served here (known: {', '.join(sorted(known))})"
