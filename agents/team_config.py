@@ -13,14 +13,11 @@ so a trader cannot send the installation's key, or any request, to a server of t
 `required` and `tools`, which the API shows, are read-only and ignored on write.
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from agents.agent_templates import EXECUTOR, agent_templates
 from agents.providers import model_choice_problem
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ROUNDS = 10
 MAX_ROUNDS_LIMIT = 50
@@ -190,9 +187,6 @@ def team_settings(*layers: dict) -> TeamSettings:
     for layer in layers:
         team.update({key: layer[key] for key in TEAM_KEYS if key in layer and key != "agents"})
         for name, overrides in _agents_by_name(layer).items():
-            if overrides.get(LEGACY_URL_KEY):
-                # Written before providers existed (or straight into the database): never followed.
-                logger.warning("agent %s: ignoring the stored base_url; its model runs at its provider", name)
             if name in agents:
                 agents[name].update({key: value for key, value in overrides.items() if key != "name"})
     members = []
