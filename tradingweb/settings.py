@@ -7,6 +7,7 @@ S3-compatible storage through the AWS_* settings.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,7 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -229,7 +230,7 @@ else:
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -246,6 +247,13 @@ REST_FRAMEWORK = {
         "orders": os.environ.get("THROTTLE_ORDERS", "60/min"),
     },
     "EXCEPTION_HANDLER": "tradingweb.api.exception_handler",
+}
+# API tokens (django-rest-knox): stored as SHA-512 hashes, shown once when issued, expiring
+# API_TOKEN_TTL_DAYS after issue (0: never), revoked by rotation, DELETE /api/auth/me/token/ or the admin.
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=0)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS) if API_TOKEN_TTL_DAYS > 0 else None,
+    "AUTH_HEADER_PREFIX": "Token",  # programs keep sending "Authorization: Token <key>"
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "tradingweb API",
