@@ -44,8 +44,7 @@ def token_payload(token: AuthToken | None, key: str | None = None) -> dict:
 class ObtainTokenView(APIView):
     """POST username and password: a new token (field errors on 400)."""
 
-    authentication_classes = []
-    permission_classes = [AllowAny]
+    permission_classes = [AllowAny]  # the default authentication stays, so a browser session's POST needs CSRF
 
     @extend_schema(request=AuthTokenSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
