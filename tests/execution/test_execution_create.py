@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from agents.models import LLMCall
+from agents.calls import todays_ledger
+from agents.models import BudgetLedger
 from execution.models import WorkflowExecution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
@@ -59,10 +60,8 @@ def test_it_refuses_an_unknown_priority(alice, strategy):
 def test_it_refuses_a_strategy_over_its_daily_model_budget(alice, strategy):
     strategy.daily_token_budget = 100
     strategy.save()
-    earlier = execution_create(owner=alice, strategy=strategy)
-    LLMCall.objects.create(
-        execution=earlier, provider="offline", model="offline-analyst", prompt="p", tokens_in=90, tokens_out=20
-    )
+    execution_create(owner=alice, strategy=strategy)
+    BudgetLedger.objects.filter(pk=todays_ledger(strategy.pk).pk).update(tokens_spent=110)  # as the calls record it
     with pytest.raises(ValidationError, match="budget"):
         execution_create(owner=alice, strategy=strategy)
 
