@@ -121,7 +121,7 @@ class OpenAIAgentBackend:
         try:
             return asyncio.run(create())
         except openai.OpenAIError as exc:
-            raise model_error(exc, f"{self.model} at {self.base_url}") from exc
+            raise model_error(exc, f"{self.model} at provider {self.provider}") from exc
 
 
 def agent_backend(role: str, *, provider: str = "", model: str = "", temperature: float = 0.2,

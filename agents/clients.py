@@ -99,7 +99,8 @@ class OpenAICompatibleClient:
     """Chat completions on any OpenAI-compatible endpoint (OpenAI, Azure-style proxies, vLLM, Ollama...).
 
     The endpoint and key come from one `Provider` (the default one when none is given), so a
-    provider's key is only ever sent to that provider's base URL.
+    provider's key is only ever sent to that provider's base URL. Errors name the provider, not
+    its URL: traders read them, and the URL is staff's business.
     """
 
     def __init__(self, model: str | None = None, *, provider: Provider | None = None, timeout: float | None = None):
@@ -136,17 +137,17 @@ class OpenAICompatibleClient:
         try:
             response = self._client.chat.completions.create(**request)
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            raise TransientModelError(f"{self.model} at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            raise TransientModelError(f"{self.model} at provider {self.provider}: {type(exc).__name__}: {exc}") from exc
         except openai.APIStatusError as exc:
             error_class = (
                 TransientModelError if exc.status_code in TRANSIENT_STATUSES or exc.status_code >= 500 else ModelError
             )
-            raise error_class(f"{self.model} at {self.base_url}: HTTP {exc.status_code}: {exc.message}") from exc
+            raise error_class(f"{self.model} at provider {self.provider}: HTTP {exc.status_code}: {exc.message}") from exc
         except openai.OpenAIError as exc:
-            raise ModelError(f"{self.model} at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            raise ModelError(f"{self.model} at provider {self.provider}: {type(exc).__name__}: {exc}") from exc
 
         if not response.choices:
-            raise ModelError(f"{self.model} at {self.base_url}: the response had no choices")
+            raise ModelError(f"{self.model} at provider {self.provider}: the response had no choices")
         text = response.choices[0].message.content or ""
         usage = response.usage
         return Completion(

@@ -8,6 +8,8 @@ staff type in the admin is stored encrypted and never shown again.
 import pytest
 from django.test import Client
 
+from agents.calls import call_model
+from agents.clients import ModelError
 from agents.models import ModelProvider
 from agents.providers import resolve_model
 from tests.security.clients import send, session_client, token_client
@@ -94,3 +96,13 @@ def test_staff_cannot_take_the_default_providers_name(staff):
 
     assert response.status_code == 200 and "is reserved" in response.content.decode()
     assert not ModelProvider.objects.exists()
+
+
+def test_a_failing_providers_error_names_the_provider_not_its_url(settings, lab):
+    settings.LLM_RETRY_BASE_SECONDS, settings.TASK_MAX_RETRIES, settings.LLM_TIMEOUT = 0, 0, 2.0
+    ModelProvider.objects.filter(pk=lab.pk).update(base_url="http://127.0.0.1:9/v1")  # nobody listens there
+
+    with pytest.raises(ModelError) as failure:
+        call_model(prompt="hi", provider="lab", model="llama3")
+
+    assert "at provider lab" in str(failure.value) and "127.0.0.1:9" not in str(failure.value)
