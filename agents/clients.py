@@ -142,7 +142,8 @@ class OpenAICompatibleClient:
             error_class = (
                 TransientModelError if exc.status_code in TRANSIENT_STATUSES or exc.status_code >= 500 else ModelError
             )
-            raise error_class(f"{self.model} at provider {self.provider}: HTTP {exc.status_code}: {exc.message}") from exc
+            where = f"{self.model} at provider {self.provider}"
+            raise error_class(f"{where}: HTTP {exc.status_code}: {exc.message}") from exc
         except openai.OpenAIError as exc:
             raise ModelError(f"{self.model} at provider {self.provider}: {type(exc).__name__}: {exc}") from exc
 

@@ -114,7 +114,7 @@ class TeamOutcome:
     llm_call_ids: list[int]
     tokens_in: int
     tokens_out: int
-    cost: Decimal
+    cost: Decimal | None  # None: a model without a known price took part
     message_count: int
 
     def summary(self) -> dict:
