@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.calls import BudgetExceeded, check_budget, unpriced_choice_problem
+from agents.providers import model_choice_problem
 from agents.team_config import team_settings
 from execution.leases import lease_end
 from execution.models import Schedule, WorkflowExecution
@@ -112,7 +113,11 @@ def execution_create(
         check_budget(strategy)
     except BudgetExceeded as exc:
         raise ValidationError({"strategy_id": str(exc)}) from exc
-    unpriced = unpriced_choice_problem(strategy, model_choices(strategy, version.steps if version else [], merged))
+    choices = model_choices(strategy, version.steps if version else [], merged)
+    not_offered = next(filter(None, (model_choice_problem(provider, model) for provider, model in choices)), None)
+    if not_offered:
+        raise ValidationError({"workflow": f"the run would ask a model not offered here: {not_offered}"})
+    unpriced = unpriced_choice_problem(strategy, choices)
     if unpriced:
         raise ValidationError({"strategy_id": unpriced})
     return WorkflowExecution.objects.create(

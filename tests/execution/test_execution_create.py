@@ -9,6 +9,7 @@ from agents.models import BudgetLedger
 from execution.models import WorkflowExecution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
+from workflows.models import Strategy, WorkflowVersion
 
 
 @pytest.fixture
@@ -71,3 +72,21 @@ def test_a_strategy_without_workflow_runs_the_legacy_flow(alice):
     execution = execution_create(owner=alice, strategy=legacy)
     assert execution.workflow is None and execution.version is None
     assert execution.params["period_1"] == "6m" and execution.params["symbol_delay"] == 60
+
+
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ({"provider": "nowhere"}, "unknown provider 'nowhere'"),
+        ({"provider": "default", "model": "gpt-9"}, "does not offer model 'gpt-9'"),
+    ],
+)
+def test_it_refuses_a_run_that_would_ask_a_model_no_provider_offers(alice, workflow, strategy, choice, message):
+    version = workflow.current_version
+    steps = [{**step, "config": {**step["config"], **choice}} if step["type"] == "decide" else step
+             for step in version.steps]
+    WorkflowVersion.objects.filter(pk=version.pk).update(steps=steps)
+
+    with pytest.raises(ValidationError, match=message):
+        execution_create(owner=alice, strategy=Strategy.objects.get(pk=strategy.pk))
+    assert not WorkflowExecution.objects.exists()
