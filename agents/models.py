@@ -1,6 +1,9 @@
 """The AI's records: model calls, agent templates, conversations and approvals."""
 
+from urllib.parse import urlparse
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -116,6 +119,13 @@ class ApprovalRequest(models.Model):
         return self.status == self.Status.PENDING
 
 
+def validate_endpoint_url(value: str) -> None:
+    """An http(s) URL with a host; bare service names (http://vllm:8000/v1) are fine, unlike URLField's rule."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValidationError(f"must be an http(s) URL with a host, got {value!r}")
+
+
 class ModelProvider(models.Model):
     """An OpenAI-compatible endpoint staff allow traders to use; its key is sent to its base URL only.
 
@@ -124,7 +134,11 @@ class ModelProvider(models.Model):
     """
 
     name = models.CharField(max_length=64, unique=True, help_text="What traders pick in their configs.")
-    base_url = models.URLField(max_length=500, help_text="The OpenAI-compatible API root, e.g. https://api.openai.com/v1")
+    base_url = models.CharField(
+        max_length=500,
+        validators=[validate_endpoint_url],
+        help_text="The OpenAI-compatible API root, e.g. https://api.openai.com/v1 or http://vllm:8000/v1",
+    )
     api_key_env = models.CharField(
         max_length=100, blank=True, help_text="Name of the environment variable holding the key (preferred)."
     )

@@ -106,3 +106,18 @@ def test_a_failing_providers_error_names_the_provider_not_its_url(settings, lab)
         call_model(prompt="hi", provider="lab", model="llama3")
 
     assert "at provider lab" in str(failure.value) and "127.0.0.1:9" not in str(failure.value)
+
+
+@pytest.mark.parametrize(("base_url", "saved"), [("http://vllm:8000/v1", True), ("ftp://models/v1", False),
+                                                 ("not a url", False)])
+def test_staff_may_name_a_service_by_host_but_only_an_http_url(staff, base_url, saved):
+    client = Client()
+    client.force_login(staff)
+    form = {"name": "vllm", "base_url": base_url, "allowed_models": '["llama3"]',
+            "prices-TOTAL_FORMS": "0", "prices-INITIAL_FORMS": "0"}
+
+    response = client.post("/admin/agents/modelprovider/add/", form)
+
+    assert ModelProvider.objects.filter(name="vllm").exists() is saved
+    if not saved:
+        assert "must be an http(s) URL with a host" in response.content.decode()
