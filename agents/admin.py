@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 
-from agents.models import AgentMessage, AgentTemplate, ApprovalRequest, LLMCall
+from agents.models import AgentMessage, AgentTemplate, ApprovalRequest, LLMCall, ModelPrice, ModelProvider
+from agents.providers import encrypt_api_key, reserved_provider_names, stored_api_key
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -61,3 +63,70 @@ class AgentTemplateAdmin(admin.ModelAdmin):
     list_display = ("name", "order", "required", "recommended_model")
     list_editable = ("order",)
     search_fields = ("name", "description")
+
+
+class ModelProviderForm(forms.ModelForm):
+    """The key is write-only: typed in, stored encrypted, never shown again (not even masked)."""
+
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted. Leave empty to keep the stored key; prefer an environment variable (above).",
+    )
+    clear_api_key = forms.BooleanField(required=False, help_text="Forget the stored key.")
+
+    class Meta:
+        model = ModelProvider
+        fields = ["name", "base_url", "api_key_env", "allowed_models"]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if name in reserved_provider_names():
+            raise forms.ValidationError(f"{name!r} is reserved for the provider from settings or the offline analyst")
+        return name
+
+    def clean_allowed_models(self):
+        allowed = self.cleaned_data["allowed_models"]
+        if not isinstance(allowed, list) or not all(isinstance(model, str) and model.strip() for model in allowed):
+            raise forms.ValidationError('must be a JSON list of model names, e.g. ["gpt-4o", "gpt-4o-mini"]')
+        return [model.strip() for model in allowed]
+
+    def save(self, commit=True):
+        provider = super().save(commit=False)
+        if self.cleaned_data.get("clear_api_key"):
+            provider.api_key_encrypted = ""
+        elif self.cleaned_data.get("api_key"):
+            provider.api_key_encrypted = encrypt_api_key(self.cleaned_data["api_key"])
+        if commit:
+            provider.save()
+        return provider
+
+
+class ModelPriceInline(admin.TabularInline):
+    model = ModelPrice
+    extra = 1
+
+
+@admin.register(ModelProvider)
+class ModelProviderAdmin(admin.ModelAdmin):
+    form = ModelProviderForm
+    list_display = ("name", "base_url", "key", "allowed_models", "updated_at")
+    search_fields = ("name", "base_url")
+    readonly_fields = ("key",)
+    inlines = [ModelPriceInline]
+
+    @admin.display(description="key")
+    def key(self, obj):
+        """Where the key comes from and whether it is there; never any of its characters."""
+        if obj.api_key_env:
+            return f"from ${obj.api_key_env} ({'set' if stored_api_key(obj) else 'NOT SET'})"
+        return "stored, encrypted" if obj.api_key_encrypted else "none"
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """Prices per provider and model; a price without a provider is the default provider's (settings)."""
+
+    list_display = ("model", "provider", "input_price", "output_price")
+    list_filter = ("provider",)
+    search_fields = ("model",)

@@ -7,7 +7,8 @@ from rest_framework.views import APIView
 
 from agents.agent_templates import agent_templates
 from agents.analytics import agent_analytics
-from agents.serializers import AgentTemplateSerializer
+from agents.providers import provider_choices
+from agents.serializers import AgentTemplateSerializer, ModelProviderChoiceSerializer
 
 
 class AgentTemplateListView(ListAPIView):
@@ -28,3 +29,11 @@ class AgentAnalyticsView(APIView):
     def get(self, request):
         owner = None if request.user.is_staff else request.user
         return Response(agent_analytics(owner=owner))
+
+
+class ModelProviderListView(APIView):
+    """The providers and models a trader may pick by name (staff define them in the admin)."""
+
+    @extend_schema(responses={200: ModelProviderChoiceSerializer(many=True)})
+    def get(self, request):
+        return Response(ModelProviderChoiceSerializer(provider_choices(), many=True).data)

@@ -41,6 +41,7 @@ from agents.calls import call_model
 from agents.clients import TRANSIENT_STATUSES, Completion, ModelError, TransientModelError, estimate_tokens
 from agents.models import LLMCall
 from agents.offline_team import OfflineTeamMember
+from agents.providers import Provider, UnknownModel, resolve_model
 
 # What we assume of an OpenAI-compatible model autogen-ext does not know (a local Llama, a proxy):
 # tools and JSON yes, images no (they are replaced by a placeholder rather than rejected).
@@ -84,13 +85,16 @@ def model_error(exc: openai.OpenAIError, where: str) -> ModelError:
 
 
 class OpenAIAgentBackend:
-    """An OpenAI-compatible endpoint through autogen-ext's client (tools, images, usage)."""
+    """An OpenAI-compatible endpoint through autogen-ext's client (tools, images, usage).
 
-    provider = "openai"
+    Endpoint and key come from one `Provider`, so its key only ever goes to its base URL.
+    """
 
-    def __init__(self, model: str, *, base_url: str = "", temperature: float = 0.2, max_tokens: int = 2000):
-        self.model = model or settings.LLM_MODEL
-        self.base_url = base_url or settings.LLM_BASE_URL
+    def __init__(self, model: str, *, provider: Provider, temperature: float = 0.2, max_tokens: int = 2000):
+        self.model = model
+        self.provider = provider.name
+        self.base_url = provider.base_url
+        self._api_key = provider.api_key
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.model_info = known_model_info(self.model)
@@ -100,7 +104,7 @@ class OpenAIAgentBackend:
         client = OpenAIChatCompletionClient(
             model=self.model,
             base_url=self.base_url,
-            api_key=settings.LLM_API_KEY or "no-key-configured",
+            api_key=self._api_key or "no-key-configured",
             model_info=self.model_info,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
@@ -117,15 +121,22 @@ class OpenAIAgentBackend:
         try:
             return asyncio.run(create())
         except openai.OpenAIError as exc:
-            raise model_error(exc, f"{self.model} at {self.base_url}") from exc
+            raise model_error(exc, f"{self.model} at provider {self.provider}") from exc
 
 
-def agent_backend(role: str, *, model: str = "", base_url: str = "", temperature: float = 0.2,
+def agent_backend(role: str, *, provider: str = "", model: str = "", temperature: float = 0.2,
                   max_tokens: int = 2000) -> AgentBackend:
-    """The offline analyst in `role` when configured so (as get_model_client decides), else OpenAI-compatible."""
-    if settings.LLM_PROVIDER == "offline" or model == settings.OFFLINE_MODEL_NAME:
+    """The agent's model at the named provider (as get_model_client picks it): offline analyst or OpenAI-compatible.
+
+    Raises ModelError when the provider or model is not offered here.
+    """
+    try:
+        chosen, model = resolve_model(provider, model)
+    except UnknownModel as exc:
+        raise ModelError(f"agent {role}: {exc}") from exc
+    if chosen.offline:
         return OfflineTeamMember(role)
-    return OpenAIAgentBackend(model, base_url=base_url, temperature=temperature, max_tokens=max_tokens)
+    return OpenAIAgentBackend(model, provider=chosen, temperature=temperature, max_tokens=max_tokens)
 
 
 def transcript(messages: Sequence[LLMMessage], tools: Sequence[Tool | ToolSchema] = ()) -> str:

@@ -6,19 +6,28 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from agents.clients import ModelClient, ModelError, TransientModelError, get_model_client
-from agents.models import LLMCall
+from agents.clients import (
+    ModelClient,
+    ModelError,
+    TransientModelError,
+    estimate_tokens,
+    get_model_client,
+    messages_text,
+)
+from agents.models import BudgetLedger, LLMCall
+from agents.providers import UnknownModel, model_price, resolve_model
 
 logger = logging.getLogger(__name__)
 
 COST_PLACES = Decimal("0.000001")
+TOKENS_PER_PRICE = 1_000_000  # prices are USD per 1M tokens
 
 
 class BudgetExceeded(ModelError):
@@ -30,21 +39,28 @@ def backoff_delays() -> list[float]:
     return [settings.LLM_RETRY_BASE_SECONDS * 2**retry for retry in range(settings.TASK_MAX_RETRIES)]
 
 
-def model_prices(model: str) -> tuple[Decimal, Decimal] | None:
-    """(input, output) USD per 1,000 tokens; dated variants such as gpt-4o-2024-08-06 use gpt-4o's prices."""
-    if model in settings.LLM_PRICES:
-        return settings.LLM_PRICES[model]
-    prefixes = [name for name in settings.LLM_PRICES if model.startswith(name)]
-    return settings.LLM_PRICES[max(prefixes, key=len)] if prefixes else None
+class UnpricedModel(BudgetExceeded):
+    """A strategy with a cost budget asked for a model whose price is unknown: it fails closed."""
 
 
-def call_cost(model: str, tokens_in: int, tokens_out: int) -> Decimal:
-    prices = model_prices(model)
+def call_cost(provider: str, model: str, tokens_in: int, tokens_out: int, *, priced_as: str = "") -> Decimal | None:
+    """USD of one call at the provider's prices for `model` (or `priced_as`, the model asked for); None: unknown."""
+    prices = model_price(provider, model) or (model_price(provider, priced_as) if priced_as else None)
     if prices is None:
-        logger.warning("no price for model %s in settings.LLM_PRICES; its calls are counted at zero cost", model)
-        return Decimal("0")
+        logger.warning("no price for model %s at provider %s; its cost is unknown", model, provider)
+        return None
     price_in, price_out = prices
-    return ((Decimal(tokens_in) * price_in + Decimal(tokens_out) * price_out) / 1000).quantize(COST_PLACES)
+    return ((Decimal(tokens_in) * price_in + Decimal(tokens_out) * price_out) / TOKENS_PER_PRICE).quantize(
+        COST_PLACES, rounding=ROUND_HALF_UP
+    )
+
+
+def unpriced_model_message(provider: str, model: str, strategy_id: int) -> str:
+    return (
+        f"model {model!r} at provider {provider!r} has no known price, and strategy {strategy_id} has a cost "
+        "budget: it cannot run on an unpriced model (staff add the price in the admin under Model prices, "
+        "or pick a priced model)"
+    )
 
 
 def prompt_record(messages: list[dict], images: list[bytes] | None) -> str:
@@ -60,6 +76,7 @@ def call_model(
     *,
     prompt: str,
     model: str | None = None,
+    provider: str = "",
     system: str | None = None,
     images: list[bytes] | None = None,
     temperature: float = 0.2,
@@ -73,14 +90,15 @@ def call_model(
 ) -> LLMCall:
     """One model answer, logged. Transient errors are retried after 1, 2, 4 ... s; every attempt is a row.
 
-    Raises BudgetExceeded before calling when the execution's strategy has spent today's budget,
-    ModelError at once for permanent errors, and TransientModelError after the last retry.
-    `client` replaces the configured client (another provider, or a test double).
+    Raises BudgetExceeded before calling when the execution's strategy has spent today's budget
+    (UnpricedModel when it has a cost budget and the model no price), ModelError at once for
+    permanent errors, and TransientModelError after the last retry.
+    `provider` and `model` name the model (agents.providers.resolve_model); `client` replaces the
+    configured client (a recording, or a test double).
     """
-    if execution_id is not None:
-        check_execution_budget(execution_id)
-    client = client or get_model_client(model)
+    client = client or get_model_client(model, provider)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    reservation = reserve_budget(execution_id, client, messages, max_tokens) if execution_id is not None else None
     row = {
         "execution_id": execution_id,
         "step_id": step_id,
@@ -91,47 +109,64 @@ def call_model(
         "prompt": prompt_record(messages, images),
     }
     delays = backoff_delays()
-    for attempt in range(1, len(delays) + 2):
-        started = time.monotonic()
-        try:
-            completion = client.complete(
-                messages, temperature=temperature, max_tokens=max_tokens, images=images, json_schema=json_schema
+    try:
+        for attempt in range(1, len(delays) + 2):
+            started = time.monotonic()
+            try:
+                completion = client.complete(
+                    messages, temperature=temperature, max_tokens=max_tokens, images=images, json_schema=json_schema
+                )
+            except ModelError as exc:
+                latency_ms = round((time.monotonic() - started) * 1000)
+                LLMCall.objects.create(
+                    **row, attempt=attempt, latency_ms=latency_ms, error=f"{type(exc).__name__}: {exc}"
+                )
+                if not isinstance(exc, TransientModelError):
+                    raise
+                if attempt > len(delays):
+                    raise TransientModelError(
+                        f"{client.model}: gave up after {attempt} attempts; last error: {exc}"
+                    ) from exc
+                logger.warning(
+                    "model call %s (execution %s, step %s, %s) attempt %d failed, retrying in %.1fs: %s",
+                    client.model,
+                    execution_id,
+                    step_id,
+                    symbol,
+                    attempt,
+                    delays[attempt - 1],
+                    exc,
+                )
+                time.sleep(delays[attempt - 1])
+                continue
+            cost = call_cost(
+                completion.provider,
+                completion.model,
+                completion.tokens_in,
+                completion.tokens_out,
+                priced_as=client.model,
             )
-        except ModelError as exc:
-            latency_ms = round((time.monotonic() - started) * 1000)
-            LLMCall.objects.create(**row, attempt=attempt, latency_ms=latency_ms, error=f"{type(exc).__name__}: {exc}")
-            if not isinstance(exc, TransientModelError):
-                raise
-            if attempt > len(delays):
-                raise TransientModelError(
-                    f"{client.model}: gave up after {attempt} attempts; last error: {exc}"
-                ) from exc
-            logger.warning(
-                "model call %s (execution %s, step %s, %s) attempt %d failed, retrying in %.1fs: %s",
-                client.model,
-                execution_id,
-                step_id,
-                symbol,
-                attempt,
-                delays[attempt - 1],
-                exc,
+            if reservation is not None:
+                reservation.settle(completion.tokens_in + completion.tokens_out, cost)
+            return LLMCall.objects.create(
+                **{**row, "provider": completion.provider, "model": completion.model},
+                response=completion.text,
+                tokens_in=completion.tokens_in,
+                tokens_out=completion.tokens_out,
+                cost=cost,
+                latency_ms=round((time.monotonic() - started) * 1000),
+                attempt=attempt,
             )
-            time.sleep(delays[attempt - 1])
-            continue
-        return LLMCall.objects.create(
-            **{**row, "provider": completion.provider, "model": completion.model},
-            response=completion.text,
-            tokens_in=completion.tokens_in,
-            tokens_out=completion.tokens_out,
-            cost=call_cost(completion.model, completion.tokens_in, completion.tokens_out),
-            latency_ms=round((time.monotonic() - started) * 1000),
-            attempt=attempt,
-        )
+    finally:
+        if reservation is not None:
+            reservation.release()
     raise AssertionError("unreachable: the loop returns or raises")
 
 
 @dataclass(frozen=True)
 class BudgetStatus:
+    """Today's usage of a strategy; `*_used` counts what is spent and what calls in flight may spend."""
+
     strategy_id: int
     tokens_used: int
     cost_used: Decimal
@@ -167,15 +202,18 @@ def start_of_today() -> datetime:
     return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def todays_ledger(strategy_id: int) -> BudgetLedger:
+    """The strategy's ledger row of today (UTC), made on first use; a concurrent maker wins, the other reads it."""
+    return BudgetLedger.objects.get_or_create(strategy_id=strategy_id, day=start_of_today().date())[0]
+
+
 def budget_remaining(strategy) -> BudgetStatus:
     """Today's (UTC) model usage of all the strategy's executions against its daily budgets."""
-    usage = LLMCall.objects.filter(execution__strategy_id=strategy.pk, created_at__gte=start_of_today()).aggregate(
-        tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost")
-    )
+    ledger = BudgetLedger.objects.filter(strategy_id=strategy.pk, day=start_of_today().date()).first()
     return BudgetStatus(
         strategy_id=strategy.pk,
-        tokens_used=(usage["tokens_in"] or 0) + (usage["tokens_out"] or 0),
-        cost_used=usage["cost"] or Decimal("0"),
+        tokens_used=(ledger.tokens_spent + ledger.tokens_reserved) if ledger else 0,
+        cost_used=(ledger.cost_spent + ledger.cost_reserved) if ledger else Decimal("0"),
         token_budget=strategy.daily_token_budget,
         cost_budget=strategy.daily_cost_budget,
     )
@@ -184,7 +222,8 @@ def budget_remaining(strategy) -> BudgetStatus:
 def check_budget(strategy) -> BudgetStatus:
     """The strategy's budget status; raises BudgetExceeded once today's tokens or cost are spent.
 
-    A call is refused only after the budget is reached, so the last call of a day may overshoot it.
+    A call is admitted while the budget is not reached, so the last call of a day may overshoot it;
+    while it is in flight its worst case counts as spent, so no other call can take the same remainder.
     """
     status = budget_remaining(strategy)
     if status.exceeded:
@@ -192,26 +231,120 @@ def check_budget(strategy) -> BudgetStatus:
     return status
 
 
-def check_execution_budget(execution_id: int) -> None:
+def unpriced_choice_problem(strategy, choices) -> str | None:
+    """Why a strategy with a cost budget cannot start on these (provider, model) choices, or None.
+
+    A model without a known price would make the budget meaningless, so the run is refused up front.
+    """
+    if strategy.daily_cost_budget is None:
+        return None
+    for provider_name, model in choices:
+        try:
+            provider, model = resolve_model(provider_name, model)
+        except UnknownModel as exc:
+            return str(exc)
+        if provider.price(model) is None:
+            return unpriced_model_message(provider.name, model, strategy.pk)
+    return None
+
+
+@dataclass
+class BudgetReservation:
+    """The worst case of one call, held on the strategy's ledger until the call settles or fails."""
+
+    ledger_id: int
+    tokens: int
+    cost: Decimal
+    open: bool = True
+
+    def settle(self, tokens: int, cost: Decimal | None) -> None:
+        """Replace the worst case by what the call used (an unknown cost keeps the worst case: fail closed)."""
+        spent_cost = self.cost if cost is None else cost
+        BudgetLedger.objects.filter(pk=self.ledger_id).update(
+            tokens_reserved=F("tokens_reserved") - self.tokens,
+            cost_reserved=F("cost_reserved") - self.cost,
+            tokens_spent=F("tokens_spent") + tokens,
+            cost_spent=F("cost_spent") + spent_cost,
+        )
+        self.open = False
+
+    def release(self) -> None:
+        if self.open:
+            BudgetLedger.objects.filter(pk=self.ledger_id).update(
+                tokens_reserved=F("tokens_reserved") - self.tokens, cost_reserved=F("cost_reserved") - self.cost
+            )
+            self.open = False
+
+
+def worst_case(client: ModelClient, messages: list[dict], max_tokens: int) -> tuple[int, Decimal | None]:
+    """Tokens and USD one call may use at most: its prompt (estimated) and `max_tokens` of answer."""
+    tokens_in = estimate_tokens(messages_text(messages))
+    prices = model_price(client.provider, client.model)
+    if prices is None:
+        return tokens_in + max_tokens, None
+    cost = (Decimal(tokens_in) * prices[0] + Decimal(max_tokens) * prices[1]) / TOKENS_PER_PRICE
+    return tokens_in + max_tokens, cost.quantize(COST_PLACES, rounding=ROUND_HALF_UP)
+
+
+def reserve_budget(execution_id: int, client: ModelClient, messages: list[dict], max_tokens: int):
+    """Hold the call's worst case on its strategy's ledger; raises BudgetExceeded when nothing is left.
+
+    One conditional UPDATE both checks and reserves, so two calls at the same moment cannot both
+    take the last of a budget: the database runs them one after the other, and the second sees the
+    first's reservation. None for an execution without a strategy.
+    """
     strategy_model = apps.get_model("workflows", "Strategy")
     strategy = (
         strategy_model.objects.filter(executions__id=execution_id)
         .only("pk", "daily_token_budget", "daily_cost_budget")
         .first()
     )
-    if strategy and (strategy.daily_token_budget is not None or strategy.daily_cost_budget is not None):
-        check_budget(strategy)
+    if strategy is None:
+        return None
+    tokens, cost = worst_case(client, messages, max_tokens)
+    if cost is None:
+        if strategy.daily_cost_budget is not None:
+            raise UnpricedModel(unpriced_model_message(client.provider, client.model, strategy.pk))
+        cost = Decimal("0")
+    ledger = todays_ledger(strategy.pk)
+    within = Q()
+    if strategy.daily_token_budget is not None:
+        within &= Q(tokens_spent__lt=strategy.daily_token_budget - F("tokens_reserved"))
+    if strategy.daily_cost_budget is not None:
+        within &= Q(cost_spent__lt=strategy.daily_cost_budget - F("cost_reserved"))
+    admitted = (
+        BudgetLedger.objects.filter(pk=ledger.pk)
+        .filter(within)
+        .update(tokens_reserved=F("tokens_reserved") + tokens, cost_reserved=F("cost_reserved") + cost)
+    )
+    if not admitted:
+        raise BudgetExceeded(budget_remaining(strategy).message())
+    return BudgetReservation(ledger_id=ledger.pk, tokens=tokens, cost=cost)
 
 
-def total_cost(calls) -> Decimal:
+def sum_costs(costs) -> Decimal | None:
+    """The total of some costs; None ("unknown") when any of them is unknown."""
+    costs = list(costs)
+    return None if any(cost is None for cost in costs) else sum(costs, Decimal("0"))
+
+
+def cost_text(cost: Decimal | None) -> str:
+    """A cost as JSON outputs show it: the decimal, or "unknown" for a model without a price."""
+    return "unknown" if cost is None else str(cost)
+
+
+def total_cost(calls) -> Decimal | None:
+    """The calls' total USD; None ("unknown") when any of them had no price."""
+    if calls.filter(cost__isnull=True).exists():
+        return None
     return calls.aggregate(cost=Sum("cost"))["cost"] or Decimal("0")
 
 
-def execution_cost(execution_id: int) -> Decimal:
+def execution_cost(execution_id: int) -> Decimal | None:
     """Total model cost of an execution, failed attempts included."""
     return total_cost(LLMCall.objects.filter(execution_id=execution_id))
 
 
-def decision_cost(decision) -> Decimal:
+def decision_cost(decision) -> Decimal | None:
     """Model cost of producing a decision: every call of its execution for its symbol."""
     return total_cost(LLMCall.objects.filter(execution_id=decision.execution_id, symbol=decision.instrument.symbol))

@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 import openai
 from django.conf import settings
 
+from agents.providers import Provider, UnknownModel, default_provider, resolve_model
+
 
 class ModelError(Exception):
     """A model call failed in a way that retrying will not fix (bad request, auth, unknown model)."""
@@ -94,23 +96,21 @@ TRANSIENT_STATUSES = {408, 409, 429}
 
 
 class OpenAICompatibleClient:
-    """Chat completions on any OpenAI-compatible endpoint (OpenAI, Azure-style proxies, vLLM, Ollama...)."""
+    """Chat completions on any OpenAI-compatible endpoint (OpenAI, Azure-style proxies, vLLM, Ollama...).
 
-    provider = "openai"
+    The endpoint and key come from one `Provider` (the default one when none is given), so a
+    provider's key is only ever sent to that provider's base URL. Errors name the provider, not
+    its URL: traders read them, and the URL is staff's business.
+    """
 
-    def __init__(
-        self,
-        model: str | None = None,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = None,
-    ):
+    def __init__(self, model: str | None = None, *, provider: Provider | None = None, timeout: float | None = None):
+        provider = provider or default_provider()
         self.model = model or settings.LLM_MODEL
-        self.base_url = base_url or settings.LLM_BASE_URL
+        self.provider = provider.name
+        self.base_url = provider.base_url
         self._client = openai.OpenAI(
             # Local OpenAI-compatible servers often need no key, but the client insists on one.
-            api_key=api_key or settings.LLM_API_KEY or "no-key-configured",
+            api_key=provider.api_key or "no-key-configured",
             base_url=self.base_url,
             timeout=timeout if timeout is not None else settings.LLM_TIMEOUT,
             # agents.calls retries with its own backoff and logs every attempt.
@@ -137,17 +137,18 @@ class OpenAICompatibleClient:
         try:
             response = self._client.chat.completions.create(**request)
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            raise TransientModelError(f"{self.model} at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            raise TransientModelError(f"{self.model} at provider {self.provider}: {type(exc).__name__}: {exc}") from exc
         except openai.APIStatusError as exc:
             error_class = (
                 TransientModelError if exc.status_code in TRANSIENT_STATUSES or exc.status_code >= 500 else ModelError
             )
-            raise error_class(f"{self.model} at {self.base_url}: HTTP {exc.status_code}: {exc.message}") from exc
+            where = f"{self.model} at provider {self.provider}"
+            raise error_class(f"{where}: HTTP {exc.status_code}: {exc.message}") from exc
         except openai.OpenAIError as exc:
-            raise ModelError(f"{self.model} at {self.base_url}: {type(exc).__name__}: {exc}") from exc
+            raise ModelError(f"{self.model} at provider {self.provider}: {type(exc).__name__}: {exc}") from exc
 
         if not response.choices:
-            raise ModelError(f"{self.model} at {self.base_url}: the response had no choices")
+            raise ModelError(f"{self.model} at provider {self.provider}: the response had no choices")
         text = response.choices[0].message.content or ""
         usage = response.usage
         return Completion(
@@ -159,10 +160,18 @@ class OpenAICompatibleClient:
         )
 
 
-def get_model_client(model: str | None = None) -> ModelClient:
-    """The client for `model` (settings.LLM_MODEL when empty); the offline analyst when configured so."""
+def get_model_client(model: str | None = None, provider: str = "") -> ModelClient:
+    """The client for `model` at the named provider (see agents.providers.resolve_model).
+
+    The offline analyst answers for its own model name and for an offline provider. Raises
+    ModelError when no provider offers the model.
+    """
     from agents.offline import OfflineAnalyst
 
-    if settings.LLM_PROVIDER == "offline" or model == settings.OFFLINE_MODEL_NAME:
+    try:
+        chosen, model = resolve_model(provider, model or "")
+    except UnknownModel as exc:
+        raise ModelError(str(exc)) from exc
+    if chosen.offline:
         return OfflineAnalyst()
-    return OpenAICompatibleClient(model)
+    return OpenAICompatibleClient(model, provider=chosen)

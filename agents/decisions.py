@@ -171,6 +171,7 @@ def decide(
     *,
     prompt: str,
     model: str | None = None,
+    provider: str = "",
     execution_id: int | None = None,
     step_id: str = "",
     symbol: str = "",
@@ -194,6 +195,7 @@ def decide(
         call = call_model(
             prompt=current_prompt,
             model=model,
+            provider=provider,
             system=system,
             images=images,
             temperature=temperature,

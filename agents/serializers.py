@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from agents.models import AgentMessage, AgentTemplate
-from agents.team_config import effective_autogen_config, validate_autogen_config
+from agents.team_config import effective_autogen_config, validate_autogen_config, writable_config
 
 
 class AgentTemplateSerializer(serializers.ModelSerializer):
@@ -39,13 +39,24 @@ class AgentMessageSerializer(serializers.ModelSerializer):
 
 
 class AutogenConfigSerializer(serializers.Serializer):
-    """A strategy's team config: validated by agents.team_config, field errors keyed by path."""
+    """A strategy's team config: validated by agents.team_config, field errors keyed by path.
+
+    What GET shows can be PUT back unchanged: the read-only `required` and `tools` are dropped.
+    """
 
     def to_internal_value(self, data):
         errors = validate_autogen_config(data)
         if errors:
             raise serializers.ValidationError(errors)
-        return data
+        return writable_config(data)
 
     def to_representation(self, instance):
         return effective_autogen_config(instance)
+
+
+class ModelProviderChoiceSerializer(serializers.Serializer):
+    """A provider as a trader sees it: its name and the models it offers, never its URL or key."""
+
+    name = serializers.CharField()
+    models = serializers.ListField(child=serializers.CharField())
+    offline = serializers.BooleanField(help_text="The offline analyst answers: no network, no cost.")

@@ -47,7 +47,7 @@ from django.db import connections
 
 from agents.agent_templates import EXECUTOR
 from agents.autogen_client import AgentBackend, CallScope, TeamModelClient, agent_backend
-from agents.calls import BudgetExceeded
+from agents.calls import BudgetExceeded, cost_text, sum_costs
 from agents.clients import ModelError
 from agents.decisions import InvalidDecision, parse_decision
 from agents.models import AgentMessage
@@ -114,7 +114,7 @@ class TeamOutcome:
     llm_call_ids: list[int]
     tokens_in: int
     tokens_out: int
-    cost: Decimal
+    cost: Decimal | None  # None: a model without a known price took part
     message_count: int
 
     def summary(self) -> dict:
@@ -127,7 +127,7 @@ class TeamOutcome:
             "llm_call_ids": self.llm_call_ids,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
-            "cost": str(self.cost),
+            "cost": cost_text(self.cost),
             "messages": self.message_count,
         }
 
@@ -280,7 +280,7 @@ class Debate:
             message_type=message_type,
             content=content,
             tokens=(usage.prompt_tokens + usage.completion_tokens) if usage else 0,
-            cost=call.cost if call else Decimal("0"),
+            cost=call.cost if call else Decimal("0"),  # None: the model has no price
             model=call.model if call else (self.clients[agent_name].model if agent_name in self.clients else ""),
             latency_ms=call.latency_ms if call else 0,
             stance=stance.side if stance else "",
@@ -421,7 +421,7 @@ class Debate:
             llm_call_ids=[call.pk for call in calls],
             tokens_in=sum(call.tokens_in for call in calls),
             tokens_out=sum(call.tokens_out for call in calls),
-            cost=sum((call.cost for call in calls), Decimal("0")),
+            cost=sum_costs(call.cost for call in calls),
             message_count=self.stored,
         )
 
@@ -443,8 +443,8 @@ def _decision_stance(content: str):
 
 
 def configured_backend(agent: AgentSettings) -> AgentBackend:
-    """The agent's model as configured: the offline analyst in its role, or an OpenAI-compatible endpoint."""
-    return agent_backend(agent.name, model=agent.model, base_url=agent.base_url, temperature=agent.temperature)
+    """The agent's model as configured: the offline analyst in its role, or its provider's endpoint."""
+    return agent_backend(agent.name, provider=agent.provider, model=agent.model, temperature=agent.temperature)
 
 
 def run_team(request: TeamRequest, settings: TeamSettings, *, desk: TradingDesk,

@@ -2,19 +2,22 @@
 
 A config (stored in strategy.params["autogen_config"], and the agent_team step's config) looks like
 
-    {"agents": [{"name": "RiskManager", "enabled": true, "model": "", "base_url": "", "temperature": 0.2,
+    {"agents": [{"name": "RiskManager", "enabled": true, "provider": "", "model": "", "temperature": 0.2,
                  "max_iterations": 3, "system_prompt": "..."}, ...],
-     "model": "", "max_rounds": 10, "human_approval": false, "code_execution": false}
+     "provider": "", "model": "", "max_rounds": 10, "human_approval": false, "code_execution": false}
 
 Every key is optional. Settings are layered: agent template < step config < strategy config.
 TechnicalAnalyst, RiskManager and Executor (the required templates) cannot be disabled.
+Models are picked by provider and model name (agents.providers); a config never names a URL,
+so a trader cannot send the installation's key, or any request, to a server of their choice.
+`required` and `tools`, which the API shows, are read-only and ignored on write.
 """
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from urllib.parse import urlparse
 
 from agents.agent_templates import EXECUTOR, agent_templates
+from agents.providers import model_choice_problem
 
 DEFAULT_MAX_ROUNDS = 10
 MAX_ROUNDS_LIMIT = 50
@@ -22,8 +25,15 @@ DEFAULT_TEMPERATURE = 0.2
 DEFAULT_MAX_ITERATIONS = 3
 MAX_ITERATIONS_LIMIT = 10
 MAX_PROMPT_CHARS = 20_000
-TEAM_KEYS = ("agents", "model", "max_rounds", "human_approval", "code_execution")
-AGENT_KEYS = ("name", "enabled", "system_prompt", "model", "base_url", "temperature", "max_iterations")
+TEAM_KEYS = ("agents", "provider", "model", "max_rounds", "human_approval", "code_execution")
+AGENT_KEYS = ("name", "enabled", "system_prompt", "provider", "model", "temperature", "max_iterations")
+# Shown by the API (from the agent template), ignored when a config is written back.
+READ_ONLY_AGENT_KEYS = ("required", "tools")
+# Configs stored before providers existed named an endpoint; it is refused on write and ignored on run.
+LEGACY_URL_KEY = "base_url"
+NO_URL_MESSAGE = (
+    "agents cannot be pointed at a URL; pick a provider by name instead (GET /api/model-providers/ lists them)"
+)
 
 
 def _is_number(value) -> bool:
@@ -53,8 +63,11 @@ def _check_agent(agent, position: int, templates: dict, errors: defaultdict) -> 
         errors[f"agents[{position}].name"].append(f"unknown agent {name!r}; known: {', '.join(templates)}")
         return None
     prefix = f"agents.{name}"
-    for key in sorted(set(agent) - set(AGENT_KEYS)):
-        errors[f"{prefix}.{key}"].append(f"unknown setting; known: {', '.join(AGENT_KEYS)}")
+    for key in sorted(set(agent) - set(AGENT_KEYS) - set(READ_ONLY_AGENT_KEYS)):
+        if key == LEGACY_URL_KEY:
+            errors[f"{prefix}.{key}"].append(NO_URL_MESSAGE)
+        else:
+            errors[f"{prefix}.{key}"].append(f"unknown setting; known: {', '.join(AGENT_KEYS)}")
     if "enabled" in agent:
         if not isinstance(agent["enabled"], bool):
             errors[f"{prefix}.enabled"].append("must be true or false")
@@ -68,15 +81,9 @@ def _check_agent(agent, position: int, templates: dict, errors: defaultdict) -> 
         _check_whole(agent["max_iterations"], errors[f"{prefix}.max_iterations"], 1, MAX_ITERATIONS_LIMIT)
     if "system_prompt" in agent:
         _check_text(agent["system_prompt"], errors[f"{prefix}.system_prompt"], MAX_PROMPT_CHARS)
-    if "model" in agent:
-        _check_text(agent["model"], errors[f"{prefix}.model"], 100)
-    if "base_url" in agent:
-        base_url = agent["base_url"]
-        _check_text(base_url, errors[f"{prefix}.base_url"], 500)
-        if isinstance(base_url, str) and base_url:
-            parsed = urlparse(base_url)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                errors[f"{prefix}.base_url"].append(f"must be an http(s) URL, got {base_url!r}")
+    for key in ("provider", "model"):
+        if key in agent:
+            _check_text(agent[key], errors[f"{prefix}.{key}"], 100)
     return name
 
 
@@ -86,7 +93,8 @@ def validate_autogen_config(config) -> dict[str, list[str]]:
         return {"non_field_errors": [f"must be a JSON object, got {type(config).__name__}"]}
     errors: defaultdict[str, list[str]] = defaultdict(list)
     for key in sorted(set(config) - set(TEAM_KEYS)):
-        errors[key].append(f"unknown setting; known: {', '.join(TEAM_KEYS)}")
+        unknown = f"unknown setting; known: {', '.join(TEAM_KEYS)}"
+        errors[key].append(NO_URL_MESSAGE if key == LEGACY_URL_KEY else unknown)
     templates = agent_templates()
     agents = config.get("agents", [])
     if not isinstance(agents, list):
@@ -96,14 +104,45 @@ def validate_autogen_config(config) -> dict[str, list[str]]:
     duplicates = sorted({name for name in names if name and names.count(name) > 1})
     if duplicates:
         errors["agents"].append(f"each agent may appear once; repeated: {', '.join(duplicates)}")
-    if "model" in config:
-        _check_text(config["model"], errors["model"], 100)
+    for key in ("provider", "model"):
+        if key in config:
+            _check_text(config[key], errors[key], 100)
     if "max_rounds" in config:
         _check_whole(config["max_rounds"], errors["max_rounds"], 1, MAX_ROUNDS_LIMIT)
     for flag in ("human_approval", "code_execution"):
         if flag in config and not isinstance(config[flag], bool):
             errors[flag].append("must be true or false")
-    return {key: messages for key, messages in errors.items() if messages}
+    errors = {key: messages for key, messages in errors.items() if messages}
+    if not errors:
+        errors.update(_model_choice_errors(config))
+    return errors
+
+
+def _model_choice_errors(config: dict) -> dict[str, list[str]]:
+    """Each agent's provider and model, as they combine with the team's, must be offered here."""
+    team_provider, team_model = config.get("provider") or "", config.get("model") or ""
+    errors = {}
+    if team_provider or team_model:
+        problem = model_choice_problem(team_provider, team_model)
+        if problem:
+            errors["provider" if team_provider else "model"] = [problem]
+    for agent in config.get("agents", []):
+        provider, model = agent.get("provider") or "", agent.get("model") or ""
+        if not (provider or model):
+            continue
+        problem = model_choice_problem(provider or team_provider, model or team_model)
+        if problem:
+            errors[f"agents.{agent['name']}.{'provider' if provider else 'model'}"] = [problem]
+    return errors
+
+
+def writable_config(config: dict) -> dict:
+    """A valid config without the read-only fields the API shows (`required`, `tools`), as it is stored."""
+    agents = [
+        {key: value for key, value in agent.items() if key not in READ_ONLY_AGENT_KEYS}
+        for agent in config.get("agents", [])
+    ]
+    return {**config, "agents": agents} if "agents" in config else dict(config)
 
 
 @dataclass(frozen=True)
@@ -112,8 +151,8 @@ class AgentSettings:
     enabled: bool
     required: bool
     system_prompt: str
+    provider: str
     model: str
-    base_url: str
     temperature: float
     max_iterations: int
     tools: list[str]
@@ -122,6 +161,7 @@ class AgentSettings:
 @dataclass(frozen=True)
 class TeamSettings:
     members: list[AgentSettings]  # every template, in template order
+    provider: str = ""
     model: str = ""
     max_rounds: int = DEFAULT_MAX_ROUNDS
     human_approval: bool = False
@@ -140,7 +180,9 @@ def _agents_by_name(config: dict) -> dict[str, dict]:
 def team_settings(*layers: dict) -> TeamSettings:
     """The team from the templates overlaid with each config in turn (later layers win); validate first."""
     templates = agent_templates()
-    team = {"model": "", "max_rounds": DEFAULT_MAX_ROUNDS, "human_approval": False, "code_execution": False}
+    team = {
+        "provider": "", "model": "", "max_rounds": DEFAULT_MAX_ROUNDS, "human_approval": False, "code_execution": False
+    }
     agents = {name: {"enabled": template.required} for name, template in templates.items()}
     for layer in layers:
         team.update({key: layer[key] for key in TEAM_KEYS if key in layer and key != "agents"})
@@ -156,14 +198,15 @@ def team_settings(*layers: dict) -> TeamSettings:
             enabled=bool(agent.get("enabled")) or template.required,
             required=template.required,
             system_prompt=agent.get("system_prompt") or template.default_prompt,
+            provider=agent.get("provider") or team["provider"] or "",
             model=agent.get("model") or team["model"] or "",
-            base_url=agent.get("base_url") or "",
             temperature=float(agent.get("temperature", DEFAULT_TEMPERATURE)),
             max_iterations=int(agent.get("max_iterations", DEFAULT_MAX_ITERATIONS)),
             tools=[*template.tools, *code_tool],
         ))
     return TeamSettings(
         members=members,
+        provider=team["provider"] or "",
         model=team["model"] or "",
         max_rounds=int(team["max_rounds"]),
         human_approval=bool(team["human_approval"]),
@@ -176,6 +219,7 @@ def effective_autogen_config(config: dict) -> dict:
     settings = team_settings(config)
     return {
         "agents": [asdict(agent) for agent in settings.members],
+        "provider": settings.provider,
         "model": settings.model,
         "max_rounds": settings.max_rounds,
         "human_approval": settings.human_approval,

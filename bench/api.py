@@ -64,7 +64,7 @@ django.setup()
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, models  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
+from knox.models import AuthToken  # noqa: E402
 
 from broker.models import Instrument, Order  # noqa: E402
 from execution.models import Decision, StepRun, WorkflowExecution  # noqa: E402
@@ -112,7 +112,7 @@ def seed(executions: int, steps_per: int) -> tuple[User, str]:
     """The trader, their API token; prints how long the seeding took."""
     started = time.monotonic()
     trader = User.objects.create_user("bench-trader", password="bench-password")
-    token = Token.objects.create(user=trader).key
+    token = AuthToken.objects.create(user=trader)[1]
     instruments = Instrument.objects.bulk_create(
         Instrument(symbol=f"SYM{n:03d}", conid=700000 + n, exchange="SIMX") for n in range(INSTRUMENTS)
     )

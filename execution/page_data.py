@@ -11,10 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from agents.agent_templates import EXECUTOR
+from agents.calls import sum_costs
 from agents.models import AgentMessage, LLMCall
 from broker.models import Chart, Order
 from execution.engine import load_steps
@@ -165,15 +165,15 @@ def conversation(execution: WorkflowExecution) -> list[dict]:
     return messages
 
 
-def _decision_costs(execution: WorkflowExecution) -> dict[str, Decimal]:
-    """Model cost per symbol: its LLM calls, or its agents' messages when a team decided."""
-    costs: dict[str, Decimal] = defaultdict(Decimal)
-    for row in LLMCall.objects.filter(execution=execution).values("symbol").annotate(total=Sum("cost")):
-        costs[row["symbol"]] += row["total"] or Decimal("0")
-    if not costs:
-        for row in AgentMessage.objects.filter(execution=execution).values("symbol").annotate(total=Sum("cost")):
-            costs[row["symbol"]] += row["total"] or Decimal("0")
-    return costs
+def _decision_costs(execution: WorkflowExecution) -> dict[str, Decimal | None]:
+    """Model cost per symbol: its LLM calls, or its agents' messages when a team decided; None: unknown."""
+    calls = LLMCall.objects.filter(execution=execution)
+    if not calls.exists():
+        calls = AgentMessage.objects.filter(execution=execution)
+    costs: dict[str, list] = defaultdict(list)
+    for symbol, cost in calls.values_list("symbol", "cost"):
+        costs[symbol].append(cost)
+    return {symbol: sum_costs(symbol_costs) for symbol, symbol_costs in costs.items()}
 
 
 def execution_report(execution: WorkflowExecution) -> dict:
@@ -192,6 +192,7 @@ def execution_report(execution: WorkflowExecution) -> dict:
     )
     for decision in decisions:
         decision.model_cost = costs.get(decision.instrument.symbol)
+        decision.model_cost_unknown = decision.instrument.symbol in costs and decision.model_cost is None
     problems = [run for run in runs if run.error]
     return {
         "charts": charts,
@@ -200,7 +201,7 @@ def execution_report(execution: WorkflowExecution) -> dict:
         "orders": Order.objects.filter(execution=execution).select_related("instrument").order_by("id"),
         "messages": conversation(execution),
         "problems": problems,
-        "total_cost": sum(costs.values(), Decimal("0")),
+        "total_cost": sum_costs(costs.values()),
     }
 
 

@@ -10,12 +10,14 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from agents.calls import BudgetExceeded, check_budget
+from agents.calls import BudgetExceeded, check_budget, unpriced_choice_problem
+from agents.providers import model_choice_problem
+from agents.team_config import team_settings
 from execution.leases import lease_end
 from execution.models import Schedule, WorkflowExecution
 from execution.tasks import run_workflow_execution
 from workflows.models import Strategy, Workflow
-from workflows.parameters import ParameterError, coerce_overrides, default_values, merge_parameters
+from workflows.parameters import ParameterError, coerce_overrides, default_values, merge_parameters, resolve_config
 from workflows.validation import validate_workflow
 
 
@@ -53,6 +55,24 @@ def _check_workflow(workflow: Workflow) -> None:
     if errors:
         details = "; ".join(f"{error.step_id or 'workflow'}.{error.field}: {error.message}" for error in errors)
         raise ValidationError({"workflow": f"workflow {workflow.name!r} is not valid: {details}"})
+
+
+MODEL_STEP_TYPES = ("ai_analyze", "consolidate", "decide")
+
+
+def model_choices(strategy: Strategy, steps: list[dict], params: dict) -> list[tuple[str, str]]:
+    """Every (provider, model) a run of these steps may call; ("", "") is the default model."""
+    if not steps:  # the legacy flow: the default model throughout
+        return [("", "")]
+    choices = []
+    for step in steps:
+        config = resolve_config(step.get("config") or {}, params)
+        if step.get("type") in MODEL_STEP_TYPES:
+            choices.append((str(config.get("provider") or ""), str(config.get("model") or "")))
+        elif step.get("type") == "agent_team":
+            team = team_settings(config, (strategy.params or {}).get("autogen_config") or {})
+            choices.extend((agent.provider, agent.model) for agent in team.agents)
+    return choices
 
 
 def execution_create(
@@ -93,6 +113,13 @@ def execution_create(
         check_budget(strategy)
     except BudgetExceeded as exc:
         raise ValidationError({"strategy_id": str(exc)}) from exc
+    choices = model_choices(strategy, version.steps if version else [], merged)
+    not_offered = next(filter(None, (model_choice_problem(provider, model) for provider, model in choices)), None)
+    if not_offered:
+        raise ValidationError({"workflow": f"the run would ask a model not offered here: {not_offered}"})
+    unpriced = unpriced_choice_problem(strategy, choices)
+    if unpriced:
+        raise ValidationError({"strategy_id": unpriced})
     return WorkflowExecution.objects.create(
         owner=strategy.owner,
         workflow=workflow,

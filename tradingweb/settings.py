@@ -7,6 +7,7 @@ S3-compatible storage through the AWS_* settings.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -61,7 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -233,7 +234,7 @@ else:
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -250,6 +251,13 @@ REST_FRAMEWORK = {
         "orders": os.environ.get("THROTTLE_ORDERS", "60/min"),
     },
     "EXCEPTION_HANDLER": "tradingweb.api.exception_handler",
+}
+# API tokens (django-rest-knox): stored as SHA-512 hashes, shown once when issued, expiring
+# API_TOKEN_TTL_DAYS after issue (0: never), revoked by rotation, DELETE /api/auth/me/token/ or the admin.
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=0)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS) if API_TOKEN_TTL_DAYS > 0 else None,
+    "AUTH_HEADER_PREFIX": "Token",  # programs keep sending "Authorization: Token <key>"
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "tradingweb API",
@@ -291,12 +299,20 @@ LLM_RETRY_BASE_SECONDS = env_float("LLM_RETRY_BASE_SECONDS", 1.0)
 # The offline analyst answers whenever no API key is configured.
 LLM_PROVIDER = os.environ.get("LLM_PROVIDER") or ("openai" if LLM_API_KEY else "offline")
 OFFLINE_MODEL_NAME = "offline-analyst"
-# USD per 1,000 tokens (input, output).
+# The default model provider's name, as traders pick it (staff add more in the admin).
+LLM_PROVIDER_NAME = os.environ.get("LLM_PROVIDER_NAME", "default")
+# USD per 1M (input, output) tokens of the default provider's models; staff add and override
+# prices in the admin. A model without a price costs "unknown", and a budgeted strategy refuses it.
 LLM_PRICES = {
-    "offline-analyst": (Decimal("0"), Decimal("0")),
-    "gpt-4o": (Decimal("0.0025"), Decimal("0.01")),
-    "gpt-4o-mini": (Decimal("0.00015"), Decimal("0.0006")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
 }
+# The models traders may pick on the default provider (comma-separated); default: LLM_MODEL and the priced ones.
+LLM_MODELS = [
+    name.strip()
+    for name in (os.environ.get("LLM_MODELS") or ",".join(dict.fromkeys([LLM_MODEL, *LLM_PRICES]))).split(",")
+    if name.strip()
+]
 # Agent tools' data providers: dotted paths of callables (symbol) -> dict; empty = "no data".
 AGENT_FUNDAMENTALS_PROVIDER = os.environ.get("AGENT_FUNDAMENTALS_PROVIDER", "")
 AGENT_NEWS_PROVIDER = os.environ.get("AGENT_NEWS_PROVIDER", "")

@@ -9,11 +9,10 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
-from rest_framework.authtoken.models import Token
 
 from tradingweb import selectors
 from tradingweb.forms import LoginForm
-from tradingweb.tokens import rotate_token
+from tradingweb.tokens import current_token, revoke_tokens, rotate_token
 
 
 class TraderLoginView(LoginView):
@@ -36,10 +35,18 @@ def dashboard_account(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request):
-    """GET shows the user's API token; POST issues a new one (the old key stops working at once)."""
-    if request.method == "POST":
-        had_token = Token.objects.filter(user=request.user).exists()
-        rotate_token(request.user)
-        messages.success(request, "Token rotated: the old key no longer works." if had_token else "API token created.")
+    """GET shows when the user's token was issued; POST issues a new one and shows its key this once, or revokes it.
+
+    Tokens are stored as hashes, so the key cannot be shown again: the answer to the POST is the
+    only page that holds it (not a redirect that would need to carry it).
+    """
+    if request.method == "POST" and request.POST.get("action") == "revoke":
+        revoke_tokens(request.user)
+        messages.success(request, "Token revoked: programs using it are refused from now on.")
         return redirect("api-token-page")
-    return render(request, "tradingweb/api_token.html", {"token": Token.objects.filter(user=request.user).first()})
+    if request.method == "POST":
+        had_token = current_token(request.user) is not None
+        token, key = rotate_token(request.user)
+        messages.success(request, "Token rotated: the old key no longer works." if had_token else "API token created.")
+        return render(request, "tradingweb/api_token.html", {"token": token, "new_key": key})
+    return render(request, "tradingweb/api_token.html", {"token": current_token(request.user)})

@@ -5,6 +5,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -199,8 +200,11 @@ def workflow_delete(*, workflow: Workflow) -> None:
 
 
 def known_model_problem(model: str) -> str | None:
-    """Refuses model names the server has no client or price for."""
-    known = set(settings.LLM_PRICES) | {settings.LLM_MODEL, settings.OFFLINE_MODEL_NAME}
+    """Refuses model names no provider offers: the default's (settings), staff's (the admin) or the offline analyst."""
+    # By name, not import: workflows describes, agents runs (see DESIGN, layout).
+    staff_models = apps.get_model("agents", "ModelProvider").objects.values_list("allowed_models", flat=True)
+    known = set(settings.LLM_MODELS) | {settings.OFFLINE_MODEL_NAME}
+    known |= {name for models in staff_models for name in models or () if isinstance(name, str)}
     if model in known:
         return None
     return f"model {model!r} is not served here (known: {', '.join(sorted(known))})"

@@ -27,7 +27,9 @@ BARS = list(BAR_SIZES)
 INDICATORS = ["sma", "ema", "macd", "rsi", "bollinger", "atr", "supertrend"]
 ORDER_TYPES = ["LMT", "MKT"]
 TIME_IN_FORCE = ["DAY", "GTC"]
-AGENT_FIELDS = {"name", "enabled", "model", "temperature", "system_prompt", "max_iterations", "base_url"}
+AGENT_FIELDS = {"name", "enabled", "provider", "model", "temperature", "system_prompt", "max_iterations"}
+# Agents name a provider, never an endpoint: a URL would receive the installation's model key.
+NO_URL_MESSAGE = "agents cannot be pointed at a URL; pick a provider by name (GET /api/model-providers/ lists them)"
 REQUIRED_AGENT = "Executor"
 DEFAULT_AGENTS = [
     {"name": "TechnicalAnalyst", "enabled": True},
@@ -174,7 +176,9 @@ def _check_agents(config_field: ConfigField, value: Any) -> list[str]:
         if not isinstance(agent, dict):
             errors.append(f"agent {position} must be an object, got {agent!r}")
             continue
-        unknown = sorted(set(agent) - AGENT_FIELDS)
+        if "base_url" in agent:
+            errors.append(f"agent {position}: {NO_URL_MESSAGE}")
+        unknown = sorted(set(agent) - AGENT_FIELDS - {"base_url"})
         if unknown:
             errors.append(f"agent {position} has unknown settings {', '.join(unknown)}")
         name = agent.get("name")
@@ -194,7 +198,7 @@ def _check_agents(config_field: ConfigField, value: Any) -> list[str]:
             isinstance(iterations, bool) or not isinstance(iterations, int) or not 1 <= iterations <= 50
         ):
             errors.append(f"agent {name}: max_iterations must be a whole number from 1 to 50")
-        for text_setting in ("model", "system_prompt", "base_url"):
+        for text_setting in ("provider", "model", "system_prompt"):
             if text_setting in agent and not isinstance(agent[text_setting], str):
                 errors.append(f"agent {name}: {text_setting} must be text")
     if len(set(names)) != len(names):
@@ -302,8 +306,12 @@ def _label_field(help_text: str, default: Any = None, required: bool = False) ->
     return ConfigField("label", STRING, "Label", help_text, required=required, default=default)
 
 
+PROVIDER_HELP = "Model provider, by name (staff define them); empty: the provider offering the model, default first."
+
+
 def _model_fields(temperature: float, max_tokens: int) -> tuple[ConfigField, ...]:
     return (
+        ConfigField("provider", STRING, "Provider", PROVIDER_HELP, default=""),
         ConfigField("model", STRING, "Model", "Model name; empty uses the server's default model.", default=""),
         ConfigField("temperature", NUMBER, "Temperature", "0 is most deterministic.", default=temperature, min=0,
                     max=2),
@@ -433,6 +441,7 @@ STEP_TYPES: dict[str, StepType] = {
                 ConfigField("agents", AGENTS, "Agents", "Agents taking part, each with optional model, "
                             "temperature, system prompt and max iterations.", required=True,
                             default=[dict(agent) for agent in DEFAULT_AGENTS]),
+                ConfigField("provider", STRING, "Default provider", PROVIDER_HELP, default=""),
                 ConfigField("model", STRING, "Default model", "Model for agents without their own; empty: server "
                             "default.", default=""),
                 ConfigField("max_rounds", INTEGER, "Max rounds", "Debate turns before the Executor must decide.",

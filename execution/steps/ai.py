@@ -4,9 +4,8 @@ Each keeps in its output what a replay needs: the rendered prompt, the model, th
 and the ids of the LLMCall rows (which hold tokens, latency and cost).
 """
 
-from decimal import Decimal
 
-from agents.calls import call_model
+from agents.calls import call_model, cost_text, sum_costs
 from agents.clients import ModelError
 from agents.decisions import InvalidDecision, jsonable_decision
 from agents.decisions import decide as decide_with_model
@@ -29,7 +28,7 @@ def _call_output(call) -> dict:
         "llm_call_id": call.pk,
         "tokens_in": call.tokens_in,
         "tokens_out": call.tokens_out,
-        "cost": str(call.cost),
+        "cost": cost_text(call.cost),
         "latency_ms": call.latency_ms,
     }
 
@@ -40,6 +39,7 @@ def _ask(config: dict, ctx: SymbolContext, prompt: str, images: list[bytes] | No
         return call_model(
             prompt=prompt,
             model=model,
+            provider=config.get("provider") or "",
             client=ctx.inputs.model_client(ctx, model),
             images=images,
             temperature=float(config.get("temperature", 0.2)),
@@ -183,6 +183,7 @@ def decide(config: dict, ctx: SymbolContext) -> dict:
         parsed, calls = decide_with_model(
             prompt=prompt,
             model=model,
+            provider=config.get("provider") or "",
             client=ctx.inputs.model_client(ctx, model),
             execution_id=ctx.execution.pk,
             step_id=step_id,
@@ -210,5 +211,5 @@ def decide(config: dict, ctx: SymbolContext) -> dict:
         "attempts": len(calls),
         "tokens_in": sum(call.tokens_in for call in calls),
         "tokens_out": sum(call.tokens_out for call in calls),
-        "cost": str(sum((call.cost for call in calls), Decimal("0"))),
+        "cost": cost_text(sum_costs(call.cost for call in calls)),
     }

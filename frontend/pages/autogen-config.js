@@ -1,10 +1,12 @@
 /*
  * The strategy form's AutoGen team section (templates/workflows/_autogen_config.html).
  *
- * Reads the agent templates (/api/autogen/agent-templates/) and the strategy's effective team
+ * Reads the agent templates (/api/autogen/agent-templates/), the model providers a trader may pick
+ * (/api/model-providers/: names and models, never a URL) and the strategy's effective team
  * (/api/strategies/<id>/autogen-config/), lets the trader switch optional agents on and off (the
- * required ones stay on), edit each agent in a dialog (prompt, model, temperature 0–2, max
- * iterations) and the team's max rounds, human approval and code execution. Before saving, the
+ * required ones stay on), edit each agent in a dialog (prompt, provider and model picked from
+ * lists, temperature 0–2, max iterations) and the team's provider, model, max rounds, human
+ * approval and code execution. Before saving, the
  * same rules as agents.team_config.validate_autogen_config are checked here; the server checks them
  * again and its field errors ("agents.RiskManager.temperature") are shown at the field.
  * Saved with its own button (PUT), and before the strategy form submits when something changed.
@@ -27,7 +29,8 @@
       loadError: "",
       templates: {},
       agents: [],
-      team: { model: "", max_rounds: 10, human_approval: false, code_execution: false },
+      providers: [],
+      team: { provider: "", model: "", max_rounds: 10, human_approval: false, code_execution: false },
       errors: {},
       editing: null,
       saving: false,
@@ -36,18 +39,21 @@
 
       async init() {
         if (!this.strategyId) return;
-        const [templates, config] = await Promise.all([
+        const [templates, providers, config] = await Promise.all([
           window.tw.fetchJson("/api/autogen/agent-templates/"),
+          window.tw.fetchJson("/api/model-providers/"),
           window.tw.fetchJson(`/api/strategies/${this.strategyId}/autogen-config/`),
         ]);
         this.loading = false;
-        if (!templates.ok || !config.ok) {
+        if (!templates.ok || !providers.ok || !config.ok) {
           this.loadError = "The agent team could not be read. Reload the page to try again.";
           return;
         }
         for (const template of templates.body) this.templates[template.name] = template;
+        this.providers = providers.body;
         this.agents = config.body.agents.map((agent) => ({ ...agent, temperature: Number(agent.temperature) }));
         this.team = {
+          provider: config.body.provider || "",
           model: config.body.model,
           max_rounds: config.body.max_rounds,
           human_approval: config.body.human_approval,
@@ -69,6 +75,26 @@
         return this.templates[name] || {};
       },
 
+      // The models on offer where `providerName` points (empty: the default provider, listed first),
+      // with `current` kept when it is not among them, so a stored choice is never dropped unseen.
+      modelChoices(providerName, current) {
+        const provider = this.providers.find((item) => item.name === providerName) || this.providers[0];
+        const models = provider ? [...provider.models] : [];
+        if (current && !models.includes(current)) models.push(current);
+        return models;
+      },
+
+      agentProvider(agent) {
+        return agent.provider || this.team.provider;
+      },
+
+      // A new provider offers other models: a model it does not offer goes back to the default.
+      pickProvider(holder, providerName) {
+        holder.provider = providerName;
+        const provider = this.providers.find((item) => item.name === (providerName || this.team.provider));
+        if (holder.model && provider && !provider.models.includes(holder.model)) holder.model = "";
+      },
+
       agentErrors(name) {
         const prefix = `agents.${name}.`;
         return Object.entries(this.errors)
@@ -87,14 +113,15 @@
             const entry = {
               name: agent.name,
               enabled: agent.required ? true : Boolean(agent.enabled),
+              provider: agent.provider || "",
               model: agent.model || "",
               temperature: Number(agent.temperature),
               max_iterations: Number(agent.max_iterations),
             };
-            if (agent.base_url) entry.base_url = agent.base_url;
             if (agent.system_prompt !== this.template(agent.name).default_prompt) entry.system_prompt = agent.system_prompt;
             return entry;
           }),
+          provider: this.team.provider || "",
           model: this.team.model || "",
           max_rounds: Number(this.team.max_rounds),
           human_approval: Boolean(this.team.human_approval),
@@ -156,6 +183,7 @@
       resetAgent(agent) {
         const template = this.template(agent.name);
         agent.system_prompt = template.default_prompt;
+        agent.provider = "";
         agent.model = "";
         agent.temperature = 0.2;
         agent.max_iterations = 3;

@@ -49,9 +49,12 @@ FLAT = {
 
 
 class ScriptedModel:
-    """A ModelClient that answers from a script: strings are answers, exceptions are raised."""
+    """A ModelClient that answers from a script: strings are answers, exceptions are raised.
 
-    provider = "scripted"
+    It stands in for the default provider (settings), so its calls are priced at that provider's prices.
+    """
+
+    provider = "default"
 
     def __init__(self, answers, model="scripted-model", tokens=None):
         self.answers = list(answers)

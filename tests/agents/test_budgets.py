@@ -2,9 +2,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 
 from agents.calls import BudgetExceeded, budget_remaining, call_model, check_budget
-from agents.models import LLMCall
+from agents.models import BudgetLedger, LLMCall
 from tests.agents.conftest import ScriptedModel
 
 
@@ -59,8 +60,8 @@ def test_it_refuses_calls_once_the_cost_budget_is_spent(fast_retries, strategy, 
 
 
 def test_it_forgets_yesterdays_spending(fast_retries, strategy, execution):
-    call = spend(execution, 2000, 1000)
-    LLMCall.objects.filter(pk=call.pk).update(created_at=call.created_at - timedelta(days=1))
+    spend(execution, 2000, 1000)
+    BudgetLedger.objects.filter(strategy=strategy).update(day=F("day") - timedelta(days=1))
     assert check_budget(strategy).tokens_used == 0
 
 

@@ -32,7 +32,7 @@ def test_it_logs_the_call_with_tokens_and_cost(fast_retries, execution):
     assert (call.tokens_in, call.tokens_out) == (1000, 500)
     # gpt-4o: $0.0025 per 1k in, $0.01 per 1k out.
     assert call.cost == Decimal("0.007500")
-    assert call.model == "gpt-4o" and call.provider == "scripted"
+    assert call.model == "gpt-4o" and call.provider == "default"
     assert (call.execution_id, call.step_id, call.symbol, call.agent_name) == (
         execution.pk,
         "analyze_daily",

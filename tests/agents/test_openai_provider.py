@@ -35,7 +35,7 @@ def test_it_sends_a_chat_completion_and_reads_usage(llm_server):
     )
     assert completion.text == "Hello from the server."
     assert (completion.tokens_in, completion.tokens_out) == (1200, 300)
-    assert (completion.model, completion.provider) == ("gpt-4o-2024-08-06", "openai")
+    assert (completion.model, completion.provider) == ("gpt-4o-2024-08-06", "default")
     request = llm_server.requests[0]
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["authorization"] == "Bearer sk-test-key"
@@ -99,7 +99,7 @@ def test_call_model_retries_a_429_then_logs_the_answer_with_its_cost(llm_server)
     llm_server.script.append((429, "Rate limit reached", 0))
     call = call_model(prompt="Analyse AAPL.", model="gpt-4o-mini", step_id="analyze", symbol="AAPL")
     assert call.response == "Hello from the server."
-    assert call.attempt == 2 and call.model == "gpt-4o-mini-2024-08-06" and call.provider == "openai"
+    assert call.attempt == 2 and call.model == "gpt-4o-mini-2024-08-06" and call.provider == "default"
     assert call.cost == Decimal("0.000360")  # 1.2 x 0.00015 + 0.3 x 0.0006
     failed = LLMCall.objects.get(step_id="analyze", attempt=1)
     assert "HTTP 429" in failed.error and "Rate limit reached" in failed.error

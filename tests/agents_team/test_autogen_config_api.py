@@ -7,8 +7,7 @@ from workflows.models import Strategy
 VALID = {
     "agents": [
         {"name": "Fundamental", "enabled": True, "temperature": 0.7, "max_iterations": 2},
-        {"name": "RiskManager", "model": "gpt-4o-mini", "base_url": "http://llm.local:8000/v1",
-         "system_prompt": "Be strict."},
+        {"name": "RiskManager", "provider": "default", "model": "gpt-4o-mini", "system_prompt": "Be strict."},
     ],
     "max_rounds": 6,
     "human_approval": True,
@@ -50,7 +49,60 @@ def test_it_stores_a_valid_config_in_the_strategy_params(alice_api, strategy):
     agents = _agents(alice_api.get(_url(strategy)).json())
     assert agents["Fundamental"]["enabled"] and agents["Fundamental"]["temperature"] == 0.7
     assert agents["RiskManager"]["system_prompt"] == "Be strict."
-    assert agents["RiskManager"]["base_url"] == "http://llm.local:8000/v1"
+    assert (agents["RiskManager"]["provider"], agents["RiskManager"]["model"]) == ("default", "gpt-4o-mini")
+
+
+def test_what_get_shows_can_be_put_back_unchanged(alice_api, strategy):
+    alice_api.put(_url(strategy), VALID, format="json")
+    shown = alice_api.get(_url(strategy)).json()
+
+    response = alice_api.put(_url(strategy), shown, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json() == shown
+    assert alice_api.get(_url(strategy)).json() == shown
+    strategy.refresh_from_db()
+    stored = strategy.params["autogen_config"]["agents"]
+    assert not any("required" in agent or "tools" in agent for agent in stored), "read-only fields are not stored"
+
+
+def test_read_only_fields_are_ignored_on_write(alice_api, strategy):
+    body = {"agents": [{"name": "Sentiment", "enabled": True, "required": True, "tools": ["run_python"]}]}
+
+    assert alice_api.put(_url(strategy), body, format="json").status_code == 200
+
+    sentiment = _agents(alice_api.get(_url(strategy)).json())["Sentiment"]
+    assert sentiment["enabled"] and not sentiment["required"] and "run_python" not in sentiment["tools"]
+
+
+@pytest.mark.parametrize("where", ["agent", "team"])
+def test_a_url_is_refused_with_a_message_to_pick_a_provider(alice_api, strategy, where):
+    url = "http://trader.example.com/v1"
+    body = {"agents": [{"name": "RiskManager", "base_url": url}]} if where == "agent" else {"base_url": url}
+
+    response = alice_api.put(_url(strategy), body, format="json")
+
+    assert response.status_code == 400
+    field = "agents.RiskManager.base_url" if where == "agent" else "base_url"
+    assert "pick a provider by name" in response.json()[field][0]
+    strategy.refresh_from_db()
+    assert "autogen_config" not in strategy.params
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"provider": "nowhere"}, "provider", "unknown provider 'nowhere'"),
+        ({"agents": [{"name": "RiskManager", "provider": "default", "model": "gpt-9"}]},
+         "agents.RiskManager.provider", "does not offer model 'gpt-9'"),
+        ({"agents": [{"name": "RiskManager", "model": "gpt-9"}]}, "agents.RiskManager.model", "no provider offers"),
+    ],
+)
+def test_a_provider_or_model_not_offered_is_refused(alice_api, strategy, body, field, message):
+    response = alice_api.put(_url(strategy), body, format="json")
+
+    assert response.status_code == 400
+    assert message in response.json()[field][0], response.json()
 
 
 @pytest.mark.parametrize(
@@ -60,7 +112,7 @@ def test_it_stores_a_valid_config_in_the_strategy_params(alice_api, strategy):
         ({"agents": [{"name": "RiskManager", "enabled": False}]}, "agents.RiskManager.enabled"),
         ({"agents": [{"name": "TechnicalAnalyst", "temperature": 2.5}]}, "agents.TechnicalAnalyst.temperature"),
         ({"agents": [{"name": "Sentiment", "max_iterations": 0}]}, "agents.Sentiment.max_iterations"),
-        ({"agents": [{"name": "Sentiment", "base_url": "ftp://x"}]}, "agents.Sentiment.base_url"),
+        ({"agents": [{"name": "Sentiment", "provider": 3}]}, "agents.Sentiment.provider"),
         ({"agents": [{"name": "Astrologer"}]}, "agents[0].name"),
         ({"agents": [{"name": "Sentiment"}, {"name": "Sentiment"}]}, "agents"),
         ({"max_rounds": 0}, "max_rounds"),

@@ -4,13 +4,18 @@ import json
 
 import pytest
 
-from agents.models import AgentMessage, LLMCall
+from agents.models import AgentMessage, LLMCall, ModelProvider
 from agents.team import NO_CONSENSUS, TeamFailed, run_team
 from agents.team_config import team_settings
 from tests.agents_team.conftest import BEARISH, desk, team_request
 
-# An OpenAI-compatible endpoint nobody listens on: every call fails with a connection error.
+# A provider at an OpenAI-compatible endpoint nobody listens on: every call fails with a connection error.
 DEAD_ENDPOINT = "http://127.0.0.1:9/v1"
+
+
+@pytest.fixture
+def dead_provider():
+    return ModelProvider.objects.create(name="dead", base_url=DEAD_ENDPOINT, allowed_models=["gpt-4o"])
 
 
 def _conversation(execution):
@@ -36,12 +41,12 @@ def test_enabling_the_optional_agents_adds_their_voices_and_tool_calls(offline, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_agent_whose_model_keeps_failing_is_left_out_and_the_rest_decide(offline, execution):
+def test_an_agent_whose_model_keeps_failing_is_left_out_and_the_rest_decide(offline, execution, dead_provider):
     offline.LLM_PROVIDER = "openai"
     working = {"model": "offline-analyst"}
     config = {"agents": [
         {"name": "TechnicalAnalyst", **working},
-        {"name": "RiskManager", "model": "gpt-4o", "base_url": DEAD_ENDPOINT},
+        {"name": "RiskManager", "provider": "dead", "model": "gpt-4o"},
         {"name": "Executor", **working},
     ]}
 
@@ -58,10 +63,9 @@ def test_an_agent_whose_model_keeps_failing_is_left_out_and_the_rest_decide(offl
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_run_aborts_when_the_executor_cannot_decide(offline, execution):
+def test_the_run_aborts_when_the_executor_cannot_decide(offline, execution, dead_provider):
     offline.LLM_PROVIDER = "openai"
-    config = {"model": "gpt-4o", "agents": [{"name": name, "base_url": DEAD_ENDPOINT}
-                                            for name in ("TechnicalAnalyst", "RiskManager", "Executor")]}
+    config = {"provider": "dead", "model": "gpt-4o"}
 
     with pytest.raises(TeamFailed, match="Executor|debate"):
         run_team(team_request(execution), team_settings(config), desk=desk())

@@ -45,7 +45,9 @@ def test_a_trader_configures_the_agent_team_and_saves_it_with_the_strategy(logge
     expect(dialog).to_be_visible()
     expect(dialog.locator("[data-agent-prompt]")).to_have_value(re.compile(r"^You are the RiskManager"))
     dialog.locator("[data-agent-temperature]").fill("1.4")
-    dialog.locator("[data-agent-model]").fill("gpt-4o-mini")
+    expect(dialog.locator("[data-agent-provider] option")).to_contain_text(["Team provider", "default", "offline"])
+    dialog.locator("[data-agent-provider]").select_option("default")
+    dialog.locator("[data-agent-model]").select_option("gpt-4o-mini")
     dialog.locator("[data-agent-iterations]").fill("12")
     dialog.locator("[data-agent-done]").click()
     section.locator("[data-autogen-max-rounds]").fill("8")
@@ -67,7 +69,9 @@ def test_a_trader_configures_the_agent_team_and_saves_it_with_the_strategy(logge
     team = stored_team(strategy)
     risk_manager = agent_settings(team, "RiskManager")
     assert risk_manager["temperature"] == 1.4
-    assert (risk_manager["model"], risk_manager["max_iterations"]) == ("gpt-4o-mini", 4)
+    assert (risk_manager["provider"], risk_manager["model"], risk_manager["max_iterations"]) == (
+        "default", "gpt-4o-mini", 4
+    )
     assert agent_settings(team, "Sentiment")["enabled"] is True
     assert (team["max_rounds"], team["human_approval"]) == (8, True)
     assert page.problems.messages == []

@@ -4,10 +4,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from agents.models import LLMCall
+from agents.calls import todays_ledger
+from agents.models import BudgetLedger
 from execution.models import WorkflowExecution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
+from workflows.models import Strategy, WorkflowVersion
 
 
 @pytest.fixture
@@ -59,10 +61,8 @@ def test_it_refuses_an_unknown_priority(alice, strategy):
 def test_it_refuses_a_strategy_over_its_daily_model_budget(alice, strategy):
     strategy.daily_token_budget = 100
     strategy.save()
-    earlier = execution_create(owner=alice, strategy=strategy)
-    LLMCall.objects.create(
-        execution=earlier, provider="offline", model="offline-analyst", prompt="p", tokens_in=90, tokens_out=20
-    )
+    execution_create(owner=alice, strategy=strategy)
+    BudgetLedger.objects.filter(pk=todays_ledger(strategy.pk).pk).update(tokens_spent=110)  # as the calls record it
     with pytest.raises(ValidationError, match="budget"):
         execution_create(owner=alice, strategy=strategy)
 
@@ -72,3 +72,21 @@ def test_a_strategy_without_workflow_runs_the_legacy_flow(alice):
     execution = execution_create(owner=alice, strategy=legacy)
     assert execution.workflow is None and execution.version is None
     assert execution.params["period_1"] == "6m" and execution.params["symbol_delay"] == 60
+
+
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ({"provider": "nowhere"}, "unknown provider 'nowhere'"),
+        ({"provider": "default", "model": "gpt-9"}, "does not offer model 'gpt-9'"),
+    ],
+)
+def test_it_refuses_a_run_that_would_ask_a_model_no_provider_offers(alice, workflow, strategy, choice, message):
+    version = workflow.current_version
+    steps = [{**step, "config": {**step["config"], **choice}} if step["type"] == "decide" else step
+             for step in version.steps]
+    WorkflowVersion.objects.filter(pk=version.pk).update(steps=steps)
+
+    with pytest.raises(ValidationError, match=message):
+        execution_create(owner=alice, strategy=Strategy.objects.get(pk=strategy.pk))
+    assert not WorkflowExecution.objects.exists()

@@ -37,7 +37,7 @@ class CautiousModel:
 def test_a_model_replay_runs_on_the_worker_and_reports_the_changed_decisions(
     alice, finished_execution, celery_worker, monkeypatch
 ):
-    monkeypatch.setattr(calls, "get_model_client", lambda model=None: CautiousModel())
+    monkeypatch.setattr(calls, "get_model_client", lambda model=None, provider="": CautiousModel())
     orders, exchange_orders = Order.objects.count(), SimulatedOrder.objects.count()
 
     pending = execution_replay(execution=finished_execution, mode="model", user=alice)

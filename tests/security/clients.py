@@ -1,6 +1,6 @@
 """The kinds of callers the access tests compare: signed-in session, token only, and how to send a request."""
 
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 
@@ -12,8 +12,8 @@ def session_client(user) -> APIClient:
 
 
 def token_header(user) -> str:
-    """The Authorization header of the user's API token (made on first use, as the token page does)."""
-    return f"Token {Token.objects.get_or_create(user=user)[0].key}"
+    """The Authorization header of a new API token of the user (as the token page issues one)."""
+    return f"Token {AuthToken.objects.create(user=user)[1]}"
 
 
 def token_client(user) -> APIClient:

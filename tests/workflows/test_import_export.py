@@ -26,7 +26,7 @@ def test_import_names_the_given_source(alice, alice_workflow):
 def test_export_leaves_out_secrets(alice):
     definition = template_definition("autogen_multi_agent")
     team = next(step for step in definition["steps"] if step["type"] == "agent_team")
-    team["config"]["agents"][0]["base_url"] = "https://trader:hunter2@llm.example.com/v1"
+    team["config"]["agents"][0]["system_prompt"] = "Read https://trader:hunter2@llm.example.com/v1 first."
     workflow = workflow_create(owner=alice, name="Team", type="autogen_multi_agent", **definition)
     # A secret that slipped into an old version's JSON by other means must not leave either.
     workflow.current_version.steps[0]["config"]["api_key"] = "sk-live-123"
