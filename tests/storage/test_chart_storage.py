@@ -83,3 +83,12 @@ def test_filesystem_storage_serves_the_same_view(settings, tmp_path, client, ali
     assert downloaded(response) == (tmp_path / chart.image.name).read_bytes()
     client.force_login(bob)
     assert client.get(chart.image_url()).status_code == 404
+
+
+@pytest.mark.django_db
+def test_filesystem_storage_has_no_public_media_route(settings, tmp_path, client, alice):
+    settings.MEDIA_ROOT = tmp_path
+    chart = drawn_chart(alice)
+    client.force_login(alice)
+
+    assert client.get(f"/media/{chart.image.name}").status_code == 404
