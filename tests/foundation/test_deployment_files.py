@@ -87,6 +87,8 @@ def test_flower_needs_a_password_and_the_gateways_are_opt_in_profiles():
     assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")  # no default password
     assert flower["environment"]["REDIS_URL"] == services["worker"]["environment"]["REDIS_URL"]
     assert not any("basic-auth" in part for part in flower["command"])  # not on a command line `ps` shows
+    assert flower["environment"]["FLOWER_PERSISTENT"] == "True"  # its task list survives a restart
+    assert flower["environment"]["FLOWER_DB"].startswith("/app/var/") and "flower-data:/app/var" in flower["volumes"]
     assert services["ibgateway"]["profiles"] == ["ibgateway"]
     assert services["gateway-sim"]["profiles"] == ["gateway-sim"]
     always_on = {name for name, service in services.items() if "profiles" not in service}
