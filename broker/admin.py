@@ -60,7 +60,7 @@ class ChartAdmin(admin.ModelAdmin):
     def preview(self, obj):
         if not obj.image:
             return "-"
-        return format_html('<a href="{0}"><img src="{0}" style="max-width: 640px"></a>', obj.image.url)
+        return format_html('<a href="{0}"><img src="{0}" style="max-width: 640px"></a>', obj.image_url())
 
 
 @admin.register(RiskLimits)

@@ -3,8 +3,10 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core import signing
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import reverse
 
 PRICE = {"max_digits": 20, "decimal_places": 6}
 MONEY = {"max_digits": 20, "decimal_places": 4}
@@ -49,6 +51,10 @@ class MarketData(models.Model):
         return f"{self.instrument.symbol} {self.period}/{self.bar}"
 
 
+CHART_GRANT_SALT = "broker.chart-image-grant"
+CHART_GRANT_SECONDS = 7 * 24 * 3600
+
+
 class Chart(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="charts")
     timeframe = models.CharField(max_length=32)
@@ -66,6 +72,24 @@ class Chart(models.Model):
 
     def __str__(self):
         return f"{self.instrument.symbol} {self.timeframe}"
+
+    def image_url(self, grant_to=None) -> str:
+        """Where a browser gets the image: the owner-checked view that streams it from the storage
+        (broker.views.chart_image), so charts need no public media URL on any storage.
+
+        `grant_to` (a user) adds a signed grant for that user alone: the chart API hands out
+        charts of any instrument, including ones the viewer's strategies and runs never touched.
+        """
+        url = reverse("chart-image", args=[self.pk])
+        if grant_to is None:
+            return url
+        return f"{url}?grant={signing.dumps([self.pk, grant_to.pk], salt=CHART_GRANT_SALT)}"
+
+    def granted_to(self, token: str, user) -> bool:
+        try:
+            return signing.loads(token, salt=CHART_GRANT_SALT, max_age=CHART_GRANT_SECONDS) == [self.pk, user.pk]
+        except signing.BadSignature:
+            return False
 
 
 class RiskLimits(models.Model):

@@ -13,4 +13,5 @@ urlpatterns = [
     path("portfolio/live/", views.portfolio_live, name="portfolio-live"),
     path("charts/", views.charts, name="charts"),
     path("charts/<int:conid>/data/", views.chart_data, name="chart-data"),
+    path("charts/images/<int:pk>.png", views.chart_image, name="chart-image"),
 ]

@@ -57,6 +57,7 @@ class ChartSerializer(serializers.ModelSerializer):
         fields = ["id", "chart_url", "period", "bar", "generated_at", "symbol", "conid", "width", "height", "sha256"]
 
     def get_chart_url(self, chart) -> str:
-        url = chart.image.url
         request = self.context.get("request")
-        return request.build_absolute_uri(url) if request and url.startswith("/") else url
+        if request is None:
+            return chart.image_url()
+        return request.build_absolute_uri(chart.image_url(grant_to=request.user))

@@ -11,7 +11,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,7 +19,7 @@ from broker import adapters
 from broker.adapters.base import BrokerError
 from broker.chart_data import DAILY, DEFAULT_TIMEFRAME, TIMEFRAMES, WEEKLY, chart_series, timeframe_for
 from broker.forms import ManualOrderForm, OrderHistoryFilterForm, TradeFilterForm
-from broker.models import Instrument, Order
+from broker.models import Chart, Instrument, Order
 from broker.orders import (
     OrderConflict,
     OrderRefused,
@@ -275,3 +275,24 @@ def chart_data(request, conid: int):
     except BrokerError as error:
         logger.warning("Chart data for %s unavailable: %s", instrument.symbol, error)
         return JsonResponse({"error": f"The broker could not supply bars for {instrument.symbol}: {error}"}, status=502)
+
+
+@login_required
+@require_GET
+def chart_image(request, pk: int):
+    """A chart's PNG streamed from the default storage (filesystem or S3), for a viewer allowed to see
+    it (selectors.chart_for_viewer) or holding the chart API's grant for them (Chart.image_url)."""
+    chart = selectors.chart_for_viewer(request.user, pk)
+    if chart is None and request.GET.get("grant"):
+        granted = Chart.objects.filter(pk=pk).first()
+        chart = granted if granted and granted.granted_to(request.GET["grant"], request.user) else None
+    if chart is None:
+        raise Http404("No such chart")
+    try:
+        image = chart.image.open("rb")
+    except FileNotFoundError as error:
+        logger.warning("Chart %s has no image in the storage: %s", chart.pk, error)
+        raise Http404("The chart's image is gone") from error
+    response = FileResponse(image, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"  # a chart's image never changes
+    return response

@@ -12,9 +12,19 @@ from execution.cancel import CancelConflict, execution_cancel
 from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
 from execution.serializers_queue import TaskMetricsSerializer, TaskSerializer
-from execution.task_status import ACTIVE_STATUSES, CELERY_STATES, task_info, task_state, with_retrying
+from execution.task_status import (
+    ACTIVE_STATUSES,
+    CELERY_STATES,
+    FINISHED_STATES,
+    history_infos,
+    task_history,
+    task_info,
+    task_state,
+    with_retrying,
+)
 
-LIST_STATES = ("PENDING", "STARTED", "RETRY")
+ACTIVE_STATES = ("PENDING", "STARTED", "RETRY")
+LIST_STATES = (*ACTIVE_STATES, *FINISHED_STATES, "FINISHED")
 
 
 def _visible_executions(user):
@@ -23,7 +33,11 @@ def _visible_executions(user):
 
 
 class TaskListView(APIView):
-    """GET /api/tasks/: queued and running tasks, high priority first, oldest first."""
+    """GET /api/tasks/: queued and running tasks, high priority first, oldest first.
+
+    ?status=SUCCESS, FAILURE or REVOKED (or FINISHED, all three) lists the history instead,
+    newest first, from the result store: a trader's own executions' tasks; staff see every task.
+    """
 
     pagination_class = LimitOffsetPagination  # also tells the schema that the list is paginated
 
@@ -35,24 +49,30 @@ class TaskListView(APIView):
         responses=TaskSerializer(many=True),
     )
     def get(self, request):
-        executions = with_retrying(_visible_executions(request.user).filter(status__in=ACTIVE_STATUSES))
         state = request.query_params.get("status", "").upper()
         if state and state not in LIST_STATES:
             raise serializers.ValidationError({"status": [f"must be one of {', '.join(LIST_STATES)}"]})
-        if state in ("PENDING", "STARTED"):
-            executions = executions.filter(
-                status__in=[name for name, celery_state in CELERY_STATES.items() if celery_state == state]
-            )
+        executions = _visible_executions(request.user)
         strategy = request.query_params.get("strategy")
         if strategy:
             if not strategy.isdigit():
                 raise serializers.ValidationError({"strategy": ["must be a strategy id"]})
             executions = executions.filter(strategy_id=int(strategy))
+        paginator = self.pagination_class()
+        if state in (*FINISHED_STATES, "FINISHED"):
+            every_task = request.user.is_staff and not strategy
+            history = task_history(executions, every_task=every_task, state="" if state == "FINISHED" else state)
+            page = paginator.paginate_queryset(history, request, view=self)
+            return paginator.get_paginated_response(TaskSerializer(history_infos(page), many=True).data)
+        executions = with_retrying(executions.filter(status__in=ACTIVE_STATUSES))
+        if state in ("PENDING", "STARTED"):
+            executions = executions.filter(
+                status__in=[name for name, celery_state in CELERY_STATES.items() if celery_state == state]
+            )
         order = {"high": 0, "normal": 1, "low": 2}
         rows = sorted(executions, key=lambda execution: (order[execution.priority], execution.created_at))
         if state:
             rows = [execution for execution in rows if task_state(execution) == state]
-        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(TaskSerializer([task_info(row) for row in page], many=True).data)
 

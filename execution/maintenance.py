@@ -14,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from execution.models import WorkflowExecution
+from broker.models import Chart
+from execution.models import StepRun, WorkflowExecution
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +24,16 @@ def prune_executions(*, retention_days: int | None = None, now: datetime.datetim
     """Delete finished executions created more than `retention_days` (settings.EXECUTION_RETENTION_DAYS) ago.
 
     Their step runs, decisions, model calls and agent messages go with them; orders and trades
-    stay (they are the account's history) with their link to the execution cleared.
+    stay (they are the account's history) with their link to the execution cleared. Charts as
+    old go too, images included (see prune_charts).
     """
     days = settings.EXECUTION_RETENTION_DAYS if retention_days is None else retention_days
     cutoff = (now or timezone.now()) - datetime.timedelta(days=days)
     old = WorkflowExecution.objects.filter(created_at__lt=cutoff, status__in=WorkflowExecution.TERMINAL_STATUSES)
     deleted_total, per_model = old.delete()
     counts = {label.split(".")[-1].lower(): count for label, count in per_model.items()}
+    counts["chart"] = prune_charts(cutoff)
+    deleted_total += counts["chart"]
     logger.info(
         "Pruned executions older than %d days (before %s): %s",
         days,
@@ -37,6 +41,30 @@ def prune_executions(*, retention_days: int | None = None, now: datetime.datetim
         ", ".join(f"{count} {label}" for label, count in sorted(counts.items())) or "nothing",
     )
     return {"cutoff": cutoff.isoformat(), "deleted": counts, "total": deleted_total}
+
+
+def prune_charts(cutoff: datetime.datetime) -> int:
+    """Delete charts made before `cutoff` and their images in the storage (filesystem or S3).
+
+    A chart a remaining execution drew is kept (chart_for reuses a fresh chart, so one may be a
+    little older than the run that shows it). An image the storage fails to delete keeps its row,
+    so the next cleanup tries again.
+    """
+    drawn_by_runs = StepRun.objects.filter(step_type="generate_chart", output__has_key="chart_id")
+    drawn = set(drawn_by_runs.values_list("output__chart_id", flat=True))
+    deleted = 0
+    for chart in Chart.objects.filter(created_at__lt=cutoff).exclude(pk__in=drawn).iterator():
+        try:
+            if chart.image:
+                chart.image.delete(save=False)
+        except Exception:
+            logger.exception(
+                "Chart %s: its image %s could not be deleted; kept for the next cleanup", chart.pk, chart.image.name
+            )
+            continue
+        chart.delete()
+        deleted += 1
+    return deleted
 
 
 @dataclass(frozen=True)
@@ -57,7 +85,7 @@ def periodic_entries() -> list[PeriodicEntry]:
             task="execution.prune_old_executions",
             queue="low",
             cron="30 3 * * *",
-            description="Daily: delete finished executions older than EXECUTION_RETENTION_DAYS and log the counts.",
+            description="Daily: delete finished executions and charts past EXECUTION_RETENTION_DAYS; log the counts.",
         ),
         PeriodicEntry(
             name="execution: recover stranded executions",

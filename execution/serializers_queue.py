@@ -26,11 +26,17 @@ class TaskProgressSerializer(serializers.Serializer):
 
 
 class TaskSerializer(serializers.Serializer):
+    """A task: a queued or running one from its execution, a finished one from the result store
+    (then task_name and worker say what ran where, and the execution fields are null for a task
+    that ran no execution, such as a maintenance job)."""
+
     task_id = serializers.CharField()
+    task_name = serializers.CharField(required=False)
+    worker = serializers.CharField(required=False)
     status = serializers.ChoiceField(choices=["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"])
-    execution_id = serializers.IntegerField()
-    execution_status = serializers.CharField()
-    priority = serializers.CharField()
+    execution_id = serializers.IntegerField(allow_null=True)
+    execution_status = serializers.CharField(allow_null=True)
+    priority = serializers.CharField(allow_null=True)
     strategy = serializers.IntegerField(allow_null=True)
     workflow = serializers.IntegerField(allow_null=True)
     progress = TaskProgressSerializer()

@@ -4,6 +4,7 @@ Thin views: figures from execution.queue_metrics, tasks from execution.task_stat
 and their next runs from execution.schedules. Changes go through the task and schedule APIs.
 """
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -11,10 +12,11 @@ from django.views.decorators.http import require_GET
 from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
 from execution.schedules import describe_cron, schedule_next_runs
-from execution.task_status import ACTIVE_STATUSES, task_info, with_retrying
+from execution.task_status import ACTIVE_STATUSES, history_infos, task_history, task_info, with_retrying
 from tradingweb import selectors
 
 PRIORITY_ORDER = WorkflowExecution.Priority.values
+HISTORY_ROWS = 20
 
 
 def task_lanes(user) -> list[dict]:
@@ -26,17 +28,31 @@ def task_lanes(user) -> list[dict]:
     return [{"priority": priority, "rows": rows} for priority, rows in lanes.items()]
 
 
+def recent_history(user) -> list[dict]:
+    """The latest finished tasks from the result store: the user's executions' (staff: every task)."""
+    results = task_history(selectors.executions_for(user), every_task=user.is_staff)[:HISTORY_ROWS]
+    return history_infos(results)
+
+
+def queue_context(user) -> dict:
+    return {
+        "lanes": task_lanes(user),
+        "history": recent_history(user),
+        "result_expires_hours": settings.CELERY_RESULT_EXPIRES // 3600,
+    }
+
+
 @login_required
 @require_GET
 def tasks(request):
-    return render(request, "execution/tasks.html", {"lanes": task_lanes(request.user)})
+    return render(request, "execution/tasks.html", queue_context(request.user))
 
 
 @login_required
 @require_GET
 def task_lanes_partial(request):
-    """The lanes alone, re-read when the monitor socket says a run changed."""
-    return render(request, "execution/partials/task_lanes.html", {"lanes": task_lanes(request.user)})
+    """The lanes and the history, re-read when the monitor socket says a run changed."""
+    return render(request, "execution/partials/task_lanes.html", queue_context(request.user))
 
 
 @login_required

@@ -7,6 +7,8 @@ from django.db import connection
 
 from tests.clock import MARKET_OPEN, clock_at
 
+pytest_plugins = ["tests.s3"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def no_stray_database_sessions(django_db_setup, django_db_blocker):

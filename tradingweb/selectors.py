@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from broker.models import Chart, Instrument, Order, Position, Trade
 from broker.pnl_history import realized_pnl_by_day
-from execution.models import Decision, Schedule, WorkflowExecution
+from execution.models import Decision, Schedule, StepRun, WorkflowExecution
 from workflows.models import Strategy, Workflow
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,15 @@ def charts_for(user) -> QuerySet:
         Q(strategies__owner=user) | Q(positions__owner=user) | Q(orders__owner=user)
     ).values("pk")
     return charts.filter(instrument__in=traded)
+
+
+def chart_for_viewer(user, pk: int) -> Chart | None:
+    """The chart if the user may see its image: one of charts_for(user), or one their own executions drew."""
+    chart = charts_for(user).filter(pk=pk).first()
+    if chart is not None:
+        return chart
+    drawn = StepRun.objects.filter(execution__owner=user, step_type="generate_chart", output__chart_id=pk)
+    return Chart.objects.filter(pk=pk).first() if drawn.exists() else None
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,10 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "tw:")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (REDIS_URL or "cache+memory://")
+# Task results (the Task Queue page's history, Flower's too) live in the database in every mode,
+# so they survive restarts of Redis and the workers; CELERY_RESULT_EXPIRES prunes them daily.
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True  # task name, arguments and worker, for the history list and the admin
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": REDIS_KEY_PREFIX,
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600 * 2),
@@ -173,7 +176,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # strategy orders the queues by set iteration, i.e. at random per process; see execution/queue_order.py).
     "queue_order_strategy": "execution.queue_order:StrictPriorityCycle",
 }
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -1,7 +1,5 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 api_patterns = [
@@ -26,8 +24,5 @@ urlpatterns = [
     path("", include("broker.page_urls")),
     path("", include("agents.page_urls")),
 ]
-
-if not settings.STORAGES["default"]["BACKEND"].startswith("storages."):
-    urlpatterns.append(
-        path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
-    )
+# No public /media/ route: stored files are traders' data; chart images go through the
+# owner-checked broker.views.chart_image on every storage.

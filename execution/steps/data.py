@@ -90,7 +90,7 @@ def generate_chart(config: dict, ctx: SymbolContext) -> dict:
         "label": label,
         "source": source,
         "chart_id": chart.pk,
-        "chart_url": chart.image.url,
+        "chart_url": chart.image_url(),
         "sha256": chart.sha256,
         "width": chart.width,
         "height": chart.height,

@@ -25,7 +25,7 @@ def test_the_approval_shows_decision_risk_charts_and_transcript(alice, alice_api
     risk = body["risk"]
     assert risk["approved"] is True and risk["quantity"] >= 1 and risk["r_coefficient"] and risk["equity"]
     chart = Chart.objects.get(instrument__symbol="AAPL")
-    assert [item["chart_url"] for item in body["charts"]] == [f"http://testserver{chart.image.url}"]
+    assert [item["chart_url"].split("?")[0] for item in body["charts"]] == [f"http://testserver{chart.image_url()}"]
     assert [item["message_content"] for item in body["transcript"]] == ["Uptrend intact.", "BUY."]
 
 

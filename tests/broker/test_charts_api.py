@@ -25,7 +25,7 @@ def test_it_generates_a_chart_then_reuses_it(alice_api, small_charts):
     assert first.status_code == 200
     body = first.json()
     assert (body["period"], body["bar"], body["symbol"]) == ("3m", "1d", "AAPL")
-    assert body["chart_url"].startswith("http://testserver/media/charts/AAPL_3m-1d_")
+    assert body["chart_url"].startswith(f"http://testserver/charts/images/{body['id']}.png?grant=")
     assert body["generated_at"]
     assert again.json()["id"] == body["id"]
     assert Chart.objects.count() == 1
@@ -55,3 +55,17 @@ def test_a_broker_failure_is_a_502_with_the_brokers_message(alice_api, settings)
     assert response.status_code == 502
     assert "unreachable" in response.json()["detail"]
     assert not Chart.objects.exists()
+
+
+def test_the_chart_url_s_grant_lets_the_trader_who_asked_see_the_image_and_nobody_else(
+    alice_api, client, alice, bob, small_charts
+):
+    body = alice_api.get(f"/api/charts/{qualify_symbol('AAPL').conid}/?period=3m&bar=1d").json()
+    url = body["chart_url"].removeprefix("http://testserver")
+
+    client.force_login(alice)  # no strategy, position, order or run of alice touches AAPL
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert client.get(url.split("?")[0]).status_code == 404
+    client.force_login(bob)
+    assert client.get(url).status_code == 404

@@ -1,10 +1,13 @@
 """The files that deploy tradingweb agree with the code: compose, Procfile, documented settings."""
 
+import json
 import re
 import shutil
 import subprocess
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from django.conf import settings
@@ -27,25 +30,73 @@ def compose_command() -> list[str] | None:
     return [legacy] if legacy else None
 
 
+# Services that run once and exit 0; the others wait for that (service_completed_successfully).
+ONE_SHOT_SERVICES = {"createbuckets", "migrate"}
+
+
+def compose_file() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
 def test_docker_compose_config_validates():
     command = compose_command()
     if command is None:
-        pytest.skip("no docker compose plugin or docker-compose on this machine")
+        pytest.skip("no docker compose plugin or docker-compose on this machine (the schema test checks the file)")
 
     result = subprocess.run(
         [*command, "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "FLOWER_BASIC_AUTH": "admin:test-password"},
         timeout=60,
     )
 
     assert result.returncode == 0, result.stderr
 
 
+def test_docker_compose_yml_follows_the_compose_specification_schema():
+    """The compose-spec JSON schema (vendored by check-jsonschema), where no Docker can run `config`."""
+    schema_file = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "compose-spec.json"
+    schema = json.loads(schema_file.read_text())
+
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(compose_file()), key=str)
+
+    assert not errors, "\n".join(f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in errors)
+
+
+def test_every_service_has_a_health_check_and_waits_for_what_it_needs_to_be_healthy():
+    services = compose_file()["services"]
+
+    for name, service in services.items():
+        if name in ONE_SHOT_SERVICES:
+            assert service.get("restart", "no") == "no", name
+            continue
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+        for needed, condition in service.get("depends_on", {}).items():
+            expected = "service_completed_successfully" if needed in ONE_SHOT_SERVICES else "service_healthy"
+            assert condition["condition"] == expected, f"{name} waits for {needed} with {condition}"
+    assert services["createbuckets"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_flower_needs_a_password_and_the_gateways_are_opt_in_profiles():
+    services = compose_file()["services"]
+
+    flower = services["flower"]
+    assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")  # no default password
+    assert flower["environment"]["REDIS_URL"] == services["worker"]["environment"]["REDIS_URL"]
+    assert not any("basic-auth" in part for part in flower["command"])  # not on a command line `ps` shows
+    assert flower["environment"]["FLOWER_PERSISTENT"] == "True"  # its task list survives a restart
+    assert flower["environment"]["FLOWER_DB"].startswith("/app/var/") and "flower-data:/app/var" in flower["volumes"]
+    assert services["ibgateway"]["profiles"] == ["ibgateway"]
+    assert services["gateway-sim"]["profiles"] == ["gateway-sim"]
+    always_on = {name for name, service in services.items() if "profiles" not in service}
+    assert always_on == {"postgres", "redis", "minio", "createbuckets", "migrate", "web", "worker", "beat", "flower"}
+
+
 def test_compose_runs_the_whole_stack_with_a_scalable_worker_and_an_optional_gateway():
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
+    services = compose_file()["services"]
 
     expected = {"postgres", "redis", "minio", "createbuckets", "migrate", "web", "worker", "beat", "flower"}
     assert expected <= set(services)

@@ -26,6 +26,7 @@ OWNED_PK_SEGMENTS = {
     "positions": "position",
     "trades": "trade",
     "approvals": "approval",
+    "images": "chart",  # charts/images/{pk}.png
 }
 SHARED_PK_SEGMENTS = {"instruments": "instrument"}
 # Route kwargs other than pk: how to fill them, and whether they reach an owned object by themselves.

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from agents.models import AgentMessage, ApprovalRequest
-from broker.models import Instrument, Order, Position, Trade
+from broker.models import Chart, Instrument, Order, Position, Trade
 from execution.models import Decision, Notification, NotificationPreference, Schedule, StepRun, WorkflowExecution
 from tests.ui.seed import History, trading_history
 from workflows.models import Strategy, Workflow, WorkflowVersion
@@ -30,6 +32,7 @@ class World(History):
     instrument: Instrument
     notification: Notification
     approval: ApprovalRequest
+    chart: Chart
 
 
 def owned_world(user, *, symbol: str = "ZZAL", marker: str = OWNER_MARKER) -> World:
@@ -49,6 +52,13 @@ def owned_world(user, *, symbol: str = "ZZAL", marker: str = OWNER_MARKER) -> Wo
         execution=execution, symbol=symbol, index=0, step_id="fetch", step_type="fetch_data",
         status=StepRun.Status.COMPLETED, output={"note": marker},
     )
+    chart = Chart(instrument=history.order.instrument, timeframe="1y/1d", period="1y", bar="1d")
+    chart.image.name = default_storage.save(f"charts/{symbol}-{marker}.png", ContentFile(f"{marker} chart".encode()))
+    chart.save()
+    StepRun.objects.create(
+        execution=execution, symbol=symbol, index=1, step_id="chart", step_type="generate_chart",
+        status=StepRun.Status.COMPLETED, output={"chart_id": chart.pk},
+    )
     AgentMessage.objects.create(
         execution=execution, symbol=symbol, agent_name="analyst", content=f"{marker} says buy"
     )
@@ -59,7 +69,8 @@ def owned_world(user, *, symbol: str = "ZZAL", marker: str = OWNER_MARKER) -> Wo
         owner=user, kind=Notification.Kind.ORDER_FILLED, title=f"{marker} order filled"
     )
     return World(
-        **vars(history), instrument=history.order.instrument, notification=notification, approval=approval
+        **vars(history), instrument=history.order.instrument, notification=notification, approval=approval,
+        chart=chart,
     )
 
 

@@ -163,6 +163,10 @@ STATUS_TONES = {
     "dry_run": "neutral",
     "paper": "info",
     "live": "danger",
+    # finished Celery tasks (the Task Queue history)
+    "success": "success",
+    "failure": "danger",
+    "revoked": "neutral",
     # sides, directions
     "long": "success",
     "short": "danger",
