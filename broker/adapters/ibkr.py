@@ -13,19 +13,17 @@ functions below, so they are tested with real ib_insync objects and no gateway.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder, StopOrder, Trade
-from ib_insync import Fill as IBFill
-from ib_insync import Order as IBOrder
-from ib_insync.wrapper import RequestError
 
 from broker.adapters.base import (
     AccountSummary,
@@ -47,6 +45,40 @@ from broker.models import Order
 from broker.pacing import HistoricalPacer
 from broker.signals import gateway_reconnected
 from broker.timeframes import check_bar, parse_period
+
+
+def _import_ib_insync() -> None:
+    """Import ib_insync on a thread that has an event loop.
+
+    eventkit (under ib_insync) asks for the importing thread's event loop at import time, and
+    the ASGI server's pool threads (daphne runs sync views there) have none: importing there
+    raised RuntimeError. A short-lived thread with a loop of its own does the first import;
+    the loop eventkit keeps is only used by Event.emit_threadsafe, which nothing here calls.
+    """
+    if "ib_insync" in sys.modules:
+        return
+    failures: list[BaseException] = []
+
+    def load() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            importlib.import_module("ib_insync")
+        except BaseException as exc:  # re-raised on the importing thread
+            failures.append(exc)
+
+    loader = threading.Thread(target=load, name="ib-insync-import")
+    loader.start()
+    loader.join()
+    if failures:
+        raise failures[0]
+
+
+_import_ib_insync()
+
+from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder, StopOrder, Trade  # noqa: E402
+from ib_insync import Fill as IBFill  # noqa: E402
+from ib_insync import Order as IBOrder  # noqa: E402
+from ib_insync.wrapper import RequestError  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
