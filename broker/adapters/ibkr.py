@@ -1,10 +1,21 @@
 """The IBKR adapter: ib_insync against IB Gateway / TWS.
 
-One connection per worker process, with its own client id (settings.IBKR_CLIENT_ID plus a
-per-process offset from a Redis counter, or from the pid without Redis). ib_insync is
-asyncio-based, so the connection lives on a private event-loop thread and every call is
-handed to it; the adapter can be used from any thread. When the gateway cannot be reached
-every call raises BrokerUnavailable: the adapter fails closed and never makes data up.
+One connection per process, with its own client id (settings.IBKR_CLIENT_ID plus a per-process
+offset from a Redis counter, or from the pid without Redis). ib_insync is asyncio-based, so the
+connection lives on a private event-loop thread and every call is handed to it; the adapter can
+be used from any thread, the ASGI server's pool threads included. When the gateway cannot be
+reached every call raises BrokerUnavailable: the adapter fails closed and never makes data up.
+
+One view of every order (DESIGN §8): of the two designs there, a single connection owner or
+the master client id with reqAllOpenOrders, this is the second, without needing the gateway's
+"master API client id" setting. Every look-up (order_status, find_orders_by_ref, open_orders)
+asks the gateway afresh for the open orders of all clients (reqAllOpenOrders), the completed
+orders and the executions, so any process finds any order the installation placed by its
+orderRef or its permId, whichever process placed it and whether that process is still alive.
+IBKR lets only the client id that placed an order cancel or modify it, so those go to its
+owner: the process holding that client id takes them on a Redis channel of its own
+(`owner_channel`) and answers on a reply list; when no process holds it (the worker died), the
+adapter connects under that client id for the one request and disconnects.
 
 The conversions between ib_insync objects and the adapter's dataclasses are plain
 functions below, so they are tested with real ib_insync objects and no gateway.
@@ -13,16 +24,21 @@ functions below, so they are tested with real ib_insync objects and no gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import json
 import logging
 import math
 import os
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import redis.asyncio
 from django.conf import settings
 
 from broker.adapters.base import (
@@ -111,6 +127,7 @@ UNAVAILABLE_CODES = {502, 504, 1100, 2110}  # no connection to the gateway, or t
 TRANSIENT_CODES = {162, 165, 166, 366, 420, 1101, 1102, 2103, 2105, 10182}  # pacing, farms, reconnects
 UNSET_COMMISSION = 1e300  # IB reports "no commission yet" as the largest double
 CLIENT_ID_SPAN = 900
+UNACKNOWLEDGED = ("PendingSubmit", "ApiPending", "")
 HISTORICAL_TIMEOUT = 120.0
 
 
@@ -180,12 +197,17 @@ def _fill_info(fill: IBFill) -> FillInfo:
     )
 
 
-def order_state_from_trade(trade: Trade) -> OrderState:
-    """One ib_insync Trade as the adapter's OrderState (errors from the trade log become the message)."""
+def order_state_from_trade(trade: Trade, fills: list[IBFill] | None = None) -> OrderState:
+    """One ib_insync Trade as the adapter's OrderState (errors from the trade log become the message).
+
+    `fills` are the trade's executions when they were fetched apart from it: ib_insync only
+    attaches executions to the trades of this connection's own client id.
+    """
+    fills = trade.fills if fills is None else fills
     ib_status = trade.orderStatus.status
     filled = _decimal(trade.orderStatus.filled) if trade.orderStatus.filled else Decimal("0")
-    if not filled and trade.fills:
-        filled = sum((_decimal(f.execution.shares) for f in trade.fills), Decimal("0"))
+    if not filled and fills:
+        filled = sum((_decimal(f.execution.shares) for f in fills), Decimal("0"))
     status = IB_STATUS.get(ib_status, Order.Status.SUBMITTED)
     if status == Order.Status.FILLED and not filled:
         # Completed orders from reqCompletedOrders carry their quantity on the order, not the status.
@@ -203,9 +225,16 @@ def order_state_from_trade(trade: Trade) -> OrderState:
         status=status,
         filled_quantity=filled,
         avg_fill_price=_decimal(average) if filled and average else None,
-        fills=[_fill_info(fill) for fill in trade.fills],
+        fills=[_fill_info(fill) for fill in fills],
         message="; ".join(f"[{e.errorCode}] {e.message}" for e in errors),
     )
+
+
+def fills_of(trade: Trade, fills: Iterable[IBFill]) -> list[IBFill]:
+    """The executions of `trade` among `fills` (by permId), or the ones ib_insync attached to it."""
+    if not trade.order.permId:
+        return trade.fills
+    return [fill for fill in fills if fill.execution.permId == trade.order.permId] or trade.fills
 
 
 def build_orders(req: OrderRequest, account: str, next_order_id: Callable[[], int]) -> list[IBOrder]:
@@ -240,12 +269,13 @@ def merge_orders_by_ref(order_ref: str, trades: Iterable[Trade], fills: Iterable
     An execution whose order is in neither list still proves an order existed: it is reported
     as needs_reconciliation with what was filled.
     """
+    fills = list(fills)
     found: dict[str, OrderState] = {}
     perm_ids = set()
     for trade in trades:
         if trade.order.orderRef != order_ref or trade.order.parentId:
             continue
-        state = order_state_from_trade(trade)
+        state = order_state_from_trade(trade, fills_of(trade, fills))
         found.setdefault(state.broker_order_id, state)
         perm_ids.add(trade.order.permId)
     orphans: dict[int, list[IBFill]] = {}
@@ -335,6 +365,7 @@ class IBKRAdapter(BrokerAdapter):
         self._runner = _EventLoopThread()
         self.ib: IB = self._runner.run(self._make_ib(), timeout=5)
         self._connecting = asyncio.Lock()
+        self._owner_requests: asyncio.Task | None = None
         self._has_connected = False
         self._reconnected = False  # set on the connection's loop, announced by the calling thread
 
@@ -358,6 +389,10 @@ class IBKRAdapter(BrokerAdapter):
         logger.info("Disconnected from IBKR as client %s", self.client_id)
 
     async def _disconnect(self) -> None:
+        if self._owner_requests is not None:
+            self._owner_requests.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owner_requests
         self.ib.disconnect()
         await asyncio.sleep(0)  # let the transport finish closing before the loop stops
 
@@ -387,6 +422,8 @@ class IBKRAdapter(BrokerAdapter):
                 logger.info("Connected to IBKR as client %s, account %s", self.client_id, self.account)
                 self._reconnected = self._has_connected
                 self._has_connected = True
+            if self._owner_requests is None or self._owner_requests.done():
+                self._owner_requests = await self._serve_owner_requests()
         return self.ib
 
     def _call(self, work: Callable, timeout: float | None = None):
@@ -424,11 +461,109 @@ class IBKRAdapter(BrokerAdapter):
     def _contract(self, conid: int, symbol: str) -> Contract:
         return Contract(conId=conid, symbol=symbol, secType="STK", exchange="SMART", currency="USD")
 
-    def _find_trade(self, ib: IB, broker_order_id: str) -> Trade:
-        for trade in ib.trades():
-            if trade_id(trade) == broker_order_id:
-                return trade
-        raise PermanentBrokerError(f"Order {broker_order_id} is unknown to this IBKR session")
+    # every order of the installation
+
+    async def _every_order(self, ib: IB) -> tuple[list[Trade], list[IBFill]]:
+        """Every order the account has today, whichever client id placed it, and its executions.
+
+        Open orders of all clients come fresh from reqAllOpenOrders; then this client's own
+        trades (ib_insync keeps those in sync); then completed orders. ib_insync does not keep
+        other clients' trades in sync, so a stale copy of one is never preferred to the fresh list.
+        """
+        open_now = await ib.reqAllOpenOrdersAsync()
+        own = [trade for trade in ib.trades() if trade.order.clientId == self.client_id]
+        completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
+        fills = await ib.reqExecutionsAsync(ExecutionFilter())
+        return [*open_now, *own, *completed], fills
+
+    async def _locate(self, ib: IB, broker_order_id: str) -> tuple[Trade, list[IBFill]]:
+        """The order with this broker id (its permId) and its executions, or PermanentBrokerError."""
+        trades, fills = await self._every_order(ib)
+        for trade in trades:
+            # An id recorded before the permId was known names the order by client and order id.
+            if broker_order_id in (trade_id(trade), f"c{trade.order.clientId}-o{trade.order.orderId}"):
+                return trade, fills_of(trade, fills)
+        raise PermanentBrokerError(f"Order {broker_order_id} is unknown to IBKR: no open or completed order has it")
+
+    async def _own_operation(self, ib: IB, operation: str, broker_order_id: str, changes: dict) -> OrderState:
+        """Cancel or modify an order placed under this client id (IBKR lets no other client id do it)."""
+        trade, _ = await self._locate(ib, broker_order_id)
+        if trade.order.clientId != self.client_id:
+            raise _OwnedElsewhere(trade.order.clientId)
+        if trade.isDone():
+            verb = "cancelled" if operation == "cancel" else "modified"
+            raise PermanentBrokerError(
+                f"Order {broker_order_id} cannot be {verb}: it is {trade.orderStatus.status}", code=161
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.IBKR_TIMEOUT
+        if operation == "cancel":
+            ib.cancelOrder(trade.order)
+            while not trade.isDone() and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+        else:
+            raise PermanentBrokerError(f"Unknown order operation {operation!r}")
+        return order_state_from_trade(trade)
+
+    def _manage(self, operation: str, broker_order_id: str, changes: dict | None = None) -> OrderState:
+        """Cancel or modify any order of the installation: here when this client id placed it, else
+        by the process holding the client id that did (over Redis), else under that id ourselves."""
+        changes = changes or {}
+        try:
+            return self._call(lambda ib: self._own_operation(ib, operation, broker_order_id, changes))
+        except _OwnedElsewhere as elsewhere:
+            owner = elsewhere.client_id
+        request = {"operation": operation, "broker_order_id": broker_order_id, "changes": changes}
+        client = redis_client()
+        if client is not None:
+            reply = redis_key(f"ibkr:reply:{uuid.uuid4().hex}")
+            if client.publish(owner_channel(owner), json.dumps({**request, "reply": reply})):
+                answer = client.blpop([reply], timeout=settings.IBKR_TIMEOUT * 3)
+                if answer is None:
+                    raise TransientBrokerError(
+                        f"IBKR client {owner}, which placed order {broker_order_id}, did not answer"
+                    )
+                return answer_from_json(json.loads(answer[1]))
+        logger.info("No process holds IBKR client id %s; managing its order %s under that id", owner, broker_order_id)
+        borrowed = IBKRAdapter(client_id=owner, pacer=self.pacer)
+        try:
+            return borrowed._call(lambda ib: borrowed._own_operation(ib, operation, broker_order_id, changes))
+        finally:
+            borrowed.close()
+
+    async def _serve_owner_requests(self) -> asyncio.Task | None:
+        """Subscribe to this client id's channel and answer other processes' cancels and modifications."""
+        if not settings.REDIS_URL:
+            return None
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        subscription = client.pubsub()
+        await subscription.subscribe(owner_channel(self.client_id))
+
+        async def serve() -> None:
+            try:
+                async for message in subscription.listen():
+                    if message["type"] == "message":
+                        await self._answer_owner_request(client, json.loads(message["data"]))
+            finally:
+                await subscription.aclose()
+                await client.aclose()
+
+        return asyncio.create_task(serve())
+
+    async def _answer_owner_request(self, client, request: dict) -> None:
+        try:
+            ib = await self._connected()
+            state = await self._own_operation(ib, request["operation"], request["broker_order_id"], request["changes"])
+            answer = {"state": state_to_json(state)}
+        except RequestError as exc:
+            answer = error_to_json(broker_error(exc.code, exc.message))
+        except BrokerError as exc:
+            answer = error_to_json(exc)
+        except Exception as exc:  # the asking process gets an answer, not a timeout
+            logger.exception("Answering %s for another process failed", request)
+            answer = error_to_json(TransientBrokerError(f"IBKR client {self.client_id} failed: {exc!r}"))
+        await client.rpush(request["reply"], json.dumps(answer))
+        await client.expire(request["reply"], 60)
 
     # the interface
 
@@ -535,52 +670,41 @@ class IBKRAdapter(BrokerAdapter):
             entry = trades[0]
             deadline = asyncio.get_running_loop().time() + settings.IBKR_TIMEOUT
             # Wait for the gateway's acknowledgement (or refusal), which also brings the permanent id.
-            while entry.orderStatus.status in ("PendingSubmit", "ApiPending", ""):
+            while entry.orderStatus.status in UNACKNOWLEDGED:
                 if asyncio.get_running_loop().time() > deadline:
                     break
                 await asyncio.sleep(0.05)
             return entry
 
-        return order_state_from_trade(self._call(work))
+        entry = self._call(work)
+        if entry.orderStatus.status in UNACKNOWLEDGED:
+            # The gateway may be working it (a connection lost before the acknowledgement): the
+            # caller records the outcome as unknown, and reconciliation finds it by its orderRef.
+            raise TransientBrokerError(
+                f"IBKR did not acknowledge order {req.order_ref} within {settings.IBKR_TIMEOUT:.0f}s"
+            )
+        return order_state_from_trade(entry)
 
     def cancel_order(self, broker_order_id: str) -> OrderState:
-        async def work(ib: IB):
-            trade = self._find_trade(ib, broker_order_id)
-            if trade.isDone():
-                raise PermanentBrokerError(
-                    f"Order {broker_order_id} cannot be cancelled: it is {trade.orderStatus.status}", code=161
-                )
-            ib.cancelOrder(trade.order)
-            deadline = asyncio.get_running_loop().time() + settings.IBKR_TIMEOUT
-            while not trade.isDone() and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)
-            return trade
-
-        return order_state_from_trade(self._call(work))
+        return self._manage("cancel", broker_order_id)
 
     def order_status(self, broker_order_id: str) -> OrderState:
         async def work(ib: IB):
-            try:
-                return self._find_trade(ib, broker_order_id)
-            except PermanentBrokerError:
-                completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
-                for trade in completed:
-                    if trade_id(trade) == broker_order_id:
-                        return trade
-                raise
+            return order_state_from_trade(*await self._locate(ib, broker_order_id))
 
-        return order_state_from_trade(self._call(work))
+        return self._call(work)
 
     def find_orders_by_ref(self, order_ref: str) -> list[OrderState]:
         async def work(ib: IB):
-            completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
-            fills = await ib.reqExecutionsAsync(ExecutionFilter())
-            return merge_orders_by_ref(order_ref, [*ib.openTrades(), *ib.trades(), *completed], fills)
+            return merge_orders_by_ref(order_ref, *await self._every_order(ib))
 
         return self._call(work)
 
     def open_orders(self) -> list[OrderState]:
-        return [order_state_from_trade(t) for t in self._call(lambda ib: _result(ib.openTrades()))]
+        async def work(ib: IB):
+            return [order_state_from_trade(trade) for trade in await ib.reqAllOpenOrdersAsync()]
+
+        return self._call(work)
 
     def positions(self) -> list[BrokerPosition]:
         positions = self._call(lambda ib: _result(ib.positions(self.account)))
@@ -608,6 +732,64 @@ class IBKRAdapter(BrokerAdapter):
         return AccountSummary(
             account_id=self.account, equity=equity, cash=cash, paper=is_paper_account(self.account), currency=currency
         )
+
+
+class _OwnedElsewhere(Exception):
+    """The order was placed under another client id, the only one IBKR lets cancel or modify it."""
+
+    def __init__(self, client_id: int):
+        super().__init__(f"owned by IBKR client {client_id}")
+        self.client_id = client_id
+
+
+def owner_channel(client_id: int) -> str:
+    """The Redis channel on which the process holding `client_id` takes requests for its orders."""
+    return redis_key(f"ibkr:client:{client_id}")
+
+
+def state_to_json(state: OrderState) -> dict:
+    return json.loads(json.dumps(asdict(state), default=str))
+
+
+def state_from_json(data: dict) -> OrderState:
+    def money(value):
+        return None if value is None else Decimal(value)
+
+    fills = [
+        FillInfo(
+            exec_id=fill["exec_id"],
+            quantity=Decimal(fill["quantity"]),
+            price=Decimal(fill["price"]),
+            commission=Decimal(fill["commission"]),
+            time=datetime.fromisoformat(fill["time"]),
+        )
+        for fill in data["fills"]
+    ]
+    return OrderState(
+        broker_order_id=data["broker_order_id"],
+        order_ref=data["order_ref"],
+        status=data["status"],
+        filled_quantity=Decimal(data["filled_quantity"]),
+        avg_fill_price=money(data["avg_fill_price"]),
+        fills=fills,
+        message=data["message"],
+    )
+
+
+ERROR_KINDS = {"unavailable": BrokerUnavailable, "transient": TransientBrokerError, "permanent": PermanentBrokerError}
+
+
+def error_to_json(error: BrokerError) -> dict:
+    kind = next(name for name, cls in ERROR_KINDS.items() if isinstance(error, cls))
+    return {"error": {"kind": kind, "message": error.message, "code": error.code}}
+
+
+def answer_from_json(answer: dict) -> OrderState:
+    """The owner's answer: the order's state, or its error raised here."""
+    if "error" in answer:
+        error = answer["error"]
+        raise ERROR_KINDS[error["kind"]](error["message"], code=error["code"])
+    return state_from_json(answer["state"])
 
 
 async def _result(value):

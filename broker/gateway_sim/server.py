@@ -525,7 +525,10 @@ class GatewaySimulator:
         states = [state]
         if exits:
             states += await self._call(self._read_order_states, [r.broker_order_id for r in records[1:]], None)
-        filled = [self._report(record, leg_state) for record, leg_state in zip(records, states, strict=True)]
+        silent = self.faults.take_silenced_order()
+        filled = [
+            self._report(record, leg_state, silent=silent) for record, leg_state in zip(records, states, strict=True)
+        ]
         if any(filled):
             await self._push_account_updates()
 
@@ -581,14 +584,14 @@ class GatewaySimulator:
         if record.status == "Cancelled":
             session.error(order_id, msg.ERR_ORDER_CANCELLED, "Order Canceled - reason:")
 
-    def _report(self, record: OrderRecord, state: OrderState) -> bool:
-        """Send the owning client what changed about an order; True when it filled further."""
+    def _report(self, record: OrderRecord, state: OrderState, *, silent: bool = False) -> bool:
+        """Send the owning client what changed about an order (nothing when `silent`); True when it filled further."""
         first_report = record.status == "PendingSubmit"
         new_fills = record.new_fills(state)
         changed = record.apply(state)
         if record.is_done and record.completed_at is None:
             record.completed_at = self.clock.now()
-        session = self.sessions.get(record.client_id)
+        session = None if silent else self.sessions.get(record.client_id)
         executions = [record.record_fill(fill) for fill in new_fills]
         self.executions.extend(executions)
         if session is None:

@@ -9,38 +9,10 @@ manual order and cancels it over HTTP.
 from decimal import Decimal
 
 import pytest
-import requests
-from rest_framework.authtoken.models import Token
 
 from broker.models import Order
-from tests.workers import WebProcess, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def web(gateway):
-    """daphne in IBKR mode, pointed at this test's simulator."""
-    process = WebProcess(
-        env={
-            "DATABASE_URL": database_url(),
-            "BROKER_ADAPTER": "ibkr",
-            "IBKR_PORT": str(gateway.port),
-            "IBKR_TIMEOUT": "5",
-            "TRADING_MODE": "paper",
-        }
-    ).start()
-    try:
-        yield process.wait_ready()
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-def trader(alice):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Token {Token.objects.create(user=alice).key}"
-    return session
 
 
 def test_the_web_server_reads_the_portfolio_places_and_cancels_an_order_through_ibkr(web, trader, gateway):
