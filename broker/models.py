@@ -234,6 +234,8 @@ class Position(models.Model):
         help_text="Exact signed cost of the open quantity (negative when short); average_cost is cost_basis/quantity.",
     )
     current_price = models.DecimalField(null=True, blank=True, **PRICE)
+    # The broker's kind of quote that set current_price: live, frozen, delayed, delayed_frozen ("" unknown).
+    market_data_type = models.CharField(max_length=16, blank=True, default="")
     unrealized_pnl = models.DecimalField(default=Decimal("0"), **MONEY)
     stop_price = models.DecimalField(null=True, blank=True, **PRICE)
     needs_review = models.BooleanField(default=False, help_text="Differs from the broker's position.")

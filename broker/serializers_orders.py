@@ -172,6 +172,9 @@ class PositionRowSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(max_digits=20, decimal_places=4)
     average_cost = serializers.DecimalField(max_digits=20, decimal_places=6)
     current_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    market_data_type = serializers.CharField(
+        allow_blank=True, help_text="The broker's kind of quote that priced current_price: live, frozen, delayed..."
+    )
     market_value = _money()
     unrealized_pnl = _money()
     pct_gain = _percent()

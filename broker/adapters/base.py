@@ -40,6 +40,7 @@ class Quote:
     ask: Decimal | None
     last: Decimal
     time: datetime
+    market_data_type: str = ""  # the broker's kind of price: live, frozen, delayed, delayed_frozen ("" unknown)
 
 
 @dataclass(frozen=True)

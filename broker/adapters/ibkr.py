@@ -128,6 +128,9 @@ TRANSIENT_CODES = {162, 165, 166, 366, 420, 1101, 1102, 2103, 2105, 10182}  # pa
 UNSET_COMMISSION = 1e300  # IB reports "no commission yet" as the largest double
 CLIENT_ID_SPAN = 900
 UNACKNOWLEDGED = ("PendingSubmit", "ApiPending", "")
+# reqMarketDataType's numbers (https://interactivebrokers.github.io/tws-api/market_data_type.html)
+MARKET_DATA_TYPES = {"live": 1, "frozen": 2, "delayed": 3, "delayed_frozen": 4}
+MARKET_DATA_TYPE_NAMES = {number: name for name, number in MARKET_DATA_TYPES.items()}
 HISTORICAL_TIMEOUT = 120.0
 
 
@@ -419,6 +422,7 @@ class IBKRAdapter(BrokerAdapter):
                 if not self.account:
                     accounts = self.ib.managedAccounts()
                     self.account = accounts[0] if accounts else ""
+                self.ib.reqMarketDataType(MARKET_DATA_TYPES[settings.IBKR_MARKET_DATA_TYPE])
                 logger.info("Connected to IBKR as client %s, account %s", self.client_id, self.account)
                 self._reconnected = self._has_connected
                 self._has_connected = True
@@ -647,7 +651,12 @@ class IBKRAdapter(BrokerAdapter):
             return _decimal(value) if math.isfinite(value) and value > 0 else None
 
         return Quote(
-            conid=conid, bid=price(ticker.bid), ask=price(ticker.ask), last=_decimal(last), time=_utc(ticker.time)
+            conid=conid,
+            bid=price(ticker.bid),
+            ask=price(ticker.ask),
+            last=_decimal(last),
+            time=_utc(ticker.time),
+            market_data_type=MARKET_DATA_TYPE_NAMES.get(ticker.marketDataType, ""),
         )
 
     def place_order(self, req: OrderRequest) -> OrderState:

@@ -43,6 +43,9 @@ REQ_COMPLETED_ORDERS = 99
 
 # Tick types of a market data snapshot.
 TICK_BID, TICK_ASK, TICK_LAST, TICK_VOLUME = 1, 2, 4, 8
+DELAYED_TICK_BID, DELAYED_TICK_ASK, DELAYED_TICK_LAST, DELAYED_TICK_VOLUME = 66, 67, 68, 74
+# reqMarketDataType: 1 live, 2 frozen, 3 delayed, 4 delayed frozen
+MARKET_DATA_LIVE, MARKET_DATA_DELAYED = 1, 3
 
 # Real IBKR message codes.
 ERR_PACING_VIOLATION = 162

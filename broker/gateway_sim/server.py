@@ -17,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connections
@@ -51,6 +51,7 @@ FARMS_OK = (
     (msg.INFO_HMDS_FARM_OK, "HMDS data farm connection is OK:ushmds"),
     (msg.INFO_SEC_DEF_FARM_OK, "Sec-def data farm connection is OK:secdefnj"),
 )
+DELAYED_BY = timedelta(minutes=15)
 PACING_VIOLATION = "Historical Market Data Service error message:Historical data request pacing violation"
 
 
@@ -93,6 +94,7 @@ class Session:
         self.wants_positions = False
         self.wants_account_updates = False
         self.account_multi_req_ids: set[int] = set()
+        self.market_data_type = msg.MARKET_DATA_LIVE
 
     def send(self, fields: list) -> None:
         if not self.writer.is_closing():
@@ -169,6 +171,7 @@ class GatewaySimulator:
             msg.REQ_HISTORICAL_DATA: self._historical_data,
             msg.REQ_CURRENT_TIME: self._current_time,
             msg.REQ_POSITIONS: self._positions,
+            msg.REQ_MARKET_DATA_TYPE: self._set_market_data_type,
             msg.CANCEL_POSITIONS: self._cancel_positions,
         }
         # Requests that need no answer from a gateway that streams nothing.
@@ -177,7 +180,6 @@ class GatewaySimulator:
             msg.CANCEL_HISTORICAL_DATA,
             msg.CANCEL_ACCOUNT_SUMMARY,
             msg.REQ_AUTO_OPEN_ORDERS,
-            msg.REQ_MARKET_DATA_TYPE,
         }
 
     # --- running -----------------------------------------------------------------------------
@@ -392,14 +394,29 @@ class GatewaySimulator:
         if info is None:
             session.error(req_id, msg.ERR_NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION)
             return
-        quote, volume = await self._call(self._read_quote, info.symbol, self.clock.now())
-        session.send(msg.market_data_type(req_id))
-        for tick_type, price in ((msg.TICK_BID, quote.bid), (msg.TICK_ASK, quote.ask), (msg.TICK_LAST, quote.last)):
+        delayed = session.market_data_type >= msg.MARKET_DATA_DELAYED
+        now = self.clock.now() - (DELAYED_BY if delayed else timedelta(0))
+        quote, volume = await self._call(self._read_quote, info.symbol, now)
+        session.send(msg.market_data_type(req_id, session.market_data_type))
+        ticks = (
+            (msg.DELAYED_TICK_BID if delayed else msg.TICK_BID, quote.bid),
+            (msg.DELAYED_TICK_ASK if delayed else msg.TICK_ASK, quote.ask),
+            (msg.DELAYED_TICK_LAST if delayed else msg.TICK_LAST, quote.last),
+        )
+        for tick_type, price in ticks:
             if price is not None:
                 session.send(msg.tick_price(req_id, tick_type, msg.price_field(price), 0))
-        session.send(msg.tick_size(req_id, msg.TICK_VOLUME, volume))
+        session.send(msg.tick_size(req_id, msg.DELAYED_TICK_VOLUME if delayed else msg.TICK_VOLUME, volume))
         if snapshot:
             session.send(msg.tick_snapshot_end(req_id))
+
+    async def _set_market_data_type(self, session: Session, fields: list[str]) -> None:
+        # 59, version, type: what the client's later market data requests get (as TWS without
+        # subscriptions, delayed data is the price of DELAYED_BY ago, on the delayed tick types)
+        data_type = int(fields[2])
+        if not 1 <= data_type <= 4:
+            raise ValueError(f"market data type must be 1..4, got {data_type}")
+        session.market_data_type = data_type
 
     def _read_quote(self, symbol: str, now: datetime) -> tuple[Quote, int]:
         """The exchange's quote and the volume traded since midnight (UTC) of the market day."""
