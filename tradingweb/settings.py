@@ -278,6 +278,9 @@ IBKR_CLIENT_ID = env_int("IBKR_CLIENT_ID", 1)
 IBKR_ACCOUNT = os.environ.get("IBKR_ACCOUNT", "")
 IBKR_READONLY = env_bool("IBKR_READONLY", False)
 IBKR_TIMEOUT = env_float("IBKR_TIMEOUT", 10.0)
+# Historical requests for bars over 30 s per 10 minutes, from all processes (0: no limit of ours;
+# IBKR lifted its hard limits for them and only throttles softly).
+IBKR_HISTORICAL_SOFT_LIMIT = env_int("IBKR_HISTORICAL_SOFT_LIMIT", 3000, minimum=0)
 # reqMarketDataType: live needs a market data subscription; delayed is 15-20 minutes old but free.
 IBKR_MARKET_DATA_TYPE = env_choice("IBKR_MARKET_DATA_TYPE", "live", ("live", "frozen", "delayed", "delayed_frozen"))
 # How long a worker may hold a broker lock shared by all workers (an order's submission, a bars

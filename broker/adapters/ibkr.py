@@ -33,6 +33,7 @@ import os
 import sys
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
@@ -58,7 +59,7 @@ from broker.adapters.base import (
 )
 from broker.coordination import redis_client, redis_key
 from broker.models import Order
-from broker.pacing import HistoricalPacer
+from broker.pacing import HistoricalPacer, MessageRate, tws_bar_seconds
 from broker.signals import gateway_reconnected
 from broker.timeframes import check_bar, parse_period
 
@@ -364,18 +365,20 @@ class IBKRAdapter(BrokerAdapter):
     def __init__(self, *, client_id: int | None = None, pacer: HistoricalPacer | None = None):
         self.client_id = client_id or _client_id()
         self.pacer = pacer or HistoricalPacer()
+        self.message_rate = MessageRate(self.pacer.rules)
         self.account = settings.IBKR_ACCOUNT
         self._runner = _EventLoopThread()
-        self.ib: IB = self._runner.run(self._make_ib(), timeout=5)
+        self.ib: IB = self._runner.run(self._make_ib(self.message_rate), timeout=5)
         self._connecting = asyncio.Lock()
         self._owner_requests: asyncio.Task | None = None
         self._has_connected = False
         self._reconnected = False  # set on the connection's loop, announced by the calling thread
 
     @staticmethod
-    async def _make_ib() -> IB:
+    async def _make_ib(message_rate: MessageRate) -> IB:
         ib = IB()
         ib.RaiseRequestErrors = True
+        share_message_rate(ib, message_rate)
         return ib
 
     def close(self) -> None:
@@ -616,7 +619,6 @@ class IBKRAdapter(BrokerAdapter):
             duration, size = duration_str(period), bar_size_setting(bar)
         except ValueError as exc:
             raise PermanentBrokerError(str(exc), code=321) from exc
-        self.pacer.acquire(conid, f"{duration}|{size}|TRADES")
         contract = self._contract(conid, symbol)
 
         async def work(ib: IB):
@@ -631,7 +633,8 @@ class IBKRAdapter(BrokerAdapter):
                 timeout=HISTORICAL_TIMEOUT,
             )
 
-        return bars_from_ib(self._call(work, timeout=HISTORICAL_TIMEOUT + 10))
+        with self.pacer.request(conid, f"{duration}|{size}|TRADES", tws_bar_seconds(size)):
+            return bars_from_ib(self._call(work, timeout=HISTORICAL_TIMEOUT + 10))
 
     def quote(self, conid: int, symbol: str) -> Quote:
         contract = self._contract(conid, symbol)
@@ -741,6 +744,39 @@ class IBKRAdapter(BrokerAdapter):
         return AccountSummary(
             account_id=self.account, equity=equity, cash=cash, paper=is_paper_account(self.account), currency=currency
         )
+
+
+def share_message_rate(ib: IB, rate: MessageRate) -> None:
+    """Send this connection's messages within the installation's shared messages-per-second budget.
+
+    ib_insync's own throttle (Client.MaxRequests a second) counts one connection only; every
+    message now also takes a slot of the shared budget first, and waits on the loop (in order)
+    when the last second used it up.
+    """
+    client = ib.client
+    send_throttled_here = client.sendMsg
+    waiting: deque[str] = deque()
+    retry_scheduled = False
+
+    def send(message: str | None) -> None:
+        nonlocal retry_scheduled
+        if message:
+            waiting.append(message)
+        elif not waiting:
+            send_throttled_here(None)  # ib_insync's own retry: flush what it holds (those took their slots)
+            return
+        while waiting and rate.try_take():
+            send_throttled_here(waiting.popleft())
+        if waiting and not retry_scheduled:
+            retry_scheduled = True
+            asyncio.get_event_loop().call_later(0.02, retry)
+
+    def retry() -> None:
+        nonlocal retry_scheduled
+        retry_scheduled = False
+        send(None)
+
+    client.sendMsg = send
 
 
 class _OwnedElsewhere(Exception):

@@ -32,6 +32,7 @@ from broker.adapters.base import (
     Quote,
 )
 from broker.models import Instrument, SimulatedOrder
+from broker.pacing import tws_bar_seconds
 from broker.simulation import SimulatedExchange, minute_bars
 
 from . import messages as msg
@@ -52,6 +53,7 @@ FARMS_OK = (
     (msg.INFO_SEC_DEF_FARM_OK, "Sec-def data farm connection is OK:secdefnj"),
 )
 DELAYED_BY = timedelta(minutes=15)
+MESSAGE_RATE_EXCEEDED = "Max rate of messages per second has been exceeded:max=50"
 PACING_VIOLATION = "Historical Market Data Service error message:Historical data request pacing violation"
 
 
@@ -278,6 +280,9 @@ class GatewaySimulator:
             if await self._handshake(session):
                 while True:
                     fields = decode_fields(await read_frame(reader))
+                    if self.pacing and not self.pacing.message_allowed(session.client_id, time.monotonic()):
+                        session.error(msg.NO_REQ_ID, msg.ERR_MESSAGE_RATE, MESSAGE_RATE_EXCEEDED)
+                        continue
                     if self.faults.response_delay:
                         await asyncio.sleep(self.faults.response_delay)
                     await self._dispatch(session, fields)
@@ -439,7 +444,8 @@ class GatewaySimulator:
             session.error(req_id, 321, f"Error validating request:-'bP' : cause - {exc}")
             return
         pacing_key = (info.conid, request.end, request.duration, request.bar_size, request.what_to_show)
-        paced_out = self.pacing and not self.pacing.allows(info.conid, pacing_key, time.monotonic())
+        bar_seconds = tws_bar_seconds(request.bar_size)
+        paced_out = self.pacing and not self.pacing.allows(info.conid, pacing_key, bar_seconds, time.monotonic())
         if self.faults.take_pacing_violation() or paced_out:
             session.error(req_id, msg.ERR_PACING_VIOLATION, PACING_VIOLATION)
             return
@@ -448,6 +454,9 @@ class GatewaySimulator:
         except ValueError as exc:
             session.error(req_id, msg.ERR_PACING_VIOLATION, f"Historical Market Data Service error message:{exc}")
             return
+        finally:
+            if self.pacing:
+                self.pacing.finished()
         if span:
             bars = [b for b in bars if datetime.fromisoformat(b["t"]) >= end - span]
         start = datetime.fromisoformat(bars[0]["t"]) if bars else end
