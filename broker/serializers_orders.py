@@ -112,6 +112,25 @@ class ManualOrderSerializer(serializers.Serializer):
             ) from error
 
 
+class OrderModifySerializer(serializers.Serializer):
+    """A change to a working order: a new whole quantity, a new limit price, or both."""
+
+    quantity = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=Decimal("1"), required=False)
+    price = serializers.DecimalField(
+        max_digits=20, decimal_places=6, min_value=Decimal("0.000001"), required=False, help_text="New limit price."
+    )
+
+    def validate_quantity(self, value):
+        if value != value.to_integral_value():
+            raise serializers.ValidationError("Quantity must be a whole number of shares.")
+        return value
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError({"quantity": "Give a new quantity, a new price, or both."})
+        return attrs
+
+
 class TradeSerializer(serializers.ModelSerializer):
     symbol = serializers.CharField(source="instrument.symbol", read_only=True)
     conid = serializers.IntegerField(source="instrument.conid", read_only=True)

@@ -160,6 +160,12 @@ class BrokerAdapter(abc.ABC):
     def cancel_order(self, broker_order_id: str) -> OrderState: ...
 
     @abc.abstractmethod
+    def modify_order(
+        self, broker_order_id: str, *, quantity: Decimal | None = None, limit_price: Decimal | None = None
+    ) -> OrderState:
+        """Change the quantity and/or limit price of a working order (the same order, not a new one)."""
+
+    @abc.abstractmethod
     def order_status(self, broker_order_id: str) -> OrderState: ...
 
     @abc.abstractmethod

@@ -508,9 +508,35 @@ class IBKRAdapter(BrokerAdapter):
             ib.cancelOrder(trade.order)
             while not trade.isDone() and loop.time() < deadline:
                 await asyncio.sleep(0.05)
+        elif operation == "modify":
+            self._check_modification(trade, broker_order_id, changes)
+            if changes.get("quantity") is not None:
+                trade.order.totalQuantity = float(changes["quantity"])
+            if changes.get("limit_price") is not None:
+                trade.order.lmtPrice = float(changes["limit_price"])
+            ib.placeOrder(trade.contract, trade.order)  # the same order id: TWS modifies the order
+            # ib_insync logs "Modify" and then what the gateway answered (its status, or the refusal).
+            while trade.log[-1].message == "Modify" and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            if trade.log[-1].message == "Modify":
+                raise TransientBrokerError(f"IBKR did not confirm the change to order {broker_order_id} in time")
         else:
             raise PermanentBrokerError(f"Unknown order operation {operation!r}")
         return order_state_from_trade(trade)
+
+    @staticmethod
+    def _check_modification(trade: Trade, broker_order_id: str, changes: dict) -> None:
+        """Refuse here what TWS would refuse: ib_insync marks an order cancelled on any error for it."""
+        quantity, limit_price = changes.get("quantity"), changes.get("limit_price")
+        if quantity is not None and Decimal(quantity) <= _decimal(trade.orderStatus.filled or 0):
+            raise PermanentBrokerError(
+                f"Order {broker_order_id} has filled {trade.orderStatus.filled}; its quantity cannot become {quantity}",
+                code=104,
+            )
+        if limit_price is not None and (trade.order.orderType != "LMT" or Decimal(limit_price) <= 0):
+            raise PermanentBrokerError(
+                f"Order {broker_order_id} is {trade.order.orderType}: it takes no limit price {limit_price}", code=104
+            )
 
     def _manage(self, operation: str, broker_order_id: str, changes: dict | None = None) -> OrderState:
         """Cancel or modify any order of the installation: here when this client id placed it, else
@@ -699,6 +725,12 @@ class IBKRAdapter(BrokerAdapter):
 
     def cancel_order(self, broker_order_id: str) -> OrderState:
         return self._manage("cancel", broker_order_id)
+
+    def modify_order(
+        self, broker_order_id: str, *, quantity: Decimal | None = None, limit_price: Decimal | None = None
+    ) -> OrderState:
+        changes = {"quantity": quantity, "limit_price": limit_price}
+        return self._manage("modify", broker_order_id, {name: str(v) for name, v in changes.items() if v is not None})
 
     def order_status(self, broker_order_id: str) -> OrderState:
         async def work(ib: IB):

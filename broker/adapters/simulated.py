@@ -1,5 +1,7 @@
 """The simulated adapter: the BrokerAdapter interface over broker.simulation.SimulatedExchange."""
 
+from decimal import Decimal
+
 from broker.adapters.base import (
     AccountSummary,
     BrokerAdapter,
@@ -48,6 +50,11 @@ class SimulatedAdapter(BrokerAdapter):
 
     def cancel_order(self, broker_order_id: str) -> OrderState:
         return self.exchange.cancel_order(broker_order_id)
+
+    def modify_order(
+        self, broker_order_id: str, *, quantity: Decimal | None = None, limit_price: Decimal | None = None
+    ) -> OrderState:
+        return self.exchange.modify_order(broker_order_id, quantity=quantity, limit_price=limit_price)
 
     def order_status(self, broker_order_id: str) -> OrderState:
         return self.exchange.order_status(broker_order_id)

@@ -477,6 +477,9 @@ class GatewaySimulator:
     async def _place_order(self, session: Session, fields: list[str]) -> None:
         request = msg.PlaceOrderRequest.from_fields(fields)
         key = (session.client_id, request.order_id)
+        if key in self.orders and request.transmit:
+            await self._modify(session, self.orders[key], request)
+            return
         if key in self.orders or key in self._untransmitted:
             session.error(request.order_id, msg.ERR_DUPLICATE_ORDER_ID, "Duplicate order id")
             return
@@ -497,6 +500,33 @@ class GatewaySimulator:
             if held_key[0] == session.client_id and held.parent_id == request.parent_id
         ]
         await self._submit(session, parent, [*siblings, request])
+
+    async def _modify(self, session: Session, record: OrderRecord, request: msg.PlaceOrderRequest) -> None:
+        """placeOrder with the id of a placed order: TWS changes that order's quantity and limit price."""
+        if record.is_done or request.order_type != record.order_type or request.action != record.action:
+            session.error(
+                request.order_id,
+                msg.ERR_CANNOT_MODIFY,
+                f"Unable to modify this order as it is {record.status}, or its side or type would change.",
+            )
+            return
+        limit_price = request.limit_price if record.order_type == "LMT" else None
+        try:
+            state = await self._call(
+                self.exchange.modify_order,
+                record.broker_order_id,
+                quantity=request.quantity,
+                limit_price=limit_price,
+                now=self.clock.now(),
+            )
+        except BrokerError as exc:
+            session.error(request.order_id, msg.ERR_CANNOT_MODIFY, f"Unable to modify this order: {exc.message}")
+            return
+        record.quantity = request.quantity
+        record.limit_price = limit_price
+        self._report(record, state)
+        session.send(msg.open_order(record))
+        session.send(msg.order_status(record))
 
     @staticmethod
     def _reject(session: Session, requests: list[msg.PlaceOrderRequest], reason: str) -> None:

@@ -4,7 +4,8 @@ IBKR lets only the client id that placed an order cancel or modify it, and ib_in
 only its own client's orders in sync. These tests run the roles as separate processes (workers
 submitting through broker.orders, daphne as the web process, this test process as a third
 client) against the gateway simulator: a worker killed after the gateway took its order, two
-workers racing on one idempotency key, and the web process cancelling what a worker placed.
+workers racing on one idempotency key, and the web process modifying and cancelling what a
+worker placed.
 """
 
 import json
@@ -114,7 +115,7 @@ def test_a_worker_killed_after_the_gateway_took_its_order_is_replaced_by_one_tha
     assert record.status == "Cancelled"
 
 
-def test_two_workers_racing_on_one_key_place_one_order_which_the_web_process_refreshes_and_cancels(
+def test_two_workers_racing_on_one_key_place_one_order_which_the_web_process_refreshes_modifies_and_cancels(
     ibkr_broker, alice, workers, web, trader
 ):
     gateway = ibkr_broker
@@ -133,6 +134,11 @@ def test_two_workers_racing_on_one_key_place_one_order_which_the_web_process_ref
     refreshed = trader.get(f"{web.url}/api/orders/{order.pk}/", timeout=60)
     assert refreshed.status_code == 200, (refreshed.text, web.log_tail())
     assert refreshed.json()["status"] == Order.Status.SUBMITTED
+    modified = trader.patch(f"{web.url}/api/orders/{order.pk}/", json={"quantity": "6", "price": "21.50"}, timeout=60)
+    assert modified.status_code == 200, (modified.text, web.log_tail())
+    assert (Decimal(modified.json()["quantity"]), Decimal(modified.json()["price"])) == (6, Decimal("21.50"))
+    assert (record.quantity, record.limit_price) == (6, Decimal("21.50"))
+    assert record.status == "Submitted" and len(at_gateway(gateway, key)) == 1
     cancelled = trader.delete(f"{web.url}/api/orders/{order.pk}/", timeout=60)
     assert cancelled.status_code == 200, (cancelled.text, web.log_tail())
     assert cancelled.json()["status"] == Order.Status.CANCELLED
