@@ -19,6 +19,13 @@ class Instrument(models.Model):
     primary_exchange = models.CharField(max_length=32, blank=True)
     currency = models.CharField(max_length=8, default="USD")
     sec_type = models.CharField(max_length=8, default="STK")
+    multiplier = models.CharField(
+        max_length=16, blank=True, help_text="IBKR's multiplier (50 for an E-mini); blank: 1."
+    )
+    expiry = models.CharField(
+        max_length=8, blank=True, help_text="A future's lastTradeDateOrContractMonth (YYYYMMDD or YYYYMM)."
+    )
+    local_symbol = models.CharField(max_length=32, blank=True, help_text="IBKR's local symbol (EUR.USD, ESH4).")
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -44,12 +44,14 @@ from django.conf import settings
 
 from broker.adapters.base import (
     AccountSummary,
+    AmbiguousContract,
     BrokerAdapter,
     BrokerError,
     BrokerPosition,
     BrokerStatus,
     BrokerUnavailable,
     ContractInfo,
+    ContractSpec,
     FillInfo,
     OrderRequest,
     OrderState,
@@ -129,10 +131,41 @@ TRANSIENT_CODES = {162, 165, 166, 366, 420, 1101, 1102, 2103, 2105, 10182}  # pa
 UNSET_COMMISSION = 1e300  # IB reports "no commission yet" as the largest double
 CLIENT_ID_SPAN = 900
 UNACKNOWLEDGED = ("PendingSubmit", "ApiPending", "")
+US_PRIMARY_EXCHANGES = ("NASDAQ", "NYSE", "ARCA", "AMEX", "BATS")
 # reqMarketDataType's numbers (https://interactivebrokers.github.io/tws-api/market_data_type.html)
 MARKET_DATA_TYPES = {"live": 1, "frozen": 2, "delayed": 3, "delayed_frozen": 4}
 MARKET_DATA_TYPE_NAMES = {number: name for name, number in MARKET_DATA_TYPES.items()}
 HISTORICAL_TIMEOUT = 120.0
+
+
+def ib_contract(spec: ContractSpec) -> Contract:
+    """The ib_insync Contract a spec describes: stocks routed SMART unless an exchange is given."""
+    exchange = spec.exchange or ("SMART" if spec.sec_type == "STK" else "")
+    return Contract(
+        symbol=spec.symbol,
+        secType=spec.sec_type or "STK",
+        exchange=exchange,
+        primaryExchange=spec.primary_exchange,
+        currency=spec.currency,
+        lastTradeDateOrContractMonth=spec.expiry,
+    )
+
+
+def contract_info(detail) -> ContractInfo:
+    """ib_insync ContractDetails as the adapter's ContractInfo."""
+    contract = detail.contract
+    return ContractInfo(
+        conid=contract.conId,
+        symbol=contract.symbol,
+        exchange=contract.exchange or "SMART",
+        currency=contract.currency,
+        sec_type=contract.secType,
+        name=detail.longName or contract.symbol,
+        primary_exchange=contract.primaryExchange,
+        multiplier=contract.multiplier or "",
+        expiry=contract.lastTradeDateOrContractMonth,
+        local_symbol=contract.localSymbol,
+    )
 
 
 def broker_error(code: int | None, message: str) -> BrokerError:
@@ -371,6 +404,7 @@ class IBKRAdapter(BrokerAdapter):
         self.ib: IB = self._runner.run(self._make_ib(self.message_rate), timeout=5)
         self._connecting = asyncio.Lock()
         self._owner_requests: asyncio.Task | None = None
+        self._routes: dict[int, Contract] = {}  # conid -> the contract as orders and data requests send it
         self._has_connected = False
         self._reconnected = False  # set on the connection's loop, announced by the calling thread
 
@@ -465,8 +499,25 @@ class IBKRAdapter(BrokerAdapter):
         """Connect (if needed) so the account is known; raises BrokerUnavailable when it cannot."""
         self._call(lambda ib: _result(None))
 
-    def _contract(self, conid: int, symbol: str) -> Contract:
-        return Contract(conId=conid, symbol=symbol, secType="STK", exchange="SMART", currency="USD")
+    async def _routed(self, ib: IB, conid: int, symbol: str) -> Contract:
+        """The contract by its id, routed where IBKR trades it (SMART for stocks, IDEALPRO for FX, CME...).
+
+        The gateway's contract details say where, once per contract and process (no database here:
+        a forked worker must not use its parent's connection).
+        """
+        if conid not in self._routes:
+            try:
+                details = await ib.reqContractDetailsAsync(Contract(conId=conid))
+            except RequestError:
+                details = []
+            if len(details) == 1:
+                contract = details[0].contract
+                if contract.secType == "STK":
+                    contract.exchange = "SMART"
+            else:  # the gateway cannot say: a US stock, as IBKR's SMART routing takes it
+                contract = Contract(conId=conid, symbol=symbol, secType="STK", exchange="SMART", currency="USD")
+            self._routes[conid] = contract
+        return self._routes[conid]
 
     # every order of the installation
 
@@ -615,41 +666,40 @@ class IBKRAdapter(BrokerAdapter):
             message=f"IB Gateway {settings.IBKR_HOST}:{settings.IBKR_PORT}, client id {self.client_id}",
         )
 
-    def qualify(self, symbol: str) -> ContractInfo:
-        cleaned = (symbol or "").strip().upper()
+    def qualify(self, contract: str | ContractSpec) -> ContractInfo:
+        spec = ContractSpec((contract or "").strip().upper()) if isinstance(contract, str) else contract
 
         async def work(ib: IB):
-            details = await ib.reqContractDetailsAsync(
-                Contract(symbol=cleaned, secType="STK", exchange="SMART", currency="USD")
-            )
-            if not details:
-                raise PermanentBrokerError(f"No security definition has been found for {cleaned}", code=200)
-            if len(details) > 1:
-                primary = [d for d in details if d.contract.primaryExchange in ("NASDAQ", "NYSE", "ARCA", "AMEX")]
-                details = primary[:1] or details[:1]
-            return details[0]
+            return await ib.reqContractDetailsAsync(ib_contract(spec))
 
-        detail = self._call(work)
-        contract = detail.contract
-        return ContractInfo(
-            conid=contract.conId,
-            symbol=contract.symbol,
-            exchange=contract.exchange or "SMART",
-            currency=contract.currency,
-            sec_type=contract.secType,
-            name=detail.longName or contract.symbol,
-        )
+        try:
+            details = self._call(work)
+        except PermanentBrokerError as error:
+            if error.code != 200:
+                raise
+            details = []
+        if not details:
+            raise PermanentBrokerError(
+                f"IBKR has no contract {spec.describe()}: the symbol is unknown, or the future has expired", code=200
+            )
+        candidates = [contract_info(detail) for detail in details]
+        if len(candidates) > 1 and isinstance(contract, str):
+            # A bare US ticker: the US listing, as before contracts had exchanges (AAPL is AAPL on NASDAQ).
+            us = [c for c in candidates if c.currency == "USD" and c.primary_exchange in US_PRIMARY_EXCHANGES]
+            candidates = us[:1] or candidates
+        if len(candidates) > 1:
+            raise AmbiguousContract(spec, candidates)
+        return candidates[0]
 
     def historical_bars(self, conid: int, symbol: str, period: str, bar: str) -> list[dict]:
         try:
             duration, size = duration_str(period), bar_size_setting(bar)
         except ValueError as exc:
             raise PermanentBrokerError(str(exc), code=321) from exc
-        contract = self._contract(conid, symbol)
 
         async def work(ib: IB):
             return await ib.reqHistoricalDataAsync(
-                contract,
+                await self._routed(ib, conid, symbol),
                 endDateTime="",
                 durationStr=duration,
                 barSizeSetting=size,
@@ -663,10 +713,8 @@ class IBKRAdapter(BrokerAdapter):
             return bars_from_ib(self._call(work, timeout=HISTORICAL_TIMEOUT + 10))
 
     def quote(self, conid: int, symbol: str) -> Quote:
-        contract = self._contract(conid, symbol)
-
         async def work(ib: IB):
-            [ticker] = await ib.reqTickersAsync(contract)
+            [ticker] = await ib.reqTickersAsync(await self._routed(ib, conid, symbol))
             return ticker
 
         ticker = self._call(work)
@@ -700,9 +748,9 @@ class IBKRAdapter(BrokerAdapter):
                 f"Account {self.account} is a live account but TRADING_MODE is {settings.TRADING_MODE!r}; "
                 "refusing to place a live order"
             )
-        contract = self._contract(req.conid, req.symbol)
 
         async def work(ib: IB):
+            contract = await self._routed(ib, req.conid, req.symbol)
             orders = build_orders(req, self.account, ib.client.getReqId)
             trades = [ib.placeOrder(contract, order) for order in orders]
             entry = trades[0]

@@ -8,6 +8,7 @@ from broker.adapters.base import (
     BrokerPosition,
     BrokerStatus,
     ContractInfo,
+    ContractSpec,
     OrderRequest,
     OrderState,
     PermanentBrokerError,
@@ -33,8 +34,13 @@ class SimulatedAdapter(BrokerAdapter):
             message=f"Simulated exchange (seed {self.exchange.seed})",
         )
 
-    def qualify(self, symbol: str) -> ContractInfo:
-        return self.exchange.qualify(symbol)
+    def qualify(self, contract: str | ContractSpec) -> ContractInfo:
+        spec = ContractSpec(contract) if isinstance(contract, str) else contract
+        if spec.sec_type != "STK" or spec.currency not in ("", "USD") or spec.expiry:
+            raise PermanentBrokerError(
+                f"The simulated broker trades US stocks only, not {spec.describe()}; use the IBKR adapter", code=200
+            )
+        return self.exchange.qualify(spec.symbol)
 
     def historical_bars(self, conid: int, symbol: str, period: str, bar: str) -> list[dict]:
         try:

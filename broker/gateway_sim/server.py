@@ -37,6 +37,7 @@ from broker.simulation import SimulatedExchange, minute_bars
 
 from . import messages as msg
 from .clock import MarketClock
+from .contracts import find_listings, listed_symbols, listings
 from .faults import Faults
 from .history import HistoryRequestError, PacingMonitor, bar_date, parse_end_time, simulated_bar_size, simulated_period
 from .records import ExecutionRecord, OrderRecord
@@ -146,6 +147,7 @@ class GatewaySimulator:
         self._untransmitted: dict[tuple[int, int], msg.PlaceOrderRequest] = {}
         self.executions: list[ExecutionRecord] = []
         self.contracts: dict[int, ContractInfo] = {}
+        self._exchange_keys: dict[int, str] = {}  # conid -> the exchange's symbol, for the listings of contracts.py
         self._perm_ids = itertools.count(1_000_001)
         self._connections: set[Session] = set()
         self._dropped_client_ids: set[int] = set()
@@ -353,8 +355,23 @@ class GatewaySimulator:
 
     # --- contracts, quotes, bars ---------------------------------------------------------------
 
+    async def _candidates(self, requested: msg.RequestedContract) -> list[ContractInfo]:
+        """Every contract a request describes: listings abroad, FX and futures, and the simulated US stock."""
+        found = find_listings(requested, self.clock.now())
+        for listing in found:
+            self.contracts[listing.info.conid] = listing.info
+            self._exchange_keys[listing.info.conid] = listing.key
+        if found and requested.conid or requested.symbol in listed_symbols():
+            return [listing.info for listing in found]
+        stock = await self._us_stock(requested)
+        return [listing.info for listing in found] + ([stock] if stock else [])
+
     async def _resolve(self, requested: msg.RequestedContract) -> ContractInfo | None:
-        """The simulated contract a request means, or None (TWS's error 200)."""
+        """The one contract a request means, or None (TWS's error 200)."""
+        candidates = await self._candidates(requested)
+        return candidates[0] if len(candidates) == 1 else None
+
+    async def _us_stock(self, requested: msg.RequestedContract) -> ContractInfo | None:
         symbol = requested.symbol
         if not symbol and requested.conid:
             known = self.contracts.get(requested.conid)
@@ -369,11 +386,23 @@ class GatewaySimulator:
             (requested.conid and requested.conid != info.conid)
             or requested.sec_type not in ("", info.sec_type)
             or requested.currency not in ("", info.currency)
+            or requested.expiry
         )
         if mismatched:
             return None
         self.contracts[info.conid] = info
         return info
+
+    def _exchange_symbol(self, info: ContractInfo) -> str:
+        """The symbol under which the simulated exchange prices and books this contract."""
+        return self._exchange_keys.get(info.conid, info.symbol)
+
+    def _contract_for(self, exchange_symbol: str) -> ContractInfo:
+        """The contract the simulated exchange books under `exchange_symbol` (a position's symbol)."""
+        for listing in listings(self.clock.now()):
+            if listing.key == exchange_symbol:
+                return listing.info
+        return self.exchange.qualify(exchange_symbol)
 
     @staticmethod
     def _symbol_for_conid(conid: int) -> str:
@@ -382,11 +411,12 @@ class GatewaySimulator:
 
     async def _contract_details(self, session: Session, fields: list[str]) -> None:
         req_id = int(fields[2])
-        info = await self._resolve(msg.RequestedContract.from_fields(fields[3:15]))
-        if info is None:
+        candidates = await self._candidates(msg.RequestedContract.from_fields(fields[3:15]))
+        if not candidates:
             session.error(req_id, msg.ERR_NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION)
             return
-        session.send(msg.contract_details(req_id, info))
+        for info in candidates:
+            session.send(msg.contract_details(req_id, info))
         session.send(msg.contract_details_end(req_id))
 
     async def _market_data(self, session: Session, fields: list[str]) -> None:
@@ -401,7 +431,7 @@ class GatewaySimulator:
             return
         delayed = session.market_data_type >= msg.MARKET_DATA_DELAYED
         now = self.clock.now() - (DELAYED_BY if delayed else timedelta(0))
-        quote, volume = await self._call(self._read_quote, info.symbol, now)
+        quote, volume = await self._call(self._read_quote, self._exchange_symbol(info), now)
         session.send(msg.market_data_type(req_id, session.market_data_type))
         ticks = (
             (msg.DELAYED_TICK_BID if delayed else msg.TICK_BID, quote.bid),
@@ -450,7 +480,7 @@ class GatewaySimulator:
             session.error(req_id, msg.ERR_PACING_VIOLATION, PACING_VIOLATION)
             return
         try:
-            bars = await self._call(self.exchange.bars, info.symbol, period, bar, end=end)
+            bars = await self._call(self.exchange.bars, self._exchange_symbol(info), period, bar, end=end)
         except ValueError as exc:
             session.error(req_id, msg.ERR_PACING_VIOLATION, f"Historical Market Data Service error message:{exc}")
             return
@@ -552,7 +582,7 @@ class GatewaySimulator:
             return
         order_request = OrderRequest(
             conid=info.conid,
-            symbol=info.symbol,
+            symbol=self._exchange_symbol(info),
             side=entry.action,
             quantity=entry.quantity,
             order_type=entry.order_type,
@@ -713,7 +743,7 @@ class GatewaySimulator:
     def _read_account(self, now: datetime) -> AccountSnapshot:
         summary = self.exchange.account_summary(now=now)
         holdings = [
-            Holding(self.exchange.qualify(position.symbol), position, self.exchange.price(position.symbol, now))
+            Holding(self._contract_for(position.symbol), position, self.exchange.price(position.symbol, now))
             for position in self.exchange.positions(now=now)
         ]
         return AccountSnapshot(summary, holdings)
