@@ -597,6 +597,8 @@ class IBKRAdapter(BrokerAdapter):
             return self._call(lambda ib: self._own_operation(ib, operation, broker_order_id, changes))
         except _OwnedElsewhere as elsewhere:
             owner = elsewhere.client_id
+        if owner <= 0:  # client id 0 (or none): placed by hand in TWS, where only TWS's client 0 may touch it
+            raise PermanentBrokerError(f"Order {broker_order_id} was placed in TWS, not by the API; change it there")
         request = {"operation": operation, "broker_order_id": broker_order_id, "changes": changes}
         client = redis_client()
         if client is not None:
