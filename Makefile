@@ -19,7 +19,7 @@ run: install assets
 # their own: the main session's in-process worker would otherwise compete with them for tasks and
 # database locks.
 PROCESS_TESTS := tests/queue tests/reliability tests/approvals/test_no_worker_blocked.py \
-	tests/gateway_sim/test_worker_processes.py
+	tests/gateway_sim/test_worker_processes.py tests/gateway_sim/test_orders_across_processes.py
 
 test: install assets system-tools
 	$(BIN)/ruff check .

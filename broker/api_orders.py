@@ -11,8 +11,8 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from broker.adapters.base import BrokerError
 from broker.models import Order
-from broker.orders import OrderRefused, order_cancel, order_place_manual, order_refresh
-from broker.serializers_orders import ManualOrderSerializer, OrderSerializer
+from broker.orders import OrderRefused, order_cancel, order_modify, order_place_manual, order_refresh
+from broker.serializers_orders import ManualOrderSerializer, OrderModifySerializer, OrderSerializer
 from tradingweb.api import OwnerScopedMixin, UTCDateTimeFilter
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,8 @@ class OrderRefusedError(APIException):
     default_code = "order_refused"
 
     def __init__(self, refusal: OrderRefused):
-        super().__init__(refusal.reason, code="conflict" if refusal.http_status == 409 else self.default_code)
+        code = "conflict" if refusal.http_status == 409 else self.default_code
+        super().__init__({refusal.field: [refusal.reason]} if refusal.field else refusal.reason, code=code)
         self.status_code = refusal.http_status
 
 
@@ -63,7 +64,8 @@ class OrderViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Owners see and cancel their own orders (others' answer 404); staff see all."""
+    """Owners see, modify (PATCH quantity and/or price) and cancel their own orders (others' answer 404);
+    staff see all."""
 
     queryset = Order.objects.select_related("instrument")
     serializer_class = OrderSerializer
@@ -71,9 +73,10 @@ class OrderViewSet(
     ordering_fields = ["created_at", "updated_at"]
     ordering = ["-created_at", "-id"]
     throttle_scope = "orders"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_throttles(self):
-        if self.action in ("create", "destroy"):
+        if self.action in ("create", "partial_update", "destroy"):
             return [ScopedRateThrottle()]
         return super().get_throttles()
 
@@ -96,6 +99,16 @@ class OrderViewSet(
 
     def retrieve(self, request, *args, **kwargs):
         order = order_refresh(self.get_object())
+        return Response(self.get_serializer(order).data)
+
+    @extend_schema(request=OrderModifySerializer, responses={200: OrderSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        """Change a working order's quantity and/or limit price at the broker."""
+        order = self.get_object()  # another trader's order is a 404 whatever the body says
+        incoming = OrderModifySerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        changes = incoming.validated_data
+        order = order_modify(order, quantity=changes.get("quantity"), limit_price=changes.get("price"))
         return Response(self.get_serializer(order).data)
 
     @extend_schema(responses={200: OrderSerializer})

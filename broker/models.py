@@ -22,6 +22,13 @@ class Instrument(models.Model):
     primary_exchange = models.CharField(max_length=32, blank=True)
     currency = models.CharField(max_length=8, default="USD")
     sec_type = models.CharField(max_length=8, default="STK")
+    multiplier = models.CharField(
+        max_length=16, blank=True, help_text="IBKR's multiplier (50 for an E-mini); blank: 1."
+    )
+    expiry = models.CharField(
+        max_length=8, blank=True, help_text="A future's lastTradeDateOrContractMonth (YYYYMMDD or YYYYMM)."
+    )
+    local_symbol = models.CharField(max_length=32, blank=True, help_text="IBKR's local symbol (EUR.USD, ESH4).")
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -279,6 +286,8 @@ class Position(models.Model):
         help_text="Exact signed cost of the open quantity (negative when short); average_cost is cost_basis/quantity.",
     )
     current_price = models.DecimalField(null=True, blank=True, **PRICE)
+    # The broker's kind of quote that set current_price: live, frozen, delayed, delayed_frozen ("" unknown).
+    market_data_type = models.CharField(max_length=16, blank=True, default="")
     unrealized_pnl = models.DecimalField(default=Decimal("0"), **MONEY)
     stop_price = models.DecimalField(null=True, blank=True, **PRICE)
     needs_review = models.BooleanField(default=False, help_text="Differs from the broker's position.")

@@ -47,9 +47,10 @@ class OrderRefused(Exception):
 
     http_status = 403
 
-    def __init__(self, reason: str, *, http_status: int | None = None):
+    def __init__(self, reason: str, *, http_status: int | None = None, field: str = ""):
         super().__init__(reason)
         self.reason = reason
+        self.field = field  # the request field the reason is about, if one is
         if http_status is not None:
             self.http_status = http_status
 
@@ -398,9 +399,61 @@ def order_cancel(order: Order, *, adapter: BrokerAdapter | None = None) -> Order
     return order
 
 
-def _refuse_if_finished(order: Order) -> None:
+def _refuse_if_finished(order: Order, action: str = "cancelled") -> None:
     if order.status in FINISHED_STATUSES:
-        raise OrderConflict(f"Order {order.pk} is already {order.status}; it cannot be cancelled.")
+        raise OrderConflict(f"Order {order.pk} is already {order.status}; it cannot be {action}.")
+
+
+def order_modify(
+    order: Order,
+    *,
+    quantity: Decimal | None = None,
+    limit_price: Decimal | None = None,
+    adapter: BrokerAdapter | None = None,
+) -> Order:
+    """Change the quantity and/or limit price of a working order at the broker (the same order).
+
+    The kill switch and, when the order grows, the position cap apply as to a new order. A
+    bracket changes as a whole or not at all, so its entry and legs are refused here (cancel it
+    and place a new one). OrderConflict when the order's state forbids it, OrderRefused (400)
+    for a change that makes no sense for it.
+    """
+    adapter = adapter or adapters.get_adapter()
+    _refuse_if_finished(order, "modified")
+    if order.parent_id or order.children.exists():
+        raise OrderConflict(f"Order {order.pk} is part of a bracket; cancel it and place a new one to change it.")
+    if limit_price is not None and order.order_type != Order.Type.LIMIT:
+        raise OrderRefused(
+            f"Order {order.pk} is a {order.order_type} order: it has no limit price.", http_status=400, field="price"
+        )
+    order = order_refresh(order, adapter=adapter)
+    _refuse_if_finished(order, "modified")
+    if not order.broker_order_id:
+        raise OrderConflict(f"Order {order.pk} has not reached the broker yet; try again in a moment.")
+    if quantity is not None and quantity <= order.filled_quantity:
+        raise OrderRefused(
+            f"Order {order.pk} has filled {order.filled_quantity:f}; the new quantity must be above that.",
+            http_status=400,
+            field="quantity",
+        )
+    check_kill_switch()
+    changed = Order(
+        owner=order.owner,
+        instrument=order.instrument,
+        side=order.side,
+        quantity=quantity if quantity is not None else order.quantity,
+        order_type=order.order_type,
+        limit_price=limit_price if limit_price is not None else order.limit_price,
+    )
+    if changed.quantity > order.quantity:
+        check_position_cap(changed, adapter.account_summary(), _reference_price(changed, adapter))
+    state = adapter.modify_order(order.broker_order_id, quantity=quantity, limit_price=limit_price)
+    logger.info(
+        "Order %s modified at the broker: %s @ %s -> %s @ %s",
+        order.pk, order.quantity, order.limit_price, changed.quantity, changed.limit_price,
+    )  # fmt: skip
+    Order.objects.filter(pk=order.pk).update(quantity=changed.quantity, limit_price=changed.limit_price)
+    return record_state(order, state)
 
 
 def order_refresh(order: Order, *, adapter: BrokerAdapter | None = None) -> Order:

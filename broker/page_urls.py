@@ -9,6 +9,7 @@ urlpatterns = [
     path("orders/active/", views.orders_active, name="orders-active"),
     path("orders/place/", views.order_place, name="order-place"),
     path("orders/<int:pk>/cancel/", views.order_cancel_view, name="order-cancel"),
+    path("orders/<int:pk>/modify/", views.order_modify_view, name="order-modify"),
     path("portfolio/", views.portfolio, name="portfolio"),
     path("portfolio/live/", views.portfolio_live, name="portfolio-live"),
     path("charts/", views.charts, name="charts"),

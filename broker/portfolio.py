@@ -240,34 +240,39 @@ def open_positions(owner) -> QuerySet:
     return _owned(Position.objects.select_related("instrument", "strategy"), owner).exclude(quantity=0)
 
 
-def mark_to_market(owner, prices: Mapping[int, Decimal]) -> Decimal:
+def mark_to_market(owner, prices: Mapping[int, Decimal], data_types: Mapping[int, str] | None = None) -> Decimal:
     """Set current price and unrealized P&L of the open positions from `prices` (by conid).
 
-    Positions without a price keep their last mark. Returns the total unrealized P&L.
+    `data_types` says which kind of quote (live, delayed...) gave each price. Positions without
+    a price keep their last mark. Returns the total unrealized P&L.
     """
+    data_types = data_types or {}
     total = ZERO
     for position in open_positions(owner):
         price = prices.get(position.instrument.conid)
         if price is not None:
             position.current_price = price
+            position.market_data_type = data_types.get(position.instrument.conid, "")
             position.unrealized_pnl = unrealized_pnl(position.quantity, position.cost_basis, price)
-            position.save(update_fields=["current_price", "unrealized_pnl", "updated_at"])
+            position.save(update_fields=["current_price", "market_data_type", "unrealized_pnl", "updated_at"])
         total += position.unrealized_pnl
     return total
 
 
 def refresh_marks(owner, adapter) -> dict[int, Decimal]:
     """Mark the open positions at the broker's last prices; a quote that fails keeps the last mark."""
-    prices = {}
+    prices, data_types = {}, {}
     for position in open_positions(owner):
         instrument = position.instrument
         try:
-            prices[instrument.conid] = adapter.quote(instrument.conid, instrument.symbol).last
+            quote = adapter.quote(instrument.conid, instrument.symbol)
         except BrokerError as error:
             logger.warning(
                 "No quote for %s (%s), keeping the last mark: %s", instrument.symbol, instrument.conid, error
             )
-    mark_to_market(owner, prices)
+            continue
+        prices[instrument.conid], data_types[instrument.conid] = quote.last, quote.market_data_type
+    mark_to_market(owner, prices, data_types)
     return prices
 
 
@@ -448,6 +453,7 @@ def position_rows(owner, *, equity: Decimal | None) -> list[dict]:
                 "quantity": position.quantity,
                 "average_cost": position.average_cost,
                 "current_price": position.current_price,
+                "market_data_type": position.market_data_type,
                 "market_value": market_value,
                 "unrealized_pnl": position.unrealized_pnl,
                 "pct_gain": _pct(position.unrealized_pnl, abs(position.cost_basis)),

@@ -7,11 +7,12 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from broker.adapters.base import PermanentBrokerError
-from broker.instruments import qualify_symbol
+from broker.adapters.base import AmbiguousContract, ContractSpec, PermanentBrokerError
+from broker.instruments import qualify_contract
 from broker.models import Instrument, Order, Trade
 
 SECONDS_PER_DAY = Decimal(86400)
+SEC_TYPES = (("STK", "Stock or ETF"), ("CASH", "FX pair"), ("FUT", "Future"))
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -56,6 +57,16 @@ class ManualOrderSerializer(serializers.Serializer):
 
     symbol = serializers.CharField(required=False, max_length=32)
     conid = serializers.IntegerField(required=False, min_value=1)
+    sec_type = serializers.ChoiceField(
+        choices=SEC_TYPES, required=False, help_text="STK (stocks and ETFs, the default), CASH (FX) or FUT."
+    )
+    exchange = serializers.CharField(
+        required=False, max_length=16, help_text="Exchange or primary exchange: LSEETF, IDEALPRO, CME..."
+    )
+    currency = serializers.CharField(required=False, min_length=3, max_length=3)
+    expiry = serializers.RegexField(
+        r"^\d{6}(\d{2})?$", required=False, help_text="A future's contract month YYYYMM (or YYYYMMDD)."
+    )
     side = serializers.ChoiceField(choices=Order.Side.choices)
     quantity = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=Decimal("1"))
     price = serializers.DecimalField(max_digits=20, decimal_places=6, required=False, allow_null=True)
@@ -71,7 +82,7 @@ class ManualOrderSerializer(serializers.Serializer):
         # Sides and order types are upper case on the wire; accept "buy" and "lmt" as the same thing.
         if isinstance(data, dict):  # a QueryDict too; anything else is refused by the base class
             data = data.copy()
-            for name in ("side", "order_type", "tif"):
+            for name in ("side", "order_type", "tif", "sec_type", "exchange", "currency"):
                 if isinstance(data.get(name), str):
                     data[name] = data[name].upper()
         return super().to_internal_value(data)
@@ -92,11 +103,21 @@ class ManualOrderSerializer(serializers.Serializer):
             raise serializers.ValidationError({"price": "A LMT order needs a positive price."})
         if attrs["order_type"] == Order.Type.MARKET and price is not None:
             raise serializers.ValidationError({"price": "A MKT order takes no price; use LMT to set one."})
-        attrs["instrument"] = self._instrument(attrs.get("symbol"), attrs.get("conid"))
+        attrs["instrument"] = self._instrument(attrs.get("symbol"), attrs.get("conid"), self._spec(attrs))
         return attrs
 
     @staticmethod
-    def _instrument(symbol, conid) -> Instrument:
+    def _spec(attrs) -> ContractSpec | None:
+        """The contract the fields describe beyond a bare ticker (None: just the symbol's stock)."""
+        details = {name: attrs[name] for name in ("sec_type", "exchange", "currency", "expiry") if attrs.get(name)}
+        if not details or not attrs.get("symbol"):
+            return None
+        if details.get("sec_type") == "FUT" and not details.get("expiry"):
+            raise serializers.ValidationError({"expiry": "A future needs its contract month (YYYYMM)."})
+        return ContractSpec(symbol=attrs["symbol"].strip().upper(), **details)
+
+    @staticmethod
+    def _instrument(symbol, conid, spec: ContractSpec | None) -> Instrument:
         if conid is not None:
             instrument = Instrument.objects.filter(conid=conid).first()
             if instrument is None:
@@ -109,11 +130,47 @@ class ManualOrderSerializer(serializers.Serializer):
         if not symbol or not symbol.strip():
             raise serializers.ValidationError({"symbol": "Give the instrument's symbol or conid."})
         try:
-            return qualify_symbol(symbol)
+            return qualify_contract(spec or symbol)
+        except AmbiguousContract as ambiguous:
+            raise serializers.ValidationError(
+                {
+                    "exchange": ambiguous.message,
+                    "candidates": [
+                        {
+                            "conid": c.conid,
+                            "symbol": c.local_symbol or c.symbol,
+                            "sec_type": c.sec_type,
+                            "exchange": c.primary_exchange or c.exchange,
+                            "currency": c.currency,
+                            "name": c.name,
+                        }
+                        for c in ambiguous.candidates
+                    ],
+                }  # fmt: skip
+            ) from ambiguous
         except PermanentBrokerError as error:
             raise serializers.ValidationError(
                 {"symbol": f"Unknown instrument {symbol.strip().upper()}: {error.message}"}
             ) from error
+
+
+class OrderModifySerializer(serializers.Serializer):
+    """A change to a working order: a new whole quantity, a new limit price, or both."""
+
+    quantity = serializers.DecimalField(max_digits=20, decimal_places=4, min_value=Decimal("1"), required=False)
+    price = serializers.DecimalField(
+        max_digits=20, decimal_places=6, min_value=Decimal("0.000001"), required=False, help_text="New limit price."
+    )
+
+    def validate_quantity(self, value):
+        if value != value.to_integral_value():
+            raise serializers.ValidationError("Quantity must be a whole number of shares.")
+        return value
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError({"quantity": "Give a new quantity, a new price, or both."})
+        return attrs
 
 
 class TradeSerializer(serializers.ModelSerializer):
@@ -176,6 +233,9 @@ class PositionRowSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(max_digits=20, decimal_places=4)
     average_cost = serializers.DecimalField(max_digits=20, decimal_places=6)
     current_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    market_data_type = serializers.CharField(
+        allow_blank=True, help_text="The broker's kind of quote that priced current_price: live, frozen, delayed..."
+    )
     market_value = _money()
     unrealized_pnl = _money()
     pct_gain = _percent()

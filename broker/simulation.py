@@ -526,6 +526,39 @@ class SimulatedExchange:
                 self._cancel(child, "Parent cancelled")
         return _order_state(order)
 
+    def modify_order(
+        self,
+        broker_order_id: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        now: datetime | None = None,
+    ) -> OrderState:
+        """Change a working order's quantity (above what has filled) and/or limit price (LMT orders only)."""
+        self.process_market(now)
+        with transaction.atomic():
+            self._locked_account()
+            order = self._get_order(broker_order_id)
+            if not order.is_working():
+                raise PermanentBrokerError(
+                    f"Order {broker_order_id} cannot be modified: it is {order.status}", code=104
+                )
+            if quantity is not None:
+                if quantity <= order.filled_quantity:
+                    raise PermanentBrokerError(
+                        f"Order {broker_order_id} has filled {order.filled_quantity}; "
+                        f"its quantity cannot become {quantity}",
+                        code=104,
+                    )
+                order.quantity = quantity
+            if limit_price is not None:
+                if order.order_type != SimulatedOrder.Type.LIMIT or limit_price <= 0:
+                    raise PermanentBrokerError(f"Order {broker_order_id} takes no limit price {limit_price}", code=104)
+                order.limit_price = limit_price
+            order.message = "Modified by request"
+            order.save(update_fields=["quantity", "limit_price", "message", "updated_at"])
+        return _order_state(order)
+
     def _cancel(self, order: SimulatedOrder, message: str) -> None:
         order.status = Order.Status.CANCELLED
         order.message = message

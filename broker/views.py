@@ -25,6 +25,7 @@ from broker.orders import (
     OrderRefused,
     new_idempotency_key,
     order_cancel,
+    order_modify,
     order_place_manual,
     poll_open_orders,
 )
@@ -38,6 +39,7 @@ from broker.portfolio import (
     risk_report,
     trade_statistics,
 )
+from broker.serializers_orders import OrderModifySerializer
 from tradingweb import selectors
 
 logger = logging.getLogger(__name__)
@@ -162,6 +164,43 @@ def order_cancel_view(request, pk: int):
     except BrokerError as error:
         logger.warning("Cancelling order %s failed at the broker: %s", order.pk, error)
         status, kind, message = 502, "error", f"The broker failed to cancel order #{order.pk}: {error}"
+    if is_htmx(request):
+        return with_toast(HttpResponse(status=status), message, kind, "orders-changed")
+    messages.add_message(request, messages.SUCCESS if status == 200 else messages.ERROR, message)
+    return redirect("orders")
+
+
+@login_required
+@require_POST
+def order_modify_view(request, pk: int):
+    """A new quantity and/or limit price for a working order, checked as the API checks a PATCH."""
+    order = get_object_or_404(selectors.orders_for(request.user).select_related("instrument"), pk=pk)
+    incoming = OrderModifySerializer(
+        data={name: request.POST[name] for name in ("quantity", "price") if request.POST.get(name)}
+    )
+    status, kind = 200, "success"
+    if not incoming.is_valid():
+        status, kind = 400, "error"
+        message = " ".join(
+            f"{name.capitalize()}: {' '.join(map(str, errors))}" for name, errors in incoming.errors.items()
+        )
+    else:
+        try:
+            order = order_modify(
+                order,
+                quantity=incoming.validated_data.get("quantity"),
+                limit_price=incoming.validated_data.get("price"),
+            )
+            message = (
+                f"Order #{order.pk} now {order.side} {order.quantity.normalize():f} {order.instrument.symbol}"
+                + (f" @ {order.limit_price.normalize():f}" if order.limit_price else "")
+                + "."
+            )
+        except OrderRefused as refusal:
+            status, kind, message = refusal.http_status, "error", refusal.reason
+        except BrokerError as error:
+            logger.warning("Modifying order %s failed at the broker: %s", order.pk, error)
+            status, kind, message = 502, "error", f"The broker failed to change order #{order.pk}: {error}"
     if is_htmx(request):
         return with_toast(HttpResponse(status=status), message, kind, "orders-changed")
     messages.add_message(request, messages.SUCCESS if status == 200 else messages.ERROR, message)

@@ -1,4 +1,4 @@
-"""Real Celery processes for tests: `celery worker` and `celery beat` subprocesses, and work for them.
+"""Real processes for tests: `celery worker`, `celery beat` and daphne subprocesses, and work for them.
 
 Shared by tests/queue and tests/reliability. Each process runs against the test run's PostgreSQL
 database (and, unless told otherwise through `env`, its Redis), in its own process group so that
@@ -8,6 +8,7 @@ file under the run's VAR_DIR.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,8 +37,6 @@ def database_url() -> str:
 class CeleryProcess:
     """A `celery` subprocess in its own process group, with its output in a log file."""
 
-    command: tuple[str, ...] = ()
-
     def __init__(self, name: str, *, env: dict | None = None):
         self.hostname = f"{name}-{uuid.uuid4().hex[:6]}@{settings.REDIS_KEY_PREFIX.strip(':')}"
         self.extra_env = env or {}
@@ -46,6 +45,9 @@ class CeleryProcess:
 
     def arguments(self) -> list[str]:
         raise NotImplementedError
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "celery", "-A", "tradingweb", *self.arguments()]
 
     def start(self) -> Self:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,10 +60,9 @@ class CeleryProcess:
             "LOG_LEVEL": "INFO",
             **self.extra_env,
         }
-        args = [sys.executable, "-m", "celery", "-A", "tradingweb", *self.arguments()]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         return self
 
@@ -128,6 +129,32 @@ class BeatProcess(CeleryProcess):
             "--max-interval", str(self.max_interval), "--loglevel", "INFO",
             "--pidfile", str(self.log_path.with_suffix(".pid")),
         ]  # fmt: skip
+
+
+class WebProcess(CeleryProcess):
+    """The web process as the Procfile runs it: daphne serving tradingweb.asgi on a free port."""
+
+    def __init__(self, name: str = "web", *, env: dict | None = None):
+        super().__init__(name, env=env)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "tradingweb.asgi:application"]
+
+    def wait_ready(self, timeout: float = 60) -> Self:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"daphne exited:\n{self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"daphne did not listen on {self.port} within {timeout} s:\n{self.log_tail()}")
 
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.1, message: str = "condition"):

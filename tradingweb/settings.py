@@ -40,6 +40,13 @@ def env_float(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (os.environ.get(name) or default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -285,6 +292,11 @@ IBKR_CLIENT_ID = env_int("IBKR_CLIENT_ID", 1)
 IBKR_ACCOUNT = os.environ.get("IBKR_ACCOUNT", "")
 IBKR_READONLY = env_bool("IBKR_READONLY", False)
 IBKR_TIMEOUT = env_float("IBKR_TIMEOUT", 10.0)
+# Historical requests for bars over 30 s per 10 minutes, from all processes (0: no limit of ours;
+# IBKR lifted its hard limits for them and only throttles softly).
+IBKR_HISTORICAL_SOFT_LIMIT = env_int("IBKR_HISTORICAL_SOFT_LIMIT", 3000, minimum=0)
+# reqMarketDataType: live needs a market data subscription; delayed is 15-20 minutes old but free.
+IBKR_MARKET_DATA_TYPE = env_choice("IBKR_MARKET_DATA_TYPE", "live", ("live", "frozen", "delayed", "delayed_frozen"))
 # How long a worker may hold a broker lock shared by all workers (an order's submission, a bars
 # download); one that dies holding it keeps the others waiting on that order or those bars that long.
 BROKER_LOCK_SECONDS = env_int("BROKER_LOCK_SECONDS", 120)

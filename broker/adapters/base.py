@@ -24,6 +24,27 @@ class BrokerStatus:
 
 
 @dataclass(frozen=True)
+class ContractSpec:
+    """What a trader says about a contract: a symbol, and as much of the rest as tells it apart.
+
+    Empty fields are left to the broker; a symbol listed on several exchanges then comes back
+    ambiguous (AmbiguousContract) with the candidates. `expiry` is IBKR's
+    lastTradeDateOrContractMonth (YYYYMM or YYYYMMDD) of a future.
+    """
+
+    symbol: str
+    sec_type: str = "STK"
+    exchange: str = ""
+    primary_exchange: str = ""
+    currency: str = ""
+    expiry: str = ""
+
+    def describe(self) -> str:
+        parts = [self.symbol, self.sec_type, self.expiry, self.exchange or self.primary_exchange, self.currency]
+        return " ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
 class ContractInfo:
     conid: int
     symbol: str
@@ -31,6 +52,14 @@ class ContractInfo:
     currency: str
     sec_type: str
     name: str
+    primary_exchange: str = ""
+    multiplier: str = ""  # IBKR's multiplier ("50" for an E-mini future); "" means 1
+    expiry: str = ""  # lastTradeDateOrContractMonth of a future
+    local_symbol: str = ""
+
+    def describe(self) -> str:
+        parts = (self.local_symbol or self.symbol, self.sec_type, self.primary_exchange or self.exchange, self.currency)
+        return " ".join(part for part in parts if part)
 
 
 @dataclass(frozen=True)
@@ -40,7 +69,7 @@ class Quote:
     ask: Decimal | None
     last: Decimal
     time: datetime
-    market_data_type: str = ""
+    market_data_type: str = ""  # the broker's kind of price: live, frozen, delayed, delayed_frozen ("" unknown)
 
 
 @dataclass(frozen=True)
@@ -135,6 +164,15 @@ class BrokerUnavailable(TransientBrokerError):
     """The broker (gateway) cannot be reached; callers fail closed, never invent data."""
 
 
+class AmbiguousContract(PermanentBrokerError):
+    """The description fits several contracts (one ticker on several exchanges): the trader picks one."""
+
+    def __init__(self, spec: ContractSpec, candidates: list[ContractInfo]):
+        listed = "; ".join(candidate.describe() for candidate in candidates)
+        super().__init__(f"{spec.describe()} matches {len(candidates)} contracts; give the exchange: {listed}")
+        self.candidates = candidates
+
+
 class BrokerAdapter(abc.ABC):
     """Status, contracts, bars, quotes, orders, positions and the account of one broker."""
 
@@ -144,7 +182,9 @@ class BrokerAdapter(abc.ABC):
     def status(self) -> BrokerStatus: ...
 
     @abc.abstractmethod
-    def qualify(self, symbol: str) -> ContractInfo: ...
+    def qualify(self, contract: str | ContractSpec) -> ContractInfo:
+        """The one contract `contract` names (a string: the stock of that symbol), AmbiguousContract when it
+        names several, PermanentBrokerError (code 200) when none, as an unknown symbol or an expired future."""
 
     @abc.abstractmethod
     def historical_bars(self, conid: int, symbol: str, period: str, bar: str) -> list[dict]:
@@ -158,6 +198,12 @@ class BrokerAdapter(abc.ABC):
 
     @abc.abstractmethod
     def cancel_order(self, broker_order_id: str) -> OrderState: ...
+
+    @abc.abstractmethod
+    def modify_order(
+        self, broker_order_id: str, *, quantity: Decimal | None = None, limit_price: Decimal | None = None
+    ) -> OrderState:
+        """Change the quantity and/or limit price of a working order (the same order, not a new one)."""
 
     @abc.abstractmethod
     def order_status(self, broker_order_id: str) -> OrderState: ...

@@ -1,10 +1,21 @@
 """The IBKR adapter: ib_insync against IB Gateway / TWS.
 
-One connection per worker process, with its own client id (settings.IBKR_CLIENT_ID plus a
-per-process offset from a Redis counter, or from the pid without Redis). ib_insync is
-asyncio-based, so the connection lives on a private event-loop thread and every call is
-handed to it; the adapter can be used from any thread. When the gateway cannot be reached
-every call raises BrokerUnavailable: the adapter fails closed and never makes data up.
+One connection per process, with its own client id (settings.IBKR_CLIENT_ID plus a per-process
+offset from a Redis counter, or from the pid without Redis). ib_insync is asyncio-based, so the
+connection lives on a private event-loop thread and every call is handed to it; the adapter can
+be used from any thread, the ASGI server's pool threads included. When the gateway cannot be
+reached every call raises BrokerUnavailable: the adapter fails closed and never makes data up.
+
+One view of every order (DESIGN §8): of the two designs there, a single connection owner or
+the master client id with reqAllOpenOrders, this is the second, without needing the gateway's
+"master API client id" setting. Every look-up (order_status, find_orders_by_ref, open_orders)
+asks the gateway afresh for the open orders of all clients (reqAllOpenOrders), the completed
+orders and the executions, so any process finds any order the installation placed by its
+orderRef or its permId, whichever process placed it and whether that process is still alive.
+IBKR lets only the client id that placed an order cancel or modify it, so those go to its
+owner: the process holding that client id takes them on a Redis channel of its own
+(`owner_channel`) and answers on a reply list; when no process holds it (the worker died), the
+adapter connects under that client id for the one request and disconnects.
 
 The conversions between ib_insync objects and the adapter's dataclasses are plain
 functions below, so they are tested with real ib_insync objects and no gateway.
@@ -13,28 +24,34 @@ functions below, so they are tested with real ib_insync objects and no gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
+import json
 import logging
 import math
 import os
+import sys
 import threading
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import redis.asyncio
 from django.conf import settings
-from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder, StopOrder, Trade
-from ib_insync import Fill as IBFill
-from ib_insync import Order as IBOrder
-from ib_insync.wrapper import RequestError
 
 from broker.adapters.base import (
     AccountSummary,
+    AmbiguousContract,
     BrokerAdapter,
     BrokerError,
     BrokerPosition,
     BrokerStatus,
     BrokerUnavailable,
     ContractInfo,
+    ContractSpec,
     FillInfo,
     OrderRequest,
     OrderState,
@@ -44,9 +61,43 @@ from broker.adapters.base import (
 )
 from broker.coordination import redis_client, redis_key
 from broker.models import Order
-from broker.pacing import HistoricalPacer
+from broker.pacing import HistoricalPacer, MessageRate, tws_bar_seconds
 from broker.signals import gateway_reconnected
 from broker.timeframes import check_bar, parse_period
+
+
+def _import_ib_insync() -> None:
+    """Import ib_insync on a thread that has an event loop.
+
+    eventkit (under ib_insync) asks for the importing thread's event loop at import time, and
+    the ASGI server's pool threads (daphne runs sync views there) have none: importing there
+    raised RuntimeError. A short-lived thread with a loop of its own does the first import;
+    the loop eventkit keeps is only used by Event.emit_threadsafe, which nothing here calls.
+    """
+    if "ib_insync" in sys.modules:
+        return
+    failures: list[BaseException] = []
+
+    def load() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            importlib.import_module("ib_insync")
+        except BaseException as exc:  # re-raised on the importing thread
+            failures.append(exc)
+
+    loader = threading.Thread(target=load, name="ib-insync-import")
+    loader.start()
+    loader.join()
+    if failures:
+        raise failures[0]
+
+
+_import_ib_insync()
+
+from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder, StopOrder, Trade  # noqa: E402
+from ib_insync import Fill as IBFill  # noqa: E402
+from ib_insync import Order as IBOrder  # noqa: E402
+from ib_insync.wrapper import RequestError  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +130,42 @@ UNAVAILABLE_CODES = {502, 504, 1100, 2110}  # no connection to the gateway, or t
 TRANSIENT_CODES = {162, 165, 166, 366, 420, 1101, 1102, 2103, 2105, 10182}  # pacing, farms, reconnects
 UNSET_COMMISSION = 1e300  # IB reports "no commission yet" as the largest double
 CLIENT_ID_SPAN = 900
+UNACKNOWLEDGED = ("PendingSubmit", "ApiPending", "")
+US_PRIMARY_EXCHANGES = ("NASDAQ", "NYSE", "ARCA", "AMEX", "BATS")
+# reqMarketDataType's numbers (https://interactivebrokers.github.io/tws-api/market_data_type.html)
+MARKET_DATA_TYPES = {"live": 1, "frozen": 2, "delayed": 3, "delayed_frozen": 4}
+MARKET_DATA_TYPE_NAMES = {number: name for name, number in MARKET_DATA_TYPES.items()}
 HISTORICAL_TIMEOUT = 120.0
+
+
+def ib_contract(spec: ContractSpec) -> Contract:
+    """The ib_insync Contract a spec describes: stocks routed SMART unless an exchange is given."""
+    exchange = spec.exchange or ("SMART" if spec.sec_type == "STK" else "")
+    return Contract(
+        symbol=spec.symbol,
+        secType=spec.sec_type or "STK",
+        exchange=exchange,
+        primaryExchange=spec.primary_exchange,
+        currency=spec.currency,
+        lastTradeDateOrContractMonth=spec.expiry,
+    )
+
+
+def contract_info(detail) -> ContractInfo:
+    """ib_insync ContractDetails as the adapter's ContractInfo."""
+    contract = detail.contract
+    return ContractInfo(
+        conid=contract.conId,
+        symbol=contract.symbol,
+        exchange=contract.exchange or "SMART",
+        currency=contract.currency,
+        sec_type=contract.secType,
+        name=detail.longName or contract.symbol,
+        primary_exchange=contract.primaryExchange,
+        multiplier=contract.multiplier or "",
+        expiry=contract.lastTradeDateOrContractMonth,
+        local_symbol=contract.localSymbol,
+    )
 
 
 def broker_error(code: int | None, message: str) -> BrokerError:
@@ -148,12 +234,17 @@ def _fill_info(fill: IBFill) -> FillInfo:
     )
 
 
-def order_state_from_trade(trade: Trade) -> OrderState:
-    """One ib_insync Trade as the adapter's OrderState (errors from the trade log become the message)."""
+def order_state_from_trade(trade: Trade, fills: list[IBFill] | None = None) -> OrderState:
+    """One ib_insync Trade as the adapter's OrderState (errors from the trade log become the message).
+
+    `fills` are the trade's executions when they were fetched apart from it: ib_insync only
+    attaches executions to the trades of this connection's own client id.
+    """
+    fills = trade.fills if fills is None else fills
     ib_status = trade.orderStatus.status
     filled = _decimal(trade.orderStatus.filled) if trade.orderStatus.filled else Decimal("0")
-    if not filled and trade.fills:
-        filled = sum((_decimal(f.execution.shares) for f in trade.fills), Decimal("0"))
+    if not filled and fills:
+        filled = sum((_decimal(f.execution.shares) for f in fills), Decimal("0"))
     status = IB_STATUS.get(ib_status, Order.Status.SUBMITTED)
     if status == Order.Status.FILLED and not filled:
         # Completed orders from reqCompletedOrders carry their quantity on the order, not the status.
@@ -171,9 +262,16 @@ def order_state_from_trade(trade: Trade) -> OrderState:
         status=status,
         filled_quantity=filled,
         avg_fill_price=_decimal(average) if filled and average else None,
-        fills=[_fill_info(fill) for fill in trade.fills],
+        fills=[_fill_info(fill) for fill in fills],
         message="; ".join(f"[{e.errorCode}] {e.message}" for e in errors),
     )
+
+
+def fills_of(trade: Trade, fills: Iterable[IBFill]) -> list[IBFill]:
+    """The executions of `trade` among `fills` (by permId), or the ones ib_insync attached to it."""
+    if not trade.order.permId:
+        return trade.fills
+    return [fill for fill in fills if fill.execution.permId == trade.order.permId] or trade.fills
 
 
 def build_orders(req: OrderRequest, account: str, next_order_id: Callable[[], int]) -> list[IBOrder]:
@@ -208,12 +306,13 @@ def merge_orders_by_ref(order_ref: str, trades: Iterable[Trade], fills: Iterable
     An execution whose order is in neither list still proves an order existed: it is reported
     as needs_reconciliation with what was filled.
     """
+    fills = list(fills)
     found: dict[str, OrderState] = {}
     perm_ids = set()
     for trade in trades:
         if trade.order.orderRef != order_ref or trade.order.parentId:
             continue
-        state = order_state_from_trade(trade)
+        state = order_state_from_trade(trade, fills_of(trade, fills))
         found.setdefault(state.broker_order_id, state)
         perm_ids.add(trade.order.permId)
     orphans: dict[int, list[IBFill]] = {}
@@ -299,17 +398,21 @@ class IBKRAdapter(BrokerAdapter):
     def __init__(self, *, client_id: int | None = None, pacer: HistoricalPacer | None = None):
         self.client_id = client_id or _client_id()
         self.pacer = pacer or HistoricalPacer()
+        self.message_rate = MessageRate(self.pacer.rules)
         self.account = settings.IBKR_ACCOUNT
         self._runner = _EventLoopThread()
-        self.ib: IB = self._runner.run(self._make_ib(), timeout=5)
+        self.ib: IB = self._runner.run(self._make_ib(self.message_rate), timeout=5)
         self._connecting = asyncio.Lock()
+        self._owner_requests: asyncio.Task | None = None
+        self._routes: dict[int, Contract] = {}  # conid -> the contract as orders and data requests send it
         self._has_connected = False
         self._reconnected = False  # set on the connection's loop, announced by the calling thread
 
     @staticmethod
-    async def _make_ib() -> IB:
+    async def _make_ib(message_rate: MessageRate) -> IB:
         ib = IB()
         ib.RaiseRequestErrors = True
+        share_message_rate(ib, message_rate)
         return ib
 
     def close(self) -> None:
@@ -326,6 +429,10 @@ class IBKRAdapter(BrokerAdapter):
         logger.info("Disconnected from IBKR as client %s", self.client_id)
 
     async def _disconnect(self) -> None:
+        if self._owner_requests is not None:
+            self._owner_requests.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owner_requests
         self.ib.disconnect()
         await asyncio.sleep(0)  # let the transport finish closing before the loop stops
 
@@ -352,9 +459,12 @@ class IBKRAdapter(BrokerAdapter):
                 if not self.account:
                     accounts = self.ib.managedAccounts()
                     self.account = accounts[0] if accounts else ""
+                self.ib.reqMarketDataType(MARKET_DATA_TYPES[settings.IBKR_MARKET_DATA_TYPE])
                 logger.info("Connected to IBKR as client %s, account %s", self.client_id, self.account)
                 self._reconnected = self._has_connected
                 self._has_connected = True
+            if self._owner_requests is None or self._owner_requests.done():
+                self._owner_requests = await self._serve_owner_requests()
         return self.ib
 
     def _call(self, work: Callable, timeout: float | None = None):
@@ -389,14 +499,157 @@ class IBKRAdapter(BrokerAdapter):
         """Connect (if needed) so the account is known; raises BrokerUnavailable when it cannot."""
         self._call(lambda ib: _result(None))
 
-    def _contract(self, conid: int, symbol: str) -> Contract:
-        return Contract(conId=conid, symbol=symbol, secType="STK", exchange="SMART", currency="USD")
+    async def _routed(self, ib: IB, conid: int, symbol: str) -> Contract:
+        """The contract by its id, routed where IBKR trades it (SMART for stocks, IDEALPRO for FX, CME...).
 
-    def _find_trade(self, ib: IB, broker_order_id: str) -> Trade:
-        for trade in ib.trades():
-            if trade_id(trade) == broker_order_id:
-                return trade
-        raise PermanentBrokerError(f"Order {broker_order_id} is unknown to this IBKR session")
+        The gateway's contract details say where, once per contract and process (no database here:
+        a forked worker must not use its parent's connection).
+        """
+        if conid not in self._routes:
+            try:
+                details = await ib.reqContractDetailsAsync(Contract(conId=conid))
+            except RequestError:
+                details = []
+            if len(details) == 1:
+                contract = details[0].contract
+                if contract.secType == "STK":
+                    contract.exchange = "SMART"
+            else:  # the gateway cannot say: a US stock, as IBKR's SMART routing takes it
+                contract = Contract(conId=conid, symbol=symbol, secType="STK", exchange="SMART", currency="USD")
+            self._routes[conid] = contract
+        return self._routes[conid]
+
+    # every order of the installation
+
+    async def _every_order(self, ib: IB) -> tuple[list[Trade], list[IBFill]]:
+        """Every order the account has today, whichever client id placed it, and its executions.
+
+        Open orders of all clients come fresh from reqAllOpenOrders; then this client's own
+        trades (ib_insync keeps those in sync); then completed orders. ib_insync does not keep
+        other clients' trades in sync, so a stale copy of one is never preferred to the fresh list.
+        """
+        open_now = await ib.reqAllOpenOrdersAsync()
+        own = [trade for trade in ib.trades() if trade.order.clientId == self.client_id]
+        completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
+        fills = await ib.reqExecutionsAsync(ExecutionFilter())
+        return [*open_now, *own, *completed], fills
+
+    async def _locate(self, ib: IB, broker_order_id: str) -> tuple[Trade, list[IBFill]]:
+        """The order with this broker id (its permId) and its executions, or PermanentBrokerError."""
+        trades, fills = await self._every_order(ib)
+        for trade in trades:
+            # An id recorded before the permId was known names the order by client and order id.
+            if broker_order_id in (trade_id(trade), f"c{trade.order.clientId}-o{trade.order.orderId}"):
+                return trade, fills_of(trade, fills)
+        raise PermanentBrokerError(f"Order {broker_order_id} is unknown to IBKR: no open or completed order has it")
+
+    async def _own_operation(self, ib: IB, operation: str, broker_order_id: str, changes: dict) -> OrderState:
+        """Cancel or modify an order placed under this client id (IBKR lets no other client id do it)."""
+        trade, _ = await self._locate(ib, broker_order_id)
+        if trade.order.clientId != self.client_id:
+            raise _OwnedElsewhere(trade.order.clientId)
+        if trade.isDone():
+            verb = "cancelled" if operation == "cancel" else "modified"
+            raise PermanentBrokerError(
+                f"Order {broker_order_id} cannot be {verb}: it is {trade.orderStatus.status}", code=161
+            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.IBKR_TIMEOUT
+        if operation == "cancel":
+            ib.cancelOrder(trade.order)
+            while not trade.isDone() and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+        elif operation == "modify":
+            self._check_modification(trade, broker_order_id, changes)
+            if changes.get("quantity") is not None:
+                trade.order.totalQuantity = float(changes["quantity"])
+            if changes.get("limit_price") is not None:
+                trade.order.lmtPrice = float(changes["limit_price"])
+            ib.placeOrder(trade.contract, trade.order)  # the same order id: TWS modifies the order
+            # ib_insync logs "Modify" and then what the gateway answered (its status, or the refusal).
+            while trade.log[-1].message == "Modify" and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            if trade.log[-1].message == "Modify":
+                raise TransientBrokerError(f"IBKR did not confirm the change to order {broker_order_id} in time")
+        else:
+            raise PermanentBrokerError(f"Unknown order operation {operation!r}")
+        return order_state_from_trade(trade)
+
+    @staticmethod
+    def _check_modification(trade: Trade, broker_order_id: str, changes: dict) -> None:
+        """Refuse here what TWS would refuse: ib_insync marks an order cancelled on any error for it."""
+        quantity, limit_price = changes.get("quantity"), changes.get("limit_price")
+        if quantity is not None and Decimal(quantity) <= _decimal(trade.orderStatus.filled or 0):
+            raise PermanentBrokerError(
+                f"Order {broker_order_id} has filled {trade.orderStatus.filled}; its quantity cannot become {quantity}",
+                code=104,
+            )
+        if limit_price is not None and (trade.order.orderType != "LMT" or Decimal(limit_price) <= 0):
+            raise PermanentBrokerError(
+                f"Order {broker_order_id} is {trade.order.orderType}: it takes no limit price {limit_price}", code=104
+            )
+
+    def _manage(self, operation: str, broker_order_id: str, changes: dict | None = None) -> OrderState:
+        """Cancel or modify any order of the installation: here when this client id placed it, else
+        by the process holding the client id that did (over Redis), else under that id ourselves."""
+        changes = changes or {}
+        try:
+            return self._call(lambda ib: self._own_operation(ib, operation, broker_order_id, changes))
+        except _OwnedElsewhere as elsewhere:
+            owner = elsewhere.client_id
+        if owner <= 0:  # client id 0 (or none): placed by hand in TWS, where only TWS's client 0 may touch it
+            raise PermanentBrokerError(f"Order {broker_order_id} was placed in TWS, not by the API; change it there")
+        request = {"operation": operation, "broker_order_id": broker_order_id, "changes": changes}
+        client = redis_client()
+        if client is not None:
+            reply = redis_key(f"ibkr:reply:{uuid.uuid4().hex}")
+            if client.publish(owner_channel(owner), json.dumps({**request, "reply": reply})):
+                answer = client.blpop([reply], timeout=settings.IBKR_TIMEOUT * 3)
+                if answer is None:
+                    raise TransientBrokerError(
+                        f"IBKR client {owner}, which placed order {broker_order_id}, did not answer"
+                    )
+                return answer_from_json(json.loads(answer[1]))
+        logger.info("No process holds IBKR client id %s; managing its order %s under that id", owner, broker_order_id)
+        borrowed = IBKRAdapter(client_id=owner, pacer=self.pacer)
+        try:
+            return borrowed._call(lambda ib: borrowed._own_operation(ib, operation, broker_order_id, changes))
+        finally:
+            borrowed.close()
+
+    async def _serve_owner_requests(self) -> asyncio.Task | None:
+        """Subscribe to this client id's channel and answer other processes' cancels and modifications."""
+        if not settings.REDIS_URL:
+            return None
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        subscription = client.pubsub()
+        await subscription.subscribe(owner_channel(self.client_id))
+
+        async def serve() -> None:
+            try:
+                async for message in subscription.listen():
+                    if message["type"] == "message":
+                        await self._answer_owner_request(client, json.loads(message["data"]))
+            finally:
+                await subscription.aclose()
+                await client.aclose()
+
+        return asyncio.create_task(serve())
+
+    async def _answer_owner_request(self, client, request: dict) -> None:
+        try:
+            ib = await self._connected()
+            state = await self._own_operation(ib, request["operation"], request["broker_order_id"], request["changes"])
+            answer = {"state": state_to_json(state)}
+        except RequestError as exc:
+            answer = error_to_json(broker_error(exc.code, exc.message))
+        except BrokerError as exc:
+            answer = error_to_json(exc)
+        except Exception as exc:  # the asking process gets an answer, not a timeout
+            logger.exception("Answering %s for another process failed", request)
+            answer = error_to_json(TransientBrokerError(f"IBKR client {self.client_id} failed: {exc!r}"))
+        await client.rpush(request["reply"], json.dumps(answer))
+        await client.expire(request["reply"], 60)
 
     # the interface
 
@@ -415,42 +668,40 @@ class IBKRAdapter(BrokerAdapter):
             message=f"IB Gateway {settings.IBKR_HOST}:{settings.IBKR_PORT}, client id {self.client_id}",
         )
 
-    def qualify(self, symbol: str) -> ContractInfo:
-        cleaned = (symbol or "").strip().upper()
+    def qualify(self, contract: str | ContractSpec) -> ContractInfo:
+        spec = ContractSpec((contract or "").strip().upper()) if isinstance(contract, str) else contract
 
         async def work(ib: IB):
-            details = await ib.reqContractDetailsAsync(
-                Contract(symbol=cleaned, secType="STK", exchange="SMART", currency="USD")
-            )
-            if not details:
-                raise PermanentBrokerError(f"No security definition has been found for {cleaned}", code=200)
-            if len(details) > 1:
-                primary = [d for d in details if d.contract.primaryExchange in ("NASDAQ", "NYSE", "ARCA", "AMEX")]
-                details = primary[:1] or details[:1]
-            return details[0]
+            return await ib.reqContractDetailsAsync(ib_contract(spec))
 
-        detail = self._call(work)
-        contract = detail.contract
-        return ContractInfo(
-            conid=contract.conId,
-            symbol=contract.symbol,
-            exchange=contract.exchange or "SMART",
-            currency=contract.currency,
-            sec_type=contract.secType,
-            name=detail.longName or contract.symbol,
-        )
+        try:
+            details = self._call(work)
+        except PermanentBrokerError as error:
+            if error.code != 200:
+                raise
+            details = []
+        if not details:
+            raise PermanentBrokerError(
+                f"IBKR has no contract {spec.describe()}: the symbol is unknown, or the future has expired", code=200
+            )
+        candidates = [contract_info(detail) for detail in details]
+        if len(candidates) > 1 and isinstance(contract, str):
+            # A bare US ticker: the US listing, as before contracts had exchanges (AAPL is AAPL on NASDAQ).
+            us = [c for c in candidates if c.currency == "USD" and c.primary_exchange in US_PRIMARY_EXCHANGES]
+            candidates = us[:1] or candidates
+        if len(candidates) > 1:
+            raise AmbiguousContract(spec, candidates)
+        return candidates[0]
 
     def historical_bars(self, conid: int, symbol: str, period: str, bar: str) -> list[dict]:
         try:
             duration, size = duration_str(period), bar_size_setting(bar)
         except ValueError as exc:
             raise PermanentBrokerError(str(exc), code=321) from exc
-        self.pacer.acquire(conid, f"{duration}|{size}|TRADES")
-        contract = self._contract(conid, symbol)
 
         async def work(ib: IB):
             return await ib.reqHistoricalDataAsync(
-                contract,
+                await self._routed(ib, conid, symbol),
                 endDateTime="",
                 durationStr=duration,
                 barSizeSetting=size,
@@ -460,13 +711,12 @@ class IBKRAdapter(BrokerAdapter):
                 timeout=HISTORICAL_TIMEOUT,
             )
 
-        return bars_from_ib(self._call(work, timeout=HISTORICAL_TIMEOUT + 10))
+        with self.pacer.request(conid, f"{duration}|{size}|TRADES", tws_bar_seconds(size)):
+            return bars_from_ib(self._call(work, timeout=HISTORICAL_TIMEOUT + 10))
 
     def quote(self, conid: int, symbol: str) -> Quote:
-        contract = self._contract(conid, symbol)
-
         async def work(ib: IB):
-            [ticker] = await ib.reqTickersAsync(contract)
+            [ticker] = await ib.reqTickersAsync(await self._routed(ib, conid, symbol))
             return ticker
 
         ticker = self._call(work)
@@ -480,7 +730,12 @@ class IBKRAdapter(BrokerAdapter):
             return _decimal(value) if math.isfinite(value) and value > 0 else None
 
         return Quote(
-            conid=conid, bid=price(ticker.bid), ask=price(ticker.ask), last=_decimal(last), time=_utc(ticker.time)
+            conid=conid,
+            bid=price(ticker.bid),
+            ask=price(ticker.ask),
+            last=_decimal(last),
+            time=_utc(ticker.time),
+            market_data_type=MARKET_DATA_TYPE_NAMES.get(ticker.marketDataType, ""),
         )
 
     def place_order(self, req: OrderRequest) -> OrderState:
@@ -495,60 +750,55 @@ class IBKRAdapter(BrokerAdapter):
                 f"Account {self.account} is a live account but TRADING_MODE is {settings.TRADING_MODE!r}; "
                 "refusing to place a live order"
             )
-        contract = self._contract(req.conid, req.symbol)
 
         async def work(ib: IB):
+            contract = await self._routed(ib, req.conid, req.symbol)
             orders = build_orders(req, self.account, ib.client.getReqId)
             trades = [ib.placeOrder(contract, order) for order in orders]
             entry = trades[0]
             deadline = asyncio.get_running_loop().time() + settings.IBKR_TIMEOUT
             # Wait for the gateway's acknowledgement (or refusal), which also brings the permanent id.
-            while entry.orderStatus.status in ("PendingSubmit", "ApiPending", ""):
+            while entry.orderStatus.status in UNACKNOWLEDGED:
                 if asyncio.get_running_loop().time() > deadline:
                     break
                 await asyncio.sleep(0.05)
             return entry
 
-        return order_state_from_trade(self._call(work))
+        entry = self._call(work)
+        if entry.orderStatus.status in UNACKNOWLEDGED:
+            # The gateway may be working it (a connection lost before the acknowledgement): the
+            # caller records the outcome as unknown, and reconciliation finds it by its orderRef.
+            raise TransientBrokerError(
+                f"IBKR did not acknowledge order {req.order_ref} within {settings.IBKR_TIMEOUT:.0f}s"
+            )
+        return order_state_from_trade(entry)
 
     def cancel_order(self, broker_order_id: str) -> OrderState:
-        async def work(ib: IB):
-            trade = self._find_trade(ib, broker_order_id)
-            if trade.isDone():
-                raise PermanentBrokerError(
-                    f"Order {broker_order_id} cannot be cancelled: it is {trade.orderStatus.status}", code=161
-                )
-            ib.cancelOrder(trade.order)
-            deadline = asyncio.get_running_loop().time() + settings.IBKR_TIMEOUT
-            while not trade.isDone() and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.05)
-            return trade
+        return self._manage("cancel", broker_order_id)
 
-        return order_state_from_trade(self._call(work))
+    def modify_order(
+        self, broker_order_id: str, *, quantity: Decimal | None = None, limit_price: Decimal | None = None
+    ) -> OrderState:
+        changes = {"quantity": quantity, "limit_price": limit_price}
+        return self._manage("modify", broker_order_id, {name: str(v) for name, v in changes.items() if v is not None})
 
     def order_status(self, broker_order_id: str) -> OrderState:
         async def work(ib: IB):
-            try:
-                return self._find_trade(ib, broker_order_id)
-            except PermanentBrokerError:
-                completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
-                for trade in completed:
-                    if trade_id(trade) == broker_order_id:
-                        return trade
-                raise
+            return order_state_from_trade(*await self._locate(ib, broker_order_id))
 
-        return order_state_from_trade(self._call(work))
+        return self._call(work)
 
     def find_orders_by_ref(self, order_ref: str) -> list[OrderState]:
         async def work(ib: IB):
-            completed = await ib.reqCompletedOrdersAsync(apiOnly=False)
-            fills = await ib.reqExecutionsAsync(ExecutionFilter())
-            return merge_orders_by_ref(order_ref, [*ib.openTrades(), *ib.trades(), *completed], fills)
+            return merge_orders_by_ref(order_ref, *await self._every_order(ib))
 
         return self._call(work)
 
     def open_orders(self) -> list[OrderState]:
-        return [order_state_from_trade(t) for t in self._call(lambda ib: _result(ib.openTrades()))]
+        async def work(ib: IB):
+            return [order_state_from_trade(trade) for trade in await ib.reqAllOpenOrdersAsync()]
+
+        return self._call(work)
 
     def positions(self) -> list[BrokerPosition]:
         positions = self._call(lambda ib: _result(ib.positions(self.account)))
@@ -576,6 +826,97 @@ class IBKRAdapter(BrokerAdapter):
         return AccountSummary(
             account_id=self.account, equity=equity, cash=cash, paper=is_paper_account(self.account), currency=currency
         )
+
+
+def share_message_rate(ib: IB, rate: MessageRate) -> None:
+    """Send this connection's messages within the installation's shared messages-per-second budget.
+
+    ib_insync's own throttle (Client.MaxRequests a second) counts one connection only; every
+    message now also takes a slot of the shared budget first, and waits on the loop (in order)
+    when the last second used it up.
+    """
+    client = ib.client
+    send_throttled_here = client.sendMsg
+    waiting: deque[str] = deque()
+    retry_scheduled = False
+
+    def send(message: str | None) -> None:
+        nonlocal retry_scheduled
+        if message:
+            waiting.append(message)
+        elif not waiting:
+            send_throttled_here(None)  # ib_insync's own retry: flush what it holds (those took their slots)
+            return
+        while waiting and rate.try_take():
+            send_throttled_here(waiting.popleft())
+        if waiting and not retry_scheduled:
+            retry_scheduled = True
+            asyncio.get_event_loop().call_later(0.02, retry)
+
+    def retry() -> None:
+        nonlocal retry_scheduled
+        retry_scheduled = False
+        send(None)
+
+    client.sendMsg = send
+
+
+class _OwnedElsewhere(Exception):
+    """The order was placed under another client id, the only one IBKR lets cancel or modify it."""
+
+    def __init__(self, client_id: int):
+        super().__init__(f"owned by IBKR client {client_id}")
+        self.client_id = client_id
+
+
+def owner_channel(client_id: int) -> str:
+    """The Redis channel on which the process holding `client_id` takes requests for its orders."""
+    return redis_key(f"ibkr:client:{client_id}")
+
+
+def state_to_json(state: OrderState) -> dict:
+    return json.loads(json.dumps(asdict(state), default=str))
+
+
+def state_from_json(data: dict) -> OrderState:
+    def money(value):
+        return None if value is None else Decimal(value)
+
+    fills = [
+        FillInfo(
+            exec_id=fill["exec_id"],
+            quantity=Decimal(fill["quantity"]),
+            price=Decimal(fill["price"]),
+            commission=Decimal(fill["commission"]),
+            time=datetime.fromisoformat(fill["time"]),
+        )
+        for fill in data["fills"]
+    ]
+    return OrderState(
+        broker_order_id=data["broker_order_id"],
+        order_ref=data["order_ref"],
+        status=data["status"],
+        filled_quantity=Decimal(data["filled_quantity"]),
+        avg_fill_price=money(data["avg_fill_price"]),
+        fills=fills,
+        message=data["message"],
+    )
+
+
+ERROR_KINDS = {"unavailable": BrokerUnavailable, "transient": TransientBrokerError, "permanent": PermanentBrokerError}
+
+
+def error_to_json(error: BrokerError) -> dict:
+    kind = next(name for name, cls in ERROR_KINDS.items() if isinstance(error, cls))
+    return {"error": {"kind": kind, "message": error.message, "code": error.code}}
+
+
+def answer_from_json(answer: dict) -> OrderState:
+    """The owner's answer: the order's state, or its error raised here."""
+    if "error" in answer:
+        error = answer["error"]
+        raise ERROR_KINDS[error["kind"]](error["message"], code=error["code"])
+    return state_from_json(answer["state"])
 
 
 async def _result(value):

@@ -1,11 +1,14 @@
 """The simulated adapter: the BrokerAdapter interface over broker.simulation.SimulatedExchange."""
 
+from decimal import Decimal
+
 from broker.adapters.base import (
     AccountSummary,
     BrokerAdapter,
     BrokerPosition,
     BrokerStatus,
     ContractInfo,
+    ContractSpec,
     OrderRequest,
     OrderState,
     PermanentBrokerError,
@@ -31,8 +34,13 @@ class SimulatedAdapter(BrokerAdapter):
             message=f"Simulated exchange (seed {self.exchange.seed})",
         )
 
-    def qualify(self, symbol: str) -> ContractInfo:
-        return self.exchange.qualify(symbol)
+    def qualify(self, contract: str | ContractSpec) -> ContractInfo:
+        spec = ContractSpec(contract) if isinstance(contract, str) else contract
+        if spec.sec_type != "STK" or spec.currency not in ("", "USD") or spec.expiry:
+            raise PermanentBrokerError(
+                f"The simulated broker trades US stocks only, not {spec.describe()}; use the IBKR adapter", code=200
+            )
+        return self.exchange.qualify(spec.symbol)
 
     def historical_bars(self, conid: int, symbol: str, period: str, bar: str) -> list[dict]:
         try:
@@ -48,6 +56,11 @@ class SimulatedAdapter(BrokerAdapter):
 
     def cancel_order(self, broker_order_id: str) -> OrderState:
         return self.exchange.cancel_order(broker_order_id)
+
+    def modify_order(
+        self, broker_order_id: str, *, quantity: Decimal | None = None, limit_price: Decimal | None = None
+    ) -> OrderState:
+        return self.exchange.modify_order(broker_order_id, quantity=quantity, limit_price=limit_price)
 
     def order_status(self, broker_order_id: str) -> OrderState:
         return self.exchange.order_status(broker_order_id)

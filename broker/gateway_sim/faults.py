@@ -16,6 +16,7 @@ class Faults:
         self._response_delay = response_delay
         self._order_rejections: deque[str] = deque([DEFAULT_REJECT_REASON] * reject_orders)
         self._pacing_violations = pacing_violations
+        self._silenced_orders = 0
 
     @property
     def response_delay(self) -> float:
@@ -38,6 +39,19 @@ class Faults:
         """The next `count` historical data requests fail with error 162 (pacing violation)."""
         with self._lock:
             self._pacing_violations += count
+
+    def silence_next_order(self, count: int = 1) -> None:
+        """The next `count` orders reach the exchange and work there, but their client hears nothing back
+        (a gateway that accepted an order and lost the connection before acknowledging it)."""
+        with self._lock:
+            self._silenced_orders += count
+
+    def take_silenced_order(self) -> bool:
+        with self._lock:
+            if not self._silenced_orders:
+                return False
+            self._silenced_orders -= 1
+            return True
 
     def take_order_rejection(self) -> str | None:
         with self._lock:

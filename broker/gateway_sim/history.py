@@ -2,6 +2,7 @@
 
 import math
 import re
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -78,15 +79,42 @@ def bar_date(iso_time: str, bar: str, format_date: int) -> str:
 
 
 class PacingMonitor:
-    """IBKR's historical data pacing as the gateway applies it: a request that breaks a rule is
-    refused with error 162 (the app's own pacer makes callers wait instead)."""
+    """IBKR's pacing as the gateway applies it: a historical request that breaks a rule is refused
+    with error 162, a message beyond 50 a second with error 100 (the app's pacer makes callers wait).
+
+    The hard historical limits bind bars of 30 s or less; every bar size counts towards the 50
+    requests in flight (the caller says when each one is answered, `finished`).
+    """
 
     def __init__(self, rules: PacingRules = IBKR_HISTORICAL):
         self.rules = rules
-        self._requests: list[tuple[float, int, tuple]] = []  # (time, conid, request key)
+        self.in_flight = 0
+        self._requests: list[tuple[float, int, tuple]] = []  # (time, conid, request key) of small-bar requests
+        self._messages: dict[int, deque[float]] = {}  # client id -> times of its last second's messages
 
-    def allows(self, conid: int, request_key: tuple, now: float) -> bool:
-        """True (and the request is counted) when it keeps every rule at `now`."""
+    def message_allowed(self, client_id: int, now: float) -> bool:
+        """True (and the message is counted) when the client sent fewer than the limit in the last second."""
+        times = self._messages.setdefault(client_id, deque())
+        while times and times[0] <= now - 1.0:
+            times.popleft()
+        if len(times) >= self.rules.max_messages_per_second:
+            return False
+        times.append(now)
+        return True
+
+    def allows(self, conid: int, request_key: tuple, bar_seconds: int, now: float) -> bool:
+        """True (and the request is counted, in flight until `finished`) when it keeps every rule at `now`."""
+        if self.in_flight >= self.rules.max_in_flight:
+            return False
+        if self.rules.is_small(bar_seconds) and not self._keeps_hard_limits(conid, request_key, now):
+            return False
+        self.in_flight += 1
+        return True
+
+    def finished(self) -> None:
+        self.in_flight -= 1
+
+    def _keeps_hard_limits(self, conid: int, request_key: tuple, now: float) -> bool:
         self._requests = [r for r in self._requests if r[0] > now - self.rules.window_seconds]
         wait = required_wait(
             now,

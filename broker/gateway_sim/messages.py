@@ -43,9 +43,14 @@ REQ_COMPLETED_ORDERS = 99
 
 # Tick types of a market data snapshot.
 TICK_BID, TICK_ASK, TICK_LAST, TICK_VOLUME = 1, 2, 4, 8
+DELAYED_TICK_BID, DELAYED_TICK_ASK, DELAYED_TICK_LAST, DELAYED_TICK_VOLUME = 66, 67, 68, 74
+# reqMarketDataType: 1 live, 2 frozen, 3 delayed, 4 delayed frozen
+MARKET_DATA_LIVE, MARKET_DATA_DELAYED = 1, 3
 
 # Real IBKR message codes.
 ERR_PACING_VIOLATION = 162
+ERR_MESSAGE_RATE = 100  # more than 50 messages a second from one client
+ERR_CANNOT_MODIFY = 104
 ERR_NO_SECURITY_DEFINITION = 200
 ERR_ORDER_REJECTED = 201
 ERR_ORDER_CANCELLED = 202
@@ -85,11 +90,12 @@ class RequestedContract:
     exchange: str
     primary_exchange: str
     currency: str
+    expiry: str = ""
 
     @classmethod
     def from_fields(cls, fields: list[str]) -> "RequestedContract":
-        conid, symbol, sec_type, _expiry, _strike, _right, _mult, exchange, primary, currency = fields[:10]
-        return cls(int(conid or 0), symbol.upper(), sec_type, exchange, primary, currency)
+        conid, symbol, sec_type, expiry, _strike, _right, _mult, exchange, primary, currency = fields[:10]
+        return cls(int(conid or 0), symbol.upper(), sec_type, exchange, primary, currency, expiry)
 
     def describe(self) -> str:
         return f"{self.symbol or self.conid} {self.sec_type} {self.exchange} {self.currency}".strip()
@@ -201,19 +207,30 @@ def _contract_fields(contract: ContractInfo) -> list:
         contract.conid,
         contract.symbol,
         contract.sec_type,
-        "",
+        contract.expiry,
         "0",
         "",
-        "",
-        "SMART",
+        contract.multiplier,
+        route_exchange(contract),
         contract.currency,
-        contract.symbol,
+        local_symbol(contract),
         contract.symbol,
     ]
 
 
 def primary_exchange(contract: ContractInfo) -> str:
+    if contract.primary_exchange or contract.sec_type != "STK":
+        return contract.primary_exchange
     return "" if contract.exchange == "SMART" else contract.exchange
+
+
+def route_exchange(contract: ContractInfo) -> str:
+    """Where orders for it go: SMART for stocks, the contract's own exchange for FX and futures."""
+    return "SMART" if contract.sec_type == "STK" else contract.exchange
+
+
+def local_symbol(contract: ContractInfo) -> str:
+    return contract.local_symbol or contract.symbol
 
 
 def server_hello(connection_time: datetime) -> list:
@@ -242,24 +259,24 @@ def contract_details(req_id: int, contract: ContractInfo) -> list:
         req_id,
         contract.symbol,
         contract.sec_type,
-        "",  # lastTradeDate
+        contract.expiry,  # lastTradeDate
         "0",  # strike
         "",  # right
-        "SMART",
+        route_exchange(contract),
         contract.currency,
-        contract.symbol,  # localSymbol
+        local_symbol(contract),  # localSymbol
         contract.symbol,  # marketName
         contract.symbol,  # tradingClass
         contract.conid,
         "0.01",  # minTick
-        "",  # multiplier
+        contract.multiplier,
         "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,AVGCOST,BASKET,COND,DAY,GTC,LMT,MKT,STP,STPLMT,TRAIL",
-        ",".join(filter(None, ["SMART", primary_exchange(contract)])),
+        ",".join(dict.fromkeys(filter(None, [route_exchange(contract), primary_exchange(contract)]))),
         1,  # priceMagnifier
         0,  # underConId
         contract.name,
         primary_exchange(contract),
-        "",  # contractMonth
+        contract.expiry[:6],  # contractMonth
         "",  # industry
         "",  # category
         "",  # subcategory
@@ -574,13 +591,13 @@ def update_portfolio(
         contract.conid,
         contract.symbol,
         contract.sec_type,
-        "",  # lastTradeDate
+        contract.expiry,  # lastTradeDate
         "0",  # strike
         "",  # right
-        "",  # multiplier
-        primary_exchange(contract),
+        contract.multiplier,
+        primary_exchange(contract) or route_exchange(contract),
         contract.currency,
-        contract.symbol,
+        local_symbol(contract),
         contract.symbol,
         quantity,
         price_field(market_price),

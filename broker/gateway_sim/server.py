@@ -17,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connections
@@ -32,10 +32,12 @@ from broker.adapters.base import (
     Quote,
 )
 from broker.models import Instrument, SimulatedOrder
+from broker.pacing import tws_bar_seconds
 from broker.simulation import SimulatedExchange, minute_bars
 
 from . import messages as msg
 from .clock import MarketClock
+from .contracts import find_listings, listed_symbols, listings
 from .faults import Faults
 from .history import HistoryRequestError, PacingMonitor, bar_date, parse_end_time, simulated_bar_size, simulated_period
 from .records import ExecutionRecord, OrderRecord
@@ -51,6 +53,8 @@ FARMS_OK = (
     (msg.INFO_HMDS_FARM_OK, "HMDS data farm connection is OK:ushmds"),
     (msg.INFO_SEC_DEF_FARM_OK, "Sec-def data farm connection is OK:secdefnj"),
 )
+DELAYED_BY = timedelta(minutes=15)
+MESSAGE_RATE_EXCEEDED = "Max rate of messages per second has been exceeded:max=50"
 PACING_VIOLATION = "Historical Market Data Service error message:Historical data request pacing violation"
 
 
@@ -93,6 +97,7 @@ class Session:
         self.wants_positions = False
         self.wants_account_updates = False
         self.account_multi_req_ids: set[int] = set()
+        self.market_data_type = msg.MARKET_DATA_LIVE
 
     def send(self, fields: list) -> None:
         if not self.writer.is_closing():
@@ -142,6 +147,7 @@ class GatewaySimulator:
         self._untransmitted: dict[tuple[int, int], msg.PlaceOrderRequest] = {}
         self.executions: list[ExecutionRecord] = []
         self.contracts: dict[int, ContractInfo] = {}
+        self._exchange_keys: dict[int, str] = {}  # conid -> the exchange's symbol, for the listings of contracts.py
         self._perm_ids = itertools.count(1_000_001)
         self._connections: set[Session] = set()
         self._dropped_client_ids: set[int] = set()
@@ -169,6 +175,7 @@ class GatewaySimulator:
             msg.REQ_HISTORICAL_DATA: self._historical_data,
             msg.REQ_CURRENT_TIME: self._current_time,
             msg.REQ_POSITIONS: self._positions,
+            msg.REQ_MARKET_DATA_TYPE: self._set_market_data_type,
             msg.CANCEL_POSITIONS: self._cancel_positions,
         }
         # Requests that need no answer from a gateway that streams nothing.
@@ -177,7 +184,6 @@ class GatewaySimulator:
             msg.CANCEL_HISTORICAL_DATA,
             msg.CANCEL_ACCOUNT_SUMMARY,
             msg.REQ_AUTO_OPEN_ORDERS,
-            msg.REQ_MARKET_DATA_TYPE,
         }
 
     # --- running -----------------------------------------------------------------------------
@@ -276,6 +282,9 @@ class GatewaySimulator:
             if await self._handshake(session):
                 while True:
                     fields = decode_fields(await read_frame(reader))
+                    if self.pacing and not self.pacing.message_allowed(session.client_id, time.monotonic()):
+                        session.error(msg.NO_REQ_ID, msg.ERR_MESSAGE_RATE, MESSAGE_RATE_EXCEEDED)
+                        continue
                     if self.faults.response_delay:
                         await asyncio.sleep(self.faults.response_delay)
                     await self._dispatch(session, fields)
@@ -346,8 +355,23 @@ class GatewaySimulator:
 
     # --- contracts, quotes, bars ---------------------------------------------------------------
 
+    async def _candidates(self, requested: msg.RequestedContract) -> list[ContractInfo]:
+        """Every contract a request describes: listings abroad, FX and futures, and the simulated US stock."""
+        found = find_listings(requested, self.clock.now())
+        for listing in found:
+            self.contracts[listing.info.conid] = listing.info
+            self._exchange_keys[listing.info.conid] = listing.key
+        if found and requested.conid or requested.symbol in listed_symbols():
+            return [listing.info for listing in found]
+        stock = await self._us_stock(requested)
+        return [listing.info for listing in found] + ([stock] if stock else [])
+
     async def _resolve(self, requested: msg.RequestedContract) -> ContractInfo | None:
-        """The simulated contract a request means, or None (TWS's error 200)."""
+        """The one contract a request means, or None (TWS's error 200)."""
+        candidates = await self._candidates(requested)
+        return candidates[0] if len(candidates) == 1 else None
+
+    async def _us_stock(self, requested: msg.RequestedContract) -> ContractInfo | None:
         symbol = requested.symbol
         if not symbol and requested.conid:
             known = self.contracts.get(requested.conid)
@@ -362,11 +386,23 @@ class GatewaySimulator:
             (requested.conid and requested.conid != info.conid)
             or requested.sec_type not in ("", info.sec_type)
             or requested.currency not in ("", info.currency)
+            or requested.expiry
         )
         if mismatched:
             return None
         self.contracts[info.conid] = info
         return info
+
+    def _exchange_symbol(self, info: ContractInfo) -> str:
+        """The symbol under which the simulated exchange prices and books this contract."""
+        return self._exchange_keys.get(info.conid, info.symbol)
+
+    def _contract_for(self, exchange_symbol: str) -> ContractInfo:
+        """The contract the simulated exchange books under `exchange_symbol` (a position's symbol)."""
+        for listing in listings(self.clock.now()):
+            if listing.key == exchange_symbol:
+                return listing.info
+        return self.exchange.qualify(exchange_symbol)
 
     @staticmethod
     def _symbol_for_conid(conid: int) -> str:
@@ -375,11 +411,12 @@ class GatewaySimulator:
 
     async def _contract_details(self, session: Session, fields: list[str]) -> None:
         req_id = int(fields[2])
-        info = await self._resolve(msg.RequestedContract.from_fields(fields[3:15]))
-        if info is None:
+        candidates = await self._candidates(msg.RequestedContract.from_fields(fields[3:15]))
+        if not candidates:
             session.error(req_id, msg.ERR_NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION)
             return
-        session.send(msg.contract_details(req_id, info))
+        for info in candidates:
+            session.send(msg.contract_details(req_id, info))
         session.send(msg.contract_details_end(req_id))
 
     async def _market_data(self, session: Session, fields: list[str]) -> None:
@@ -392,14 +429,29 @@ class GatewaySimulator:
         if info is None:
             session.error(req_id, msg.ERR_NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION)
             return
-        quote, volume = await self._call(self._read_quote, info.symbol, self.clock.now())
-        session.send(msg.market_data_type(req_id))
-        for tick_type, price in ((msg.TICK_BID, quote.bid), (msg.TICK_ASK, quote.ask), (msg.TICK_LAST, quote.last)):
+        delayed = session.market_data_type >= msg.MARKET_DATA_DELAYED
+        now = self.clock.now() - (DELAYED_BY if delayed else timedelta(0))
+        quote, volume = await self._call(self._read_quote, self._exchange_symbol(info), now)
+        session.send(msg.market_data_type(req_id, session.market_data_type))
+        ticks = (
+            (msg.DELAYED_TICK_BID if delayed else msg.TICK_BID, quote.bid),
+            (msg.DELAYED_TICK_ASK if delayed else msg.TICK_ASK, quote.ask),
+            (msg.DELAYED_TICK_LAST if delayed else msg.TICK_LAST, quote.last),
+        )
+        for tick_type, price in ticks:
             if price is not None:
                 session.send(msg.tick_price(req_id, tick_type, msg.price_field(price), 0))
-        session.send(msg.tick_size(req_id, msg.TICK_VOLUME, volume))
+        session.send(msg.tick_size(req_id, msg.DELAYED_TICK_VOLUME if delayed else msg.TICK_VOLUME, volume))
         if snapshot:
             session.send(msg.tick_snapshot_end(req_id))
+
+    async def _set_market_data_type(self, session: Session, fields: list[str]) -> None:
+        # 59, version, type: what the client's later market data requests get (as TWS without
+        # subscriptions, delayed data is the price of DELAYED_BY ago, on the delayed tick types)
+        data_type = int(fields[2])
+        if not 1 <= data_type <= 4:
+            raise ValueError(f"market data type must be 1..4, got {data_type}")
+        session.market_data_type = data_type
 
     def _read_quote(self, symbol: str, now: datetime) -> tuple[Quote, int]:
         """The exchange's quote and the volume traded since midnight (UTC) of the market day."""
@@ -422,15 +474,19 @@ class GatewaySimulator:
             session.error(req_id, 321, f"Error validating request:-'bP' : cause - {exc}")
             return
         pacing_key = (info.conid, request.end, request.duration, request.bar_size, request.what_to_show)
-        paced_out = self.pacing and not self.pacing.allows(info.conid, pacing_key, time.monotonic())
+        bar_seconds = tws_bar_seconds(request.bar_size)
+        paced_out = self.pacing and not self.pacing.allows(info.conid, pacing_key, bar_seconds, time.monotonic())
         if self.faults.take_pacing_violation() or paced_out:
             session.error(req_id, msg.ERR_PACING_VIOLATION, PACING_VIOLATION)
             return
         try:
-            bars = await self._call(self.exchange.bars, info.symbol, period, bar, end=end)
+            bars = await self._call(self.exchange.bars, self._exchange_symbol(info), period, bar, end=end)
         except ValueError as exc:
             session.error(req_id, msg.ERR_PACING_VIOLATION, f"Historical Market Data Service error message:{exc}")
             return
+        finally:
+            if self.pacing:
+                self.pacing.finished()
         if span:
             bars = [b for b in bars if datetime.fromisoformat(b["t"]) >= end - span]
         start = datetime.fromisoformat(bars[0]["t"]) if bars else end
@@ -451,6 +507,9 @@ class GatewaySimulator:
     async def _place_order(self, session: Session, fields: list[str]) -> None:
         request = msg.PlaceOrderRequest.from_fields(fields)
         key = (session.client_id, request.order_id)
+        if key in self.orders and request.transmit:
+            await self._modify(session, self.orders[key], request)
+            return
         if key in self.orders or key in self._untransmitted:
             session.error(request.order_id, msg.ERR_DUPLICATE_ORDER_ID, "Duplicate order id")
             return
@@ -471,6 +530,33 @@ class GatewaySimulator:
             if held_key[0] == session.client_id and held.parent_id == request.parent_id
         ]
         await self._submit(session, parent, [*siblings, request])
+
+    async def _modify(self, session: Session, record: OrderRecord, request: msg.PlaceOrderRequest) -> None:
+        """placeOrder with the id of a placed order: TWS changes that order's quantity and limit price."""
+        if record.is_done or request.order_type != record.order_type or request.action != record.action:
+            session.error(
+                request.order_id,
+                msg.ERR_CANNOT_MODIFY,
+                f"Unable to modify this order as it is {record.status}, or its side or type would change.",
+            )
+            return
+        limit_price = request.limit_price if record.order_type == "LMT" else None
+        try:
+            state = await self._call(
+                self.exchange.modify_order,
+                record.broker_order_id,
+                quantity=request.quantity,
+                limit_price=limit_price,
+                now=self.clock.now(),
+            )
+        except BrokerError as exc:
+            session.error(request.order_id, msg.ERR_CANNOT_MODIFY, f"Unable to modify this order: {exc.message}")
+            return
+        record.quantity = request.quantity
+        record.limit_price = limit_price
+        self._report(record, state)
+        session.send(msg.open_order(record))
+        session.send(msg.order_status(record))
 
     @staticmethod
     def _reject(session: Session, requests: list[msg.PlaceOrderRequest], reason: str) -> None:
@@ -496,7 +582,7 @@ class GatewaySimulator:
             return
         order_request = OrderRequest(
             conid=info.conid,
-            symbol=info.symbol,
+            symbol=self._exchange_symbol(info),
             side=entry.action,
             quantity=entry.quantity,
             order_type=entry.order_type,
@@ -525,7 +611,10 @@ class GatewaySimulator:
         states = [state]
         if exits:
             states += await self._call(self._read_order_states, [r.broker_order_id for r in records[1:]], None)
-        filled = [self._report(record, leg_state) for record, leg_state in zip(records, states, strict=True)]
+        silent = self.faults.take_silenced_order()
+        filled = [
+            self._report(record, leg_state, silent=silent) for record, leg_state in zip(records, states, strict=True)
+        ]
         if any(filled):
             await self._push_account_updates()
 
@@ -581,14 +670,14 @@ class GatewaySimulator:
         if record.status == "Cancelled":
             session.error(order_id, msg.ERR_ORDER_CANCELLED, "Order Canceled - reason:")
 
-    def _report(self, record: OrderRecord, state: OrderState) -> bool:
-        """Send the owning client what changed about an order; True when it filled further."""
+    def _report(self, record: OrderRecord, state: OrderState, *, silent: bool = False) -> bool:
+        """Send the owning client what changed about an order (nothing when `silent`); True when it filled further."""
         first_report = record.status == "PendingSubmit"
         new_fills = record.new_fills(state)
         changed = record.apply(state)
         if record.is_done and record.completed_at is None:
             record.completed_at = self.clock.now()
-        session = self.sessions.get(record.client_id)
+        session = None if silent else self.sessions.get(record.client_id)
         executions = [record.record_fill(fill) for fill in new_fills]
         self.executions.extend(executions)
         if session is None:
@@ -654,7 +743,7 @@ class GatewaySimulator:
     def _read_account(self, now: datetime) -> AccountSnapshot:
         summary = self.exchange.account_summary(now=now)
         holdings = [
-            Holding(self.exchange.qualify(position.symbol), position, self.exchange.price(position.symbol, now))
+            Holding(self._contract_for(position.symbol), position, self.exchange.price(position.symbol, now))
             for position in self.exchange.positions(now=now)
         ]
         return AccountSnapshot(summary, holdings)

@@ -13,7 +13,9 @@ import yaml
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-SETTING_READ = re.compile(r'(?:env_bool|env_int|env_float|env_list|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]*)"')
+SETTING_READ = re.compile(
+    r'(?:env_bool|env_int|env_float|env_list|env_choice|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]*)"'
+)
 
 
 def settings_read_from_environment() -> set[str]:

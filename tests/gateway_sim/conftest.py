@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from django.db import connections
 from ib_insync import IB, Stock
 
@@ -11,6 +12,7 @@ from broker.adapters import reset_adapter
 from broker.gateway_sim import GatewaySimulator, MarketClock
 from broker.models import SimulatedAccount
 from broker.simulation import SimulatedExchange
+from tests.workers import WebProcess, database_url
 
 # A Wednesday afternoon: the simulated market trades on weekdays, so tests replay a fixed
 # weekday at 600x (ten market minutes per second) whatever day they run on.
@@ -127,3 +129,39 @@ def decoded_cleanly(caplog):
     undecoded = [r.getMessage() for r in caplog.records if r.name == "ib_insync.Decoder"]
     unmatched = [r.getMessage() for r in caplog.records if "No order found" in r.getMessage()]
     assert not undecoded + unmatched
+
+
+def process_env(gateway) -> dict:
+    """The environment of a web or worker OS process of this test: IBKR mode against its simulator.
+
+    BROKER_LOCK_SECONDS is short so that a killed worker's submit lock expires within the test.
+    """
+    return {
+        "DATABASE_URL": database_url(),
+        "BROKER_ADAPTER": "ibkr",
+        "IBKR_HOST": "127.0.0.1",
+        "IBKR_PORT": str(gateway.port),
+        "IBKR_TIMEOUT": "5",
+        "TRADING_MODE": "paper",
+        "BROKER_LOCK_SECONDS": "3",
+    }
+
+
+@pytest.fixture
+def web(gateway):
+    """daphne in IBKR mode, pointed at this test's simulator (the test must commit what it shows)."""
+    process = WebProcess(env=process_env(gateway)).start()
+    try:
+        yield process.wait_ready()
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def trader(alice):
+    """alice's HTTP session with the web process, by API token."""
+    from rest_framework.authtoken.models import Token
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {Token.objects.create(user=alice).key}"
+    return session

@@ -35,13 +35,46 @@ def test_it_answers_a_pacing_violation_with_error_162_when_told(gateway, ib):
     assert len(request_daily_bars(ib)) > 15
 
 
-def test_it_enforces_ibkr_pacing_on_identical_requests_when_asked(gateway, ib):
+def test_enforced_pacing_lets_identical_daily_requests_through(gateway, ib):
     gateway.pacing = PacingMonitor()
     errors = record_errors(ib)
 
-    assert request_daily_bars(ib)
-    assert request_daily_bars(ib) == []
-    assert [code for _, code in errors] == [162]
+    assert all(request_daily_bars(ib) for _ in range(8))  # 8 identical requests, one contract, within 2 s
+    assert errors == []
+
+
+def test_enforced_pacing_refuses_small_bars_beyond_the_hard_limits():
+    monitor = PacingMonitor()
+    thirty_seconds = (1, "", "1800 S", "30 secs", "TRADES")
+    assert monitor.allows(1, thirty_seconds, 30, now=100.0)
+    monitor.finished()
+    assert not monitor.allows(1, thirty_seconds, 30, now=110.0)  # identical within 15 s
+    assert monitor.allows(1, thirty_seconds, 30, now=115.5)
+    monitor.finished()
+    others = [(1, "", f"{n} D", "5 secs", "TRADES") for n in range(1, 7)]  # with the one at 115.5: 7 in 2 s
+    assert [monitor.allows(1, key, 5, now=116.0) for key in others] == [True] * 5 + [False]
+
+
+def test_enforced_pacing_caps_requests_in_flight_at_50_for_every_bar_size():
+    monitor = PacingMonitor()
+    daily = [(n, "", "1 Y", "1 day", "TRADES") for n in range(51)]
+    assert [monitor.allows(n, key, 86400, now=100.0) for n, key in enumerate(daily)] == [True] * 50 + [False]
+    monitor.finished()
+    assert monitor.allows(50, daily[50], 86400, now=100.0)
+
+
+def test_enforced_pacing_answers_more_than_50_messages_a_second_with_error_100(gateway, connect):
+    gateway.pacing = PacingMonitor()
+    ib = connect(7)
+    ib.client.MaxRequests = 0  # ib_insync's own throttle off: this client floods the gateway
+    errors = record_errors(ib)
+
+    for _ in range(80):
+        ib.client.reqCurrentTime()
+    wait_until(ib, lambda: any(code == 100 for _, code in errors))
+
+    refused = sum(code == 100 for _, code in errors)
+    assert 30 <= refused < 80  # at least those beyond 50 in the second (the connection's own requests count too)
 
 
 def test_it_rejects_the_next_order_with_error_201_when_told(gateway, ib, slow_stock):

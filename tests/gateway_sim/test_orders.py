@@ -101,19 +101,40 @@ def test_a_bracket_arms_its_exits_after_the_entry_fills_and_one_cancels_the_othe
     wait_until(ib, lambda: ib.positions() == [])  # the position closes, and ib_insync drops it
 
 
-def test_modifying_an_order_is_refused_as_a_duplicate_order_id(gateway, ib, slow_stock):
-    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 100, RESTING_LIMIT, orderRef="not-modifiable"))
+def test_placing_an_order_again_with_its_id_modifies_it(gateway, ib, slow_stock):
+    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 100, RESTING_LIMIT, orderRef="modified"))
     wait_until(ib, lambda: trade.orderStatus.status == "Submitted")
 
     trade.order.lmtPrice = RESTING_LIMIT - 1
+    trade.order.totalQuantity = 120
     ib.placeOrder(slow_stock, trade.order)
-    wait_until(ib, lambda: any(entry.errorCode == 103 for entry in trade.log))
+    wait_until(ib, lambda: trade.log[-1].message != "Modify")  # ib_insync logs the answer after its "Modify"
 
     resting = on_own_connection(
         lambda: list(
-            SimulatedOrder.objects.filter(
-                account__account_id=gateway.account_id, order_ref="not-modifiable"
-            ).values_list("limit_price", "status", "active")
+            SimulatedOrder.objects.filter(account__account_id=gateway.account_id, order_ref="modified").values_list(
+                "quantity", "limit_price", "status"
+            )
         )
     )
-    assert resting == [(Decimal("50.00"), "submitted", True)]
+    assert resting == [(Decimal("120"), Decimal("49.00"), "submitted")]
+    assert trade.orderStatus.remaining == 120 and not any(entry.errorCode for entry in trade.log)
+
+
+def test_a_filled_order_cannot_be_modified(gateway, ib, slow_stock):
+    trade = ib.placeOrder(slow_stock, LimitOrder("BUY", 5, MARKETABLE_LIMIT, orderRef="filled-then-modified"))
+    wait_until(ib, trade.isDone)
+
+    errors = []
+    ib.errorEvent += lambda req_id, code, message, contract: errors.append((req_id, code))
+    ib.client.placeOrder(trade.order.orderId, slow_stock, LimitOrder("BUY", 9, MARKETABLE_LIMIT, orderRef="x"))
+    wait_until(ib, lambda: (trade.order.orderId, 104) in errors)
+
+    filled = on_own_connection(
+        lambda: list(
+            SimulatedOrder.objects.filter(
+                account__account_id=gateway.account_id, order_ref="filled-then-modified"
+            ).values_list("quantity", "status")
+        )
+    )
+    assert filled == [(Decimal("5"), "filled")]

@@ -6,7 +6,7 @@ import pytest
 
 from broker.adapters.base import BrokerUnavailable
 from broker.adapters.simulated import SimulatedAdapter
-from broker.models import Order, RiskLimits
+from broker.models import Order, RiskLimits, SimulatedOrder
 from broker.orders import order_submit
 from tests.portfolio.conftest import let_market_trade, new_order
 
@@ -184,3 +184,46 @@ def test_a_repeated_idempotency_key_returns_the_first_order_instead_of_placing_a
 
     assert again["id"] == first["id"] and Order.objects.count() == 1
     assert bobs.status_code == 409
+
+
+def test_the_owner_changes_a_working_orders_quantity_and_price(alice_api, alices_order):
+    response = alice_api.patch(f"/api/orders/{alices_order.pk}/", {"quantity": 7, "price": "0.02"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (Decimal(body["quantity"]), Decimal(body["price"]), body["status"]) == (7, Decimal("0.02"), "submitted")
+    at_exchange = SimulatedOrder.objects.get(pk=int(alices_order.broker_order_id))
+    assert (at_exchange.quantity, at_exchange.limit_price) == (7, Decimal("0.02"))
+    assert body["broker_order_id"] == alices_order.broker_order_id  # the same order, not a new one
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({}, "quantity"), ({"quantity": "2.5"}, "quantity"), ({"quantity": 0}, "quantity"), ({"price": "-1"}, "price")],
+)
+def test_bad_changes_get_field_errors_and_change_nothing(alice_api, alices_order, change, field):
+    response = alice_api.patch(f"/api/orders/{alices_order.pk}/", change, format="json")
+
+    assert response.status_code == 400 and field in response.json()
+    at_exchange = SimulatedOrder.objects.get(pk=int(alices_order.broker_order_id))
+    assert (at_exchange.quantity, at_exchange.limit_price) == (alices_order.quantity, alices_order.limit_price)
+
+
+def test_a_market_order_takes_no_new_price(alice_api, alice, adapter, sim_aapl):
+    order = Order.objects.create(
+        owner=alice, instrument=sim_aapl, side="BUY", quantity=1, order_type="MKT", idempotency_key="k-mkt",
+        status="submitted", broker_order_id="1",
+    )  # fmt: skip
+
+    response = alice_api.patch(f"/api/orders/{order.pk}/", {"price": "10"}, format="json")
+
+    assert response.status_code == 400 and "no limit price" in response.json()["price"][0]
+
+
+def test_changing_a_filled_order_is_a_409_and_another_traders_a_404(alice_api, bob_api, alice, sim_aapl):
+    filled = Order.objects.create(
+        owner=alice, instrument=sim_aapl, side="BUY", quantity=1, idempotency_key="k-filled", status="filled"
+    )
+
+    assert alice_api.patch(f"/api/orders/{filled.pk}/", {"quantity": 2}, format="json").status_code == 409
+    assert bob_api.patch(f"/api/orders/{filled.pk}/", {"quantity": 2}, format="json").status_code == 404
