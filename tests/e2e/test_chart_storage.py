@@ -18,8 +18,18 @@ def test_an_execution_s_chart_loads_from_s3_through_the_app(s3_storage, logged_i
     page.goto(f"/executions/{execution.pk}/")
     page.click("[data-tab='results']")
     image = page.locator(f"[data-chart='{chart.pk}'] img")
-    image.scroll_into_view_if_needed()
-    image.evaluate("img => img.decode()")  # resolves once the PNG has loaded and decoded, rejects if it cannot
+    # The live page may redraw its results while the test looks, so the image is found afresh for
+    # each step; decode() resolves once the PNG has loaded and decoded, and rejects if it cannot.
+    page.wait_for_function(
+        """selector => {
+            const img = document.querySelector(selector);
+            if (!img) return false;
+            img.scrollIntoView();
+            return img.complete && img.naturalWidth > 0;
+        }""",
+        arg=f"[data-chart='{chart.pk}'] img",
+    )
+    image.evaluate("img => img.decode()")
 
     assert image.evaluate("img => img.naturalWidth") == chart.width
     assert image.get_attribute("src") == chart.image_url()
