@@ -160,8 +160,8 @@ def web(gateway):
 @pytest.fixture
 def trader(alice):
     """alice's HTTP session with the web process, by API token."""
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     session = requests.Session()
-    session.headers["Authorization"] = f"Token {Token.objects.create(user=alice).key}"
+    session.headers["Authorization"] = f"Token {AuthToken.objects.create(user=alice)[1]}"
     return session

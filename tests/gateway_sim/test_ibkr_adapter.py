@@ -85,16 +85,13 @@ def test_the_adapter_follows_a_limit_order_filling_in_parts(gateway, adapter):
     placed = adapter.place_order(buy("SLOW", 300, "64.00", "idem-large"))
     assert placed.status in ("submitted", "partially_filled")
 
-    seen = set()
-
     def filled():
         state = adapter.order_status(placed.broker_order_id)
-        seen.add(state.status)
         return state if state.status == "filled" else None
 
     final = eventually(filled)
 
-    assert "partially_filled" in seen
+    # The parts are the fills: a poll may or may not land while the order is partly filled.
     assert final.filled_quantity == 300
     assert len(final.fills) >= 2 and sum(f.quantity for f in final.fills) == 300
     assert final.avg_fill_price <= Decimal("64.00")

@@ -61,8 +61,12 @@ def test_positions_and_account_values_follow_fills(gateway, ib, slow_stock):
     exchange_account = on_own_connection(
         lambda: SimulatedExchange(account_id=gateway.account_id).account_summary(now=gateway.clock.now())
     )
-    values = {v.tag: v.value for v in ib.accountValues() if v.currency == "USD" and not v.modelCode}
-    assert Decimal(values["TotalCashValue"]) == exchange_account.cash
+    def usd_values():
+        return {v.tag: v.value for v in ib.accountValues() if v.currency == "USD" and not v.modelCode}
+
+    # Account values stream in on their own too, and may trail the last fill by a moment.
+    wait_until(ib, lambda: Decimal(usd_values().get("TotalCashValue", "0")) == exchange_account.cash)
+    values = usd_values()
     assert Decimal(values["TotalCashValue"]) < Decimal("100000") - Decimal(300 * 62)
     summary = {v.tag: v.value for v in ib.accountSummary()}
     assert summary["AccountType"] == "INDIVIDUAL"
