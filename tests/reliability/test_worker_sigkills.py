@@ -39,7 +39,7 @@ def symbols_for(number: int) -> list[str]:
     return [f"K{number:02d}{letter}" for letter in "ABCDEFGH"[:SYMBOLS_PER_EXECUTION]]
 
 
-# The batch waits up to its own bound below (180 s + 3 s an execution); the run-wide 300 s would cut it short on a loaded machine.
+# The batch waits up to its own bound (180 s + 3 s an execution); the run-wide 300 s cuts it short under load.
 @pytest.mark.timeout(900)
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
