@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers
 
 from execution.engine import run_execution
 from execution.models import WorkflowExecution
@@ -33,7 +34,9 @@ def test_it_publishes_status_and_step_events_to_the_execution_and_monitor_groups
     execution = WorkflowExecution.objects.create(
         owner=alice, workflow=workflow, version=version, symbols=["AAPL"], params={"symbol_delay": 0}
     )
-    layer = get_channel_layer()
+    # The listening side has a layer of its own, as a websocket consumer in the web process has:
+    # no other code of this process shares its channels.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     execution_channel = async_to_sync(layer.new_channel)()
     monitor_channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(f"execution-{execution.pk}", execution_channel)
