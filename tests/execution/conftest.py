@@ -9,7 +9,9 @@ import time
 
 import pytest
 
+from execution.engine import run_execution
 from execution.models import WorkflowExecution
+from execution.services import execution_create
 from workflows.services import strategy_create, workflow_create
 from workflows.templates import BUILTIN_TEMPLATES
 
@@ -42,6 +44,24 @@ def workflow_from_template(owner, template_type: str):
     return make_workflow(
         owner, template["steps"], parameters=template["parameters"], name=template["name"], workflow_type=template_type
     )
+
+
+def run_custom_code(owner, code: str):
+    """A one-symbol run of a workflow whose first step is a trader's custom_code, before the usual analysis."""
+    workflow = make_workflow(
+        owner,
+        [
+            {"id": "mine", "type": "custom_code", "name": "Mine", "config": {"code": code}},
+            {"id": "fetch_daily", "type": "fetch_data", "name": "Daily", "config": {"label": "daily", "period": "1y",
+                                                                                      "bar": "1d", "indicators": []}},
+            {"id": "chart_daily", "type": "generate_chart", "name": "Chart", "config": {"label": "daily",
+                                                                                         "source": "daily"}},
+            {"id": "analyze", "type": "ai_analyze", "name": "Analyze", "config": {"label": "daily", "input": "daily"}},
+        ],
+    )  # fmt: skip
+    execution = execution_create(owner=owner, strategy=make_strategy(owner, workflow, symbols=["AAPL"]))
+    run_execution(execution.pk)
+    return execution
 
 
 def make_strategy(owner, workflow, symbols=("AAPL", "MSFT"), params=None, name="Test strategy"):

@@ -2,11 +2,9 @@
 
 import pytest
 
-from execution.engine import run_execution
 from execution.models import StepRun
-from execution.services import execution_create
 from execution.steps.agent_team import _run_agent_code
-from tests.execution.conftest import make_strategy, make_workflow
+from tests.execution.conftest import run_custom_code
 
 
 @pytest.fixture
@@ -16,20 +14,7 @@ def no_bubblewrap(settings, tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_custom_code_step_fails_at_once_naming_the_missing_package(alice, no_bubblewrap):
-    workflow = make_workflow(
-        alice,
-        [
-            {"id": "mine", "type": "custom_code", "name": "Mine", "config": {"code": "result = 1"}},
-            {"id": "fetch_daily", "type": "fetch_data", "name": "Daily", "config": {"label": "daily", "period": "1y",
-                                                                                      "bar": "1d", "indicators": []}},
-            {"id": "chart_daily", "type": "generate_chart", "name": "Chart", "config": {"label": "daily",
-                                                                                         "source": "daily"}},
-            {"id": "analyze", "type": "ai_analyze", "name": "Analyze", "config": {"label": "daily", "input": "daily"}},
-        ],
-    )  # fmt: skip
-    execution = execution_create(owner=alice, strategy=make_strategy(alice, workflow, symbols=["AAPL"]))
-
-    run_execution(execution.pk)
+    execution = run_custom_code(alice, "result = 1")
 
     [run] = StepRun.objects.filter(execution=execution, step_id="mine")  # one attempt: retrying cannot help
     assert run.status == "failed"

@@ -7,31 +7,16 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from execution.engine import run_execution
 from execution.models import StepRun, WorkflowExecution
 from execution.retries import short_error
-from execution.services import execution_create
-from tests.execution.conftest import make_strategy, make_workflow
+from tests.execution.conftest import run_custom_code
 
 FAILING_CODE = "def signal(closes):\n    return closes['missing']\n\nresult = signal({})"
 
 
 @pytest.fixture
 def failed_execution(alice):
-    workflow = make_workflow(
-        alice,
-        [
-            {"id": "mine", "type": "custom_code", "name": "Mine", "config": {"code": FAILING_CODE}},
-            {"id": "fetch_daily", "type": "fetch_data", "name": "Daily", "config": {"label": "daily", "period": "1y",
-                                                                                      "bar": "1d", "indicators": []}},
-            {"id": "chart_daily", "type": "generate_chart", "name": "Chart", "config": {"label": "daily",
-                                                                                         "source": "daily"}},
-            {"id": "analyze", "type": "ai_analyze", "name": "Analyze", "config": {"label": "daily", "input": "daily"}},
-        ],
-    )  # fmt: skip
-    execution = execution_create(owner=alice, strategy=make_strategy(alice, workflow, symbols=["AAPL"]))
-    run_execution(execution.pk)
-    return execution
+    return run_custom_code(alice, FAILING_CODE)
 
 
 def _server_paths() -> list[str]:
