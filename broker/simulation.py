@@ -515,12 +515,7 @@ class SimulatedExchange:
     def cancel_order(self, broker_order_id: str, now: datetime | None = None) -> OrderState:
         self.process_market(now)
         with transaction.atomic():
-            self._locked_account()
-            order = self._get_order(broker_order_id)
-            if not order.is_working():
-                raise PermanentBrokerError(
-                    f"Order {broker_order_id} cannot be cancelled: it is {order.status}", code=161
-                )
+            order = self._locked_working_order(broker_order_id, "cancelled", code=161)
             self._cancel(order, "Cancelled by request")
             for child in order.children.filter(status__in=[Order.Status.SUBMITTED, Order.Status.PARTIALLY_FILLED]):
                 self._cancel(child, "Parent cancelled")
@@ -537,12 +532,7 @@ class SimulatedExchange:
         """Change a working order's quantity (above what has filled) and/or limit price (LMT orders only)."""
         self.process_market(now)
         with transaction.atomic():
-            self._locked_account()
-            order = self._get_order(broker_order_id)
-            if not order.is_working():
-                raise PermanentBrokerError(
-                    f"Order {broker_order_id} cannot be modified: it is {order.status}", code=104
-                )
+            order = self._locked_working_order(broker_order_id, "modified", code=104)
             if quantity is not None:
                 if quantity <= order.filled_quantity:
                     raise PermanentBrokerError(
@@ -563,6 +553,14 @@ class SimulatedExchange:
         order.status = Order.Status.CANCELLED
         order.message = message
         order.save(update_fields=["status", "message", "updated_at"])
+
+    def _locked_working_order(self, broker_order_id: str, change: str, *, code: int) -> SimulatedOrder:
+        """The order, still working, with the account locked for the change (inside a transaction)."""
+        self._locked_account()
+        order = self._get_order(broker_order_id)
+        if not order.is_working():
+            raise PermanentBrokerError(f"Order {broker_order_id} cannot be {change}: it is {order.status}", code=code)
+        return order
 
     def _get_order(self, broker_order_id: str) -> SimulatedOrder:
         try:
