@@ -25,6 +25,7 @@ from django.db import connections
 from django.utils.module_loading import import_string
 
 from broker.adapters import get_adapter
+from broker.contract_value import exposure, instrument_unit_value
 from broker.indicators import indicator_summary
 from broker.instruments import qualify_symbol
 from broker.marketdata import get_bars
@@ -49,6 +50,7 @@ class TradingDesk:
     open_positions: int
     risk_config: RiskConfig
     summaries: dict = field(default_factory=dict)  # timeframe label -> indicator summary
+    unit_value: Decimal = Decimal("1")  # a price move of 1 of one contract, in the account's currency
     execution_id: int | None = None
     code_runner: CodeRunner | None = None
     code_inputs: dict = field(default_factory=dict)
@@ -63,17 +65,21 @@ def trading_desk(
     execution_id: int | None = None,
     code_runner: CodeRunner | None = None,
     code_inputs: dict | None = None,
+    instrument=None,
 ) -> TradingDesk:
-    """A desk with the account as the broker reports it now and risk limits capped by the staff's caps."""
+    """A desk with the account as the broker reports it now and risk limits capped by the staff's caps.
+
+    `instrument` (the symbol's Instrument) prices its contract through its multiplier and currency.
+    """
     adapter = get_adapter()
     account = adapter.account_summary()
     positions = [position for position in adapter.positions() if position.quantity]
-    exposure = sum((abs(position.quantity * position.average_cost) for position in positions), Decimal("0"))
     return TradingDesk(
         symbol=symbol,
         equity=account.equity,
-        exposure=exposure,
+        exposure=exposure(positions, account),
         open_positions=len(positions),
+        unit_value=instrument_unit_value(instrument, account) if instrument is not None else Decimal("1"),
         risk_config=(risk_config or RiskConfig()).capped_by(RiskLimits.current()),
         summaries=summaries,
         execution_id=execution_id,
@@ -117,8 +123,11 @@ def risk_calculator(desk: TradingDesk, side: str, entry_price: float, target_pri
         exposure=desk.exposure,
         open_positions=desk.open_positions,
         config=desk.risk_config,
+        unit_value=desk.unit_value,
     )
-    profit_potential = verdict.quantity * abs(target - price) if verdict.r_coefficient is not None else None
+    profit_potential = None
+    if verdict.r_coefficient is not None:
+        profit_potential = verdict.quantity * abs(target - price) * desk.unit_value
     return as_json({
         "symbol": desk.symbol,
         "side": side,
@@ -140,12 +149,14 @@ def position_sizer(desk: TradingDesk, entry_price: float, stop_loss: float) -> s
     stop = _positive(stop_loss, "stop_loss")
     if price == stop:
         raise ValueError("stop_loss must differ from entry_price")
-    quantity = position_size(equity=desk.equity, price=price, stop=stop, config=desk.risk_config)
+    quantity = position_size(
+        equity=desk.equity, price=price, stop=stop, config=desk.risk_config, unit_value=desk.unit_value
+    )
     return as_json({
         "symbol": desk.symbol,
         "quantity": quantity,
-        "risk_amount": _money(quantity * abs(price - stop)),
-        "position_value": _money(quantity * price),
+        "risk_amount": _money(quantity * abs(price - stop) * desk.unit_value),
+        "position_value": _money(quantity * price * desk.unit_value),
         "equity": _money(desk.equity),
         "risk_per_trade": desk.risk_config.risk_per_trade,
         "max_position_pct": desk.risk_config.max_position_pct,

@@ -8,6 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from broker.contract_value import contract_multiplier
+
 PRICE = {"max_digits": 20, "decimal_places": 6}
 MONEY = {"max_digits": 20, "decimal_places": 4}
 QUANTITY = {"max_digits": 20, "decimal_places": 4}
@@ -37,6 +39,11 @@ class Instrument(models.Model):
 
     def __str__(self):
         return f"{self.symbol} ({self.conid})"
+
+    @property
+    def price_multiplier(self) -> Decimal:
+        """What one contract gains per point of price: IBKR's multiplier (50 for an E-mini), 1 for stocks and FX."""
+        return contract_multiplier(self.multiplier)
 
 
 class MarketData(models.Model):

@@ -28,6 +28,7 @@ from broker.adapters.base import (
     OrderState,
     PermanentBrokerError,
 )
+from broker.contract_value import instrument_unit_value
 from broker.coordination import LockTimeout, named_lock
 from broker.models import Instrument, Order, Position, RiskLimits
 from broker.portfolio import apply_fill
@@ -125,7 +126,10 @@ def check_position_cap(order: Order, account: AccountSummary, price: Decimal) ->
         return
     limits = RiskLimits.current()
     cap = account.equity * limits.max_position_pct
-    value = abs(after) * price
+    try:
+        value = abs(after) * price * instrument_unit_value(order.instrument, account)
+    except ValueError as exc:  # no exchange rate for its currency, a malformed multiplier
+        raise OrderRefused(str(exc), http_status=400) from exc
     if value > cap:
         share = f"{value / account.equity * 100:.1f}% of " if account.equity > 0 else ""
         raise OrderRefused(

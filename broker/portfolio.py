@@ -1,10 +1,13 @@
 """Fills → positions and round-trip trades; marks, broker sync and the portfolio's numbers.
 
-Accounting is average cost. A position keeps its exact signed cost basis (negative when short);
-a fill that reduces it releases the basis pro rata and realizes the difference. A Trade is one
-round trip from flat to flat: adds raise its quantity and average entry, partial exits add to
-its realized P&L and average exit, and it closes when the position is flat again. A fill that
-crosses zero closes one trade and opens the opposite one with the rest. Commissions are charged
+Accounting is average cost, in the instrument's currency. Quantities are contracts and prices
+are per point, so every money amount of a future is its price difference times its multiplier
+(Instrument.price_multiplier); a cost basis stays quantity × price. A position keeps its exact
+signed cost basis (negative when short); a fill that reduces it releases the basis pro rata and
+realizes the difference. A Trade is one round trip from flat to flat: adds raise its quantity and
+average entry, partial exits add to its realized P&L and average exit, and it closes when the
+position is flat again. A fill that crosses zero closes one trade and opens the opposite one with
+the rest. Commissions are charged
 to the trade's realized P&L when paid, so at any moment
 
     sum(realized P&L) + sum(unrealized P&L) == change of cash + market value of the positions.
@@ -140,7 +143,7 @@ def apply_fill(order: Order, fill) -> Fill | None:
         )
         if effect.closed_quantity:
             trade = trade or _trade_from_position(position, fill.time)
-            _book_exit(trade, effect, fill, closing_commission)
+            _book_exit(trade, effect, fill, closing_commission, order.instrument.price_multiplier)
             if effect.closed_quantity == abs(position.quantity):
                 trade.exit_at = fill.time
             trade.save()
@@ -198,14 +201,14 @@ def _book_entry(trade: Trade, quantity: Decimal, price: Decimal, commission: Dec
     trade.realized_pnl = (trade.realized_pnl or ZERO) - commission
 
 
-def _book_exit(trade: Trade, effect: FillEffect, fill, commission: Decimal) -> None:
+def _book_exit(trade: Trade, effect: FillEffect, fill, commission: Decimal, multiplier: Decimal) -> None:
     closed_before = trade.closed_quantity
     trade.closed_quantity = closed_before + effect.closed_quantity
     trade.exit_price = _average(
         (trade.exit_price or ZERO) * closed_before + fill.price * effect.closed_quantity, trade.closed_quantity
     )
     trade.commission += commission
-    trade.realized_pnl = (trade.realized_pnl or ZERO) + effect.realized - commission
+    trade.realized_pnl = (trade.realized_pnl or ZERO) + effect.realized * multiplier - commission
 
 
 def _update_position(position: Position, effect: FillEffect, order: Order, *, opened_from_flat: bool) -> None:
@@ -219,10 +222,14 @@ def _update_position(position: Position, effect: FillEffect, order: Order, *, op
         position.stop_price = _decision_stop(order)
         position.strategy = order.strategy
     if position.current_price is not None:
-        position.unrealized_pnl = unrealized_pnl(position.quantity, position.cost_basis, position.current_price)
+        position.unrealized_pnl = _unrealized(position, position.current_price)
     else:
         position.unrealized_pnl = ZERO
     position.save()
+
+
+def _unrealized(position: Position, price: Decimal) -> Decimal:
+    return unrealized_pnl(position.quantity, position.cost_basis, price) * position.instrument.price_multiplier
 
 
 def _decision_stop(order: Order) -> Decimal | None:
@@ -253,7 +260,7 @@ def mark_to_market(owner, prices: Mapping[int, Decimal], data_types: Mapping[int
         if price is not None:
             position.current_price = price
             position.market_data_type = data_types.get(position.instrument.conid, "")
-            position.unrealized_pnl = unrealized_pnl(position.quantity, position.cost_basis, price)
+            position.unrealized_pnl = _unrealized(position, price)
             position.save(update_fields=["current_price", "market_data_type", "unrealized_pnl", "updated_at"])
         total += position.unrealized_pnl
     return total
@@ -420,9 +427,9 @@ def portfolio_summary(owner, *, account=None, now: datetime | None = None) -> di
 
 
 def _market_value(position: Position) -> Decimal:
-    """Signed market value at the last mark (average cost when never marked)."""
+    """Signed market value at the last mark (average cost when never marked), in the instrument's currency."""
     price = position.current_price if position.current_price is not None else position.average_cost
-    return (position.quantity * price).quantize(MONEY_PLACES)
+    return (position.quantity * price * position.instrument.price_multiplier).quantize(MONEY_PLACES)
 
 
 def _distance_to_stop_pct(position: Position, price: Decimal) -> Decimal | None:
@@ -439,6 +446,7 @@ def position_rows(owner, *, equity: Decimal | None) -> list[dict]:
     rows = []
     positions = _owned(Position.objects.select_related("instrument"), owner)
     for position in positions.filter(~Q(quantity=0) | Q(needs_review=True)):
+        instrument = position.instrument
         price = position.current_price if position.current_price is not None else position.average_cost
         market_value = _market_value(position)
         concentration = _pct(abs(market_value), equity)
@@ -456,7 +464,7 @@ def position_rows(owner, *, equity: Decimal | None) -> list[dict]:
                 "market_data_type": position.market_data_type,
                 "market_value": market_value,
                 "unrealized_pnl": position.unrealized_pnl,
-                "pct_gain": _pct(position.unrealized_pnl, abs(position.cost_basis)),
+                "pct_gain": _pct(position.unrealized_pnl, abs(position.cost_basis) * instrument.price_multiplier),
                 "stop_price": position.stop_price,
                 "distance_to_stop_pct": _distance_to_stop_pct(position, price),
                 "stop_breached": _stop_breached(position, price),

@@ -23,6 +23,7 @@ RATIO = Decimal("0.0001")
 CENT = Decimal("0.01")
 SUB_DOLLAR_TICK = Decimal("0.0001")  # prices below $1 trade in hundredths of a cent
 BASIS_POINT = Decimal("0.0001")
+ONE = Decimal("1")
 
 
 def price_text(value: Decimal) -> str:
@@ -153,13 +154,17 @@ def atr_stop(side: str, price: Decimal, atr: Decimal) -> Decimal:
     return price - offset if side == "buy" else price + offset
 
 
-def position_size(*, equity: Decimal, price: Decimal, stop: Decimal, config: RiskConfig) -> int:
-    """floor(equity × risk_per_trade / |price − stop|), at least 1, at most floor(equity × max_position_pct / price).
+def position_size(
+    *, equity: Decimal, price: Decimal, stop: Decimal, config: RiskConfig, unit_value: Decimal = ONE
+) -> int:
+    """floor(equity × risk_per_trade / (|price − stop| × unit_value)), at least 1, at most
+    floor(equity × max_position_pct / (price × unit_value)).
 
-    0 only when even one share would exceed the position cap.
+    `unit_value` is what a move of 1 in the price of one contract is worth in the account's currency
+    (broker.contract_value: multiplier × exchange rate). 0 only when even one contract would exceed the cap.
     """
-    cap = int((equity * config.max_position_pct / price).to_integral_value(ROUND_FLOOR))
-    by_risk = int((equity * config.risk_per_trade / abs(price - stop)).to_integral_value(ROUND_FLOOR))
+    cap = int((equity * config.max_position_pct / (price * unit_value)).to_integral_value(ROUND_FLOOR))
+    by_risk = int((equity * config.risk_per_trade / (abs(price - stop) * unit_value)).to_integral_value(ROUND_FLOOR))
     return min(max(by_risk, 1), cap)
 
 
@@ -176,14 +181,17 @@ def evaluate_trade(
     config: RiskConfig,
     kill_switch: bool = False,
     model_price=None,
+    unit_value: Decimal = ONE,
 ) -> RiskVerdict:
     """Approve or reject one proposed trade, with every reason and the size it may have.
 
     `price` is the market reference; every number is computed from it. `model_price`, the price
     the model wrote, is only compared with it: beyond config.max_price_deviation the trade is
     rejected naming both. `exposure` is the market value already held (absolute); the new order
-    adds quantity × price. Rejected when the exposure after the order would exceed max_exposure_pct of equity, or
-    when the new position would take the count of open positions past max_open_positions.
+    adds quantity × price × unit_value (the account-currency worth of a price move of 1 per contract:
+    multiplier × exchange rate, see broker.contract_value), all in the account's currency. Rejected
+    when the exposure after the order would exceed max_exposure_pct of equity, or when the new
+    position would take the count of open positions past max_open_positions.
     """
     side = (side or "").lower()
     if side not in ("buy", "sell", "hold"):
@@ -221,7 +229,7 @@ def evaluate_trade(
         reasons.append(f"R coefficient {r_value} is below the minimum {config.min_r_coefficient}")
     if margin < config.min_profit_margin:
         reasons.append(f"Profit margin {margin:.2%} is below the minimum {config.min_profit_margin:.2%}")
-    quantity = position_size(equity=equity, price=price, stop=stop, config=config)
+    quantity = position_size(equity=equity, price=price, stop=stop, config=config, unit_value=unit_value)
     if quantity < 1:
         reasons.append(
             f"One share at {price_text(price)} exceeds the position cap of {config.max_position_pct:.0%} of equity"
@@ -234,6 +242,7 @@ def evaluate_trade(
         open_positions=open_positions,
         config=config,
         sized=True,
+        unit_value=unit_value,
     )
     reasons += caps.reasons
     warnings += caps.warnings
@@ -246,7 +255,7 @@ def evaluate_trade(
         profit_margin=margin,
         stop=stop,
         quantity=quantity,
-        risk_amount=(quantity * abs(price - stop)).quantize(CENT, ROUND_HALF_UP),
+        risk_amount=(quantity * abs(price - stop) * unit_value).quantize(CENT, ROUND_HALF_UP),
         exposure_after_pct=exposure_after,
     )
 
@@ -267,15 +276,17 @@ def check_caps(
     open_positions: int,
     config: RiskConfig,
     sized: bool = False,
+    unit_value: Decimal = ONE,
 ) -> CapCheck:
     """The caps every order passes, sized by the risk rules (`sized`, already within the position cap) or fixed.
 
     The position stays within max_position_pct of equity, the exposure after the order within
     max_exposure_pct, and the new position may not take the open positions past max_open_positions.
+    Values are quantity × price × unit_value, in the account's currency.
     """
     quantity = Decimal(quantity)
     reasons, warnings = [], []
-    value = quantity * price
+    value = quantity * price * unit_value
     if not sized and value > equity * config.max_position_pct:
         reasons.append(
             f"{quantity.normalize():f} shares at {price_text(price)} are worth {value:.2f}, "

@@ -244,6 +244,7 @@ class ReplayInputs(LiveInputs):
             equity=Decimal(recorded["equity"]),
             exposure=Decimal(recorded["exposure"]),
             open_positions=int(recorded["open_positions"]),
+            unit_value=Decimal(recorded.get("unit_value", "1")),
         )
 
     def model_client(self, ctx, model: str | None):

@@ -125,10 +125,14 @@ class OrderState:
 
 @dataclass(frozen=True)
 class BrokerPosition:
+    """`average_cost` is per unit of price: IBKR's avgCost of a future includes the multiplier, the adapter divides."""
+
     conid: int
     symbol: str
     quantity: Decimal
     average_cost: Decimal
+    currency: str = "USD"
+    multiplier: str = ""  # "" means 1
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,15 @@ class AccountSummary:
     cash: Decimal
     paper: bool
     currency: str = "USD"
+    # What one unit of each currency the account holds or trades is worth in `currency`, as the broker
+    # reports it (IBKR's ExchangeRate account values); the account's own currency is 1 without an entry.
+    exchange_rates: dict[str, Decimal] = field(default_factory=dict)
+
+    def rate_to_account(self, currency: str) -> Decimal | None:
+        """The broker's rate from `currency` into the account's currency; None when the broker gave none."""
+        if not currency or currency == self.currency:
+            return Decimal("1")
+        return self.exchange_rates.get(currency)
 
 
 class BrokerError(Exception):

@@ -59,6 +59,7 @@ from broker.adapters.base import (
     Quote,
     TransientBrokerError,
 )
+from broker.contract_value import contract_multiplier
 from broker.coordination import redis_client, redis_key
 from broker.models import Order
 from broker.pacing import HistoricalPacer, MessageRate, tws_bar_seconds
@@ -335,18 +336,26 @@ def merge_orders_by_ref(order_ref: str, trades: Iterable[Trade], fills: Iterable
     return list(found.values())
 
 
-def account_numbers(values: Iterable, account: str) -> tuple[Decimal | None, Decimal | None, str]:
-    """(NetLiquidation, TotalCashValue, currency) from ib_insync AccountValues, in the base currency."""
+def account_numbers(values: Iterable, account: str) -> tuple[Decimal | None, Decimal | None, str, dict[str, Decimal]]:
+    """(NetLiquidation, TotalCashValue, currency, exchange rates) from ib_insync AccountValues, in the base currency.
+
+    The rates are IBKR's `ExchangeRate` values: what one unit of each currency is worth in the base one.
+    """
     mine = [v for v in values if not account or v.account == account]
     equity, currency = None, "USD"
     for value in mine:
         if value.tag == "NetLiquidation":
             equity, currency = _decimal(float(value.value)), value.currency or currency
     cash = None
+    rates: dict[str, Decimal] = {}
     for value in mine:
         if value.tag == "TotalCashValue" and value.currency in (currency, "BASE"):
             cash = _decimal(float(value.value))
-    return equity, cash, currency
+        elif value.tag == "ExchangeRate" and value.currency not in ("", "BASE", currency):
+            rate = _decimal(float(value.value))
+            if rate > 0:
+                rates[value.currency] = rate
+    return equity, cash, currency, rates
 
 
 def is_paper_account(account: str) -> bool:
@@ -807,7 +816,9 @@ class IBKRAdapter(BrokerAdapter):
                 conid=p.contract.conId,
                 symbol=p.contract.symbol,
                 quantity=_decimal(p.position),
-                average_cost=_decimal(p.avgCost),
+                average_cost=_decimal(p.avgCost) / contract_multiplier(p.contract.multiplier),
+                currency=p.contract.currency or "USD",
+                multiplier=p.contract.multiplier or "",
             )
             for p in positions
             if p.position
@@ -820,11 +831,16 @@ class IBKRAdapter(BrokerAdapter):
                 values = await ib.accountSummaryAsync(self.account)
             return values
 
-        equity, cash, currency = account_numbers(self._call(work), self.account)
+        equity, cash, currency, rates = account_numbers(self._call(work), self.account)
         if equity is None or cash is None:
             raise TransientBrokerError(f"IBKR sent no NetLiquidation/TotalCashValue for account {self.account!r}")
         return AccountSummary(
-            account_id=self.account, equity=equity, cash=cash, paper=is_paper_account(self.account), currency=currency
+            account_id=self.account,
+            equity=equity,
+            cash=cash,
+            paper=is_paper_account(self.account),
+            currency=currency,
+            exchange_rates=rates,
         )
 
 

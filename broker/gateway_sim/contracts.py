@@ -10,6 +10,7 @@ market clock's date: the last one that expired and the next three.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from broker.adapters.base import ContractInfo
 from broker.simulation import conid_for
@@ -25,6 +26,7 @@ ABROAD = (
     ("CSPX", "LSEETF", "USD", "iShares Core S&P 500 UCITS ETF"),
 )
 FX_PAIRS = (("EUR", "USD"), ("GBP", "USD"), ("USD", "JPY"))
+RATE_PLACES = Decimal("0.00000001")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,21 @@ def listings(now: datetime) -> list[Listing]:
         )  # fmt: skip
         found.append(Listing(info, key, expires=expiry))
     return found
+
+
+def exchange_rates(price_of, base: str = "USD") -> dict[str, Decimal]:
+    """What one unit of each currency the listings trade in is worth in `base`, from the FX pairs' prices.
+
+    `price_of(key)` is the simulated exchange's price of a pair ("EUR.USD"); as IBKR's ExchangeRate values.
+    """
+    rates = {}
+    for pair_base, pair_quote in FX_PAIRS:
+        price = price_of(f"{pair_base}.{pair_quote}")
+        if pair_quote == base:
+            rates[pair_base] = price
+        elif pair_base == base:
+            rates[pair_quote] = (1 / price).quantize(RATE_PLACES)
+    return rates
 
 
 def matches(listing: Listing, requested: RequestedContract) -> bool:

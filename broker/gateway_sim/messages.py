@@ -568,7 +568,13 @@ def commission_report(execution: ExecutionRecord) -> list:
     return [59, 1, execution.fill.exec_id, price_field(execution.fill.commission), "USD", "", "", ""]
 
 
+def _per_contract(contract: ContractInfo, price: Decimal) -> Decimal:
+    """A price per contract as TWS reports a future's avgCost and market value: times the multiplier."""
+    return price * Decimal(contract.multiplier) if contract.multiplier else price
+
+
 def position(account_id: str, contract: ContractInfo, quantity: Decimal, average_cost: Decimal) -> list:
+    average_cost = _per_contract(contract, average_cost)
     return [61, 3, account_id, *_contract_fields(contract), quantity, price_field(average_cost)]
 
 
@@ -583,7 +589,8 @@ def update_account_value(key: str, value: str, currency: str, account_id: str) -
 def update_portfolio(
     account_id: str, contract: ContractInfo, quantity: Decimal, market_price: Decimal, average_cost: Decimal
 ) -> list:
-    market_value = quantity * market_price
+    market_value = quantity * _per_contract(contract, market_price)
+    average_cost = _per_contract(contract, average_cost)
     unrealized = market_value - quantity * average_cost
     return [
         7,

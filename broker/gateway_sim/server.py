@@ -37,7 +37,7 @@ from broker.simulation import SimulatedExchange, minute_bars
 
 from . import messages as msg
 from .clock import MarketClock
-from .contracts import find_listings, listed_symbols, listings
+from .contracts import exchange_rates, find_listings, listed_symbols, listings
 from .faults import Faults
 from .history import HistoryRequestError, PacingMonitor, bar_date, parse_end_time, simulated_bar_size, simulated_period
 from .records import ExecutionRecord, OrderRecord
@@ -69,6 +69,7 @@ class Holding:
 class AccountSnapshot:
     summary: AccountSummary
     holdings: list[Holding]
+    exchange_rates: dict[str, Decimal]
 
     def values(self) -> list[tuple[str, str, str]]:
         """(tag, value, currency) rows as reqAccountUpdates and reqAccountSummary report them."""
@@ -84,7 +85,9 @@ class AccountSnapshot:
             "GrossPositionValue": gross,
         }
         rows = [("AccountType", "INDIVIDUAL", ""), ("AccountCode", summary.account_id, "")]
-        return rows + [(tag, msg.price_field(value) or "0", summary.currency) for tag, value in money.items()]
+        rows += [(tag, msg.price_field(value) or "0", summary.currency) for tag, value in money.items()]
+        rates = {"BASE": Decimal("1"), **self.exchange_rates}
+        return rows + [("ExchangeRate", msg.price_field(rate), currency) for currency, rate in rates.items()]
 
 
 class Session:
@@ -746,7 +749,8 @@ class GatewaySimulator:
             Holding(self._contract_for(position.symbol), position, self.exchange.price(position.symbol, now))
             for position in self.exchange.positions(now=now)
         ]
-        return AccountSnapshot(summary, holdings)
+        rates = exchange_rates(lambda key: self.exchange.price(key, now), base=summary.currency)
+        return AccountSnapshot(summary, holdings, rates)
 
     async def _account_snapshot(self) -> AccountSnapshot:
         snapshot = await self._call(self._read_account, self.clock.now())

@@ -134,6 +134,7 @@ def agent_team(config: dict, ctx: SymbolContext) -> dict:
         risk_config=_risk_config(ctx),
         execution_id=ctx.execution.pk,
         code_runner=_run_agent_code if settings.code_execution else None,
+        instrument=ctx.get_instrument(),
     )
     try:
         outcome = run_team(

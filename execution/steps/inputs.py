@@ -14,6 +14,7 @@ import pandas as pd
 from agents.clients import ModelClient
 from broker.adapters import get_adapter
 from broker.charts import render_chart
+from broker.contract_value import exposure, instrument_unit_value
 from broker.marketdata import MarketReference, get_bars, market_reference
 from broker.models import Chart, RiskLimits
 from broker.risk import RiskConfig
@@ -21,11 +22,13 @@ from broker.risk import RiskConfig
 
 @dataclass(frozen=True)
 class AccountState:
-    """What the risk check needs of the account: equity, open exposure and the number of open positions."""
+    """What the risk check needs of the account: equity, open exposure and the number of open positions,
+    in the account's currency, and what a price move of 1 of the symbol's contract is worth in it."""
 
     equity: Decimal
     exposure: Decimal
     open_positions: int
+    unit_value: Decimal = Decimal("1")
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,16 @@ class LiveInputs:
         return step_config.capped_by(limits), limits.kill_switch
 
     def account(self, ctx) -> AccountState:
+        """Raises contract_value.ExchangeRateUnknown when a currency involved has no rate from the broker."""
         adapter = get_adapter()
         summary = adapter.account_summary()
         positions = [position for position in adapter.positions() if position.quantity]
-        exposure = sum((abs(position.quantity * position.average_cost) for position in positions), Decimal("0"))
-        return AccountState(equity=summary.equity, exposure=exposure, open_positions=len(positions))
+        return AccountState(
+            equity=summary.equity,
+            exposure=exposure(positions, summary),
+            open_positions=len(positions),
+            unit_value=instrument_unit_value(ctx.get_instrument(), summary),
+        )
 
     def model_client(self, ctx, model: str | None) -> ModelClient | None:
         """None: agents.calls picks the configured client for `model`."""

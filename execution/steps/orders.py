@@ -88,6 +88,7 @@ def _check_fixed_quantity(ctx: SymbolContext, quantity: Decimal, price: Decimal,
         exposure=account.exposure,
         open_positions=account.open_positions,
         config=config,
+        unit_value=account.unit_value,
     )
     return "; ".join(caps.reasons)
 

@@ -66,7 +66,10 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
     except ValueError as exc:
         raise PermanentStepError(f"validate_risk: {exc}") from exc
     risk_config, kill_switch = ctx.inputs.risk_limits(ctx, step_config)
-    account = ctx.inputs.account(ctx)
+    try:
+        account = ctx.inputs.account(ctx)
+    except ValueError as exc:  # no exchange rate for the contract's currency, a malformed multiplier
+        raise PermanentStepError(f"validate_risk: {exc}") from exc
     summary = ctx.primary_fetch()["summary"] if ctx.fetches else {}
     reference = decision_reference(ctx, decision)
     verdict = evaluate_trade(
@@ -81,6 +84,7 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
         open_positions=account.open_positions,
         config=risk_config,
         kill_switch=kill_switch,
+        unit_value=account.unit_value,
     )
     risk = {
         **verdict.as_dict(),
@@ -89,6 +93,7 @@ def validate_risk(config: dict, ctx: SymbolContext) -> dict:
         "equity": str(account.equity),
         "exposure": str(account.exposure),
         "open_positions": account.open_positions,
+        "unit_value": str(account.unit_value),
         "config": {name: str(getattr(risk_config, name)) for name in RISK_SETTINGS},
         "kill_switch": kill_switch,
     }

@@ -191,14 +191,23 @@ def test_a_market_order_without_fills_has_no_average():
     assert state.broker_order_id == "c0-o0"
 
 
-def test_account_values_give_equity_and_cash():
+def test_account_values_give_equity_cash_and_the_brokers_exchange_rates():
     values = [
         AccountValue("DU1", "NetLiquidation", "101234.56", "USD", ""),
         AccountValue("DU1", "TotalCashValue", "5000", "EUR", ""),
         AccountValue("DU1", "TotalCashValue", "45000.10", "BASE", ""),
+        AccountValue("DU1", "ExchangeRate", "1.00", "BASE", ""),
+        AccountValue("DU1", "ExchangeRate", "1.0852", "EUR", ""),
+        AccountValue("DU1", "ExchangeRate", "0.00671", "JPY", ""),
         AccountValue("DU2", "NetLiquidation", "1", "USD", ""),
+        AccountValue("DU2", "ExchangeRate", "1.30", "GBP", ""),
     ]
-    assert account_numbers(values, "DU1") == (Decimal("101234.56"), Decimal("45000.10"), "USD")
+    assert account_numbers(values, "DU1") == (
+        Decimal("101234.56"),
+        Decimal("45000.10"),
+        "USD",
+        {"EUR": Decimal("1.0852"), "JPY": Decimal("0.00671")},
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ import pytest
 
 from broker.adapters import get_adapter
 from broker.adapters.base import AmbiguousContract, ContractSpec, PermanentBrokerError
+from broker.contract_value import exposure, instrument_unit_value
 from broker.instruments import qualify_contract
-from broker.models import Instrument, Order
+from broker.models import Instrument, Order, RiskLimits
 from broker.orders import order_place_manual, order_refresh
 from tests.workers import wait_until
 
@@ -124,3 +125,45 @@ def wait_until_filled(order: Order) -> Order:
         interval=0.2,
         message=f"order {order.pk} filled",
     )
+
+
+def test_the_broker_reports_the_exchange_rates_risk_converts_with(ibkr_broker):
+    rates = get_adapter().account_summary().exchange_rates
+
+    assert set(rates) == {"EUR", "GBP", "JPY"}
+    assert all(rate > 0 for rate in rates.values())
+    london = qualify_contract(ContractSpec("VWRL", exchange="LSEETF"))
+    assert instrument_unit_value(london, get_adapter().account_summary()) == rates["GBP"]
+
+
+def test_a_future_is_held_at_its_price_per_point_and_counts_fifty_times_in_exposure(ibkr_broker, alice):
+    adapter = get_adapter()
+    future = qualify_contract(ContractSpec("ES", sec_type="FUT", exchange="CME", expiry=LIVE_FUTURE))
+
+    filled = wait_until_filled(place(alice, future, quantity=1))
+
+    [held] = [p for p in adapter.positions() if p.conid == future.conid]
+    # TWS reports a future's avgCost per contract (price × 50); the adapter gives the price per point.
+    assert held.average_cost == filled.avg_fill_price
+    assert (held.multiplier, held.currency) == ("50", "USD")
+    assert exposure([held], adapter.account_summary()) == 50 * filled.avg_fill_price
+
+
+def test_a_manual_future_order_worth_more_than_the_cap_in_contract_value_is_refused(ibkr_broker, alice_api):
+    adapter = get_adapter()
+    future = qualify_contract(ContractSpec("ES", sec_type="FUT", exchange="CME", expiry=LIVE_FUTURE))
+    price = adapter.quote(future.conid, future.symbol).last
+    cap = adapter.account_summary().equity * RiskLimits.current().max_position_pct
+    quantity = int(cap / (price * 50)) + 1
+    assert quantity * price < cap  # as shares it would pass the cap
+
+    response = alice_api.post(
+        "/api/orders/",
+        {"symbol": "ES", "sec_type": "FUT", "expiry": LIVE_FUTURE, "side": "BUY", "quantity": quantity,
+         "price": str(price)},
+        format="json",
+    )  # fmt: skip
+
+    assert response.status_code == 400, response.json()
+    assert "above the cap" in str(response.json())
+    assert not ibkr_broker.orders

@@ -2,8 +2,8 @@
 
 from decimal import Decimal as D
 
-from broker.models import Fill, Position, Trade
-from broker.portfolio import apply_fill, book_fill, mark_to_market, realized_pnl
+from broker.models import Fill, Instrument, Position, Trade
+from broker.portfolio import apply_fill, book_fill, mark_to_market, position_rows, realized_pnl
 from tests.portfolio.conftest import make_fill, make_order
 
 
@@ -96,3 +96,23 @@ def test_a_partial_close_realizes_on_the_released_share_of_the_cost_basis():
     closing = book_fill(effect.quantity, effect.cost_basis, D(-2), D("40.00"))
     assert effect.realized + closing.realized == D("20.00")  # 3*40 - 100: rounding never leaks
     assert (closing.quantity, closing.cost_basis) == (0, 0)
+
+
+def test_a_future_gains_its_multiplier_per_point(alice):
+    """An E-mini (multiplier 50): BUY 2 @ 5000, mark at 5004, SELL 2 @ 5010, commission 2.25 a fill.
+
+    Unrealized at the mark: 2 × 4 × 50 = 400.00. Realized: 2 × 10 × 50 - 4.50 = 995.50.
+    """
+    future = Instrument.objects.create(symbol="ES", conid=551601561, sec_type="FUT", exchange="CME", multiplier="50")
+
+    apply_fill(make_order(alice, future, "BUY", 2), make_fill(2, "5000", "2.25", minutes=0))
+    unrealized = mark_to_market(alice, {future.conid: D("5004")})
+    position = Position.objects.get(owner=alice, instrument=future)
+    assert (position.average_cost, position.unrealized_pnl, unrealized) == (D(5000), D(400), D(400))
+    [row] = position_rows(alice, equity=D("1000000"))
+    assert (row["market_value"], row["pct_gain"]) == (D("500400"), D("0.08"))
+
+    apply_fill(make_order(alice, future, "SELL", 2), make_fill(2, "5010", "2.25", minutes=1))
+    trade = Trade.objects.get(owner=alice, instrument=future)
+    assert trade.is_closed() and trade.realized_pnl == D("995.50")
+    assert realized_pnl(alice) == D("995.50")
