@@ -60,7 +60,7 @@ class RetryBudget:
             delay = error.retry_after + random.uniform(0, base)
         else:
             delay = random.uniform(0, min(settings.LLM_RETRY_MAX_DELAY_SECONDS, base * 2**self.retries))
-        if now - self.first_failure + delay > settings.LLM_RETRY_BUDGET_SECONDS:
+        if now - self.first_failure + delay >= settings.LLM_RETRY_BUDGET_SECONDS:
             return None
         self.retries += 1
         return delay
