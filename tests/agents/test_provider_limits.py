@@ -168,9 +168,12 @@ class WaitSeen(logging.Handler):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_call_that_would_exceed_the_tokens_per_minute_waits_for_the_window(llm_server, settings):
+@pytest.mark.parametrize("shared_through", ["redis", "this process"])
+def test_the_call_that_would_exceed_the_tokens_per_minute_waits_for_the_window(llm_server, settings, shared_through):
     settings.LLM_PROVIDER_NAME = f"tpm-{uuid.uuid4().hex[:8]}"
     settings.LLM_TOKENS_PER_MINUTE = 2000
+    if shared_through == "this process":
+        settings.REDIS_URL = ""
     waits = WaitSeen()
     logging.getLogger("agents.limits").addHandler(waits)
     try:
@@ -196,6 +199,34 @@ def single_tpm_call():
         call_model(prompt="Two.", max_tokens=600, step_id="tpm")
     finally:
         connections.close_all()
+
+
+@pytest.mark.parametrize("shared_through", ["redis", "this process"])
+def test_the_call_beyond_the_requests_per_minute_waits_for_the_window(settings, shared_through):
+    if shared_through == "this process":
+        settings.REDIS_URL = ""
+    provider, limits = f"rpm-{uuid.uuid4().hex[:8]}", ProviderLimits(requests_per_minute=2)
+    waits = WaitSeen()
+    logging.getLogger("agents.limits").addHandler(waits)
+    sent = []
+    try:
+        with clock_at(datetime(2026, 4, 15, 15, 0, tzinfo=UTC)) as clock:
+            for index in range(2):
+                with provider_capacity(provider, limits, tokens=10):
+                    sent.append(index)
+            third = threading.Thread(target=take_and_give_back, args=(provider, limits))
+            third.start()
+            assert waits.seen.wait(timeout=30)
+            clock.shift(61)
+            third.join(timeout=30)
+    finally:
+        logging.getLogger("agents.limits").removeHandler(waits)
+    assert sent == [0, 1] and not third.is_alive()
+
+
+def take_and_give_back(provider, limits):
+    with provider_capacity(provider, limits, tokens=10):
+        pass
 
 
 def test_a_call_that_waits_too_long_for_room_fails_with_the_reason(settings):
