@@ -65,8 +65,20 @@ class AgentTemplateAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
 
 
+def limit_field(name: str) -> forms.IntegerField:
+    """A limit as staff type it: empty, or a whole number of at least 1 (the model field's form says 0)."""
+    field = ModelProvider._meta.get_field(name)
+    return forms.IntegerField(
+        required=False, min_value=1, label=field.verbose_name.capitalize(), help_text=field.help_text
+    )
+
+
 class ModelProviderForm(forms.ModelForm):
     """The key is write-only: typed in, stored encrypted, never shown again (not even masked)."""
+
+    max_in_flight = limit_field("max_in_flight")
+    requests_per_minute = limit_field("requests_per_minute")
+    tokens_per_minute = limit_field("tokens_per_minute")
 
     api_key = forms.CharField(
         required=False,
@@ -77,7 +89,15 @@ class ModelProviderForm(forms.ModelForm):
 
     class Meta:
         model = ModelProvider
-        fields = ["name", "base_url", "api_key_env", "allowed_models"]
+        fields = [
+            "name",
+            "base_url",
+            "api_key_env",
+            "allowed_models",
+            "max_in_flight",
+            "requests_per_minute",
+            "tokens_per_minute",
+        ]
 
     def clean_name(self):
         name = self.cleaned_data["name"]
@@ -110,7 +130,7 @@ class ModelPriceInline(admin.TabularInline):
 @admin.register(ModelProvider)
 class ModelProviderAdmin(admin.ModelAdmin):
     form = ModelProviderForm
-    list_display = ("name", "base_url", "key", "allowed_models", "updated_at")
+    list_display = ("name", "base_url", "key", "allowed_models", "limits", "updated_at")
     search_fields = ("name", "base_url")
     readonly_fields = ("key",)
     inlines = [ModelPriceInline]
@@ -121,6 +141,15 @@ class ModelProviderAdmin(admin.ModelAdmin):
         if obj.api_key_env:
             return f"from ${obj.api_key_env} ({'set' if stored_api_key(obj) else 'NOT SET'})"
         return "stored, encrypted" if obj.api_key_encrypted else "none"
+
+    @admin.display(description="limits")
+    def limits(self, obj):
+        parts = [
+            f"{obj.max_in_flight} in flight" if obj.max_in_flight else "",
+            f"{obj.requests_per_minute} requests/min" if obj.requests_per_minute else "",
+            f"{obj.tokens_per_minute} tokens/min" if obj.tokens_per_minute else "",
+        ]
+        return ", ".join(part for part in parts if part) or "none"
 
 
 @admin.register(ModelPrice)

@@ -38,7 +38,8 @@ from django.conf import settings
 from django.db import connections
 
 from agents.calls import call_model
-from agents.clients import TRANSIENT_STATUSES, Completion, ModelError, TransientModelError, estimate_tokens
+from agents.clients import Completion, ModelError, estimate_tokens, model_error
+from agents.limits import client_limits
 from agents.models import LLMCall
 from agents.offline_team import OfflineTeamMember
 from agents.providers import Provider, UnknownModel, resolve_model
@@ -73,17 +74,6 @@ def known_model_info(model: str) -> ModelInfo:
     return {**info, "function_calling": True}
 
 
-def model_error(exc: openai.OpenAIError, where: str) -> ModelError:
-    """Our error class for an OpenAI client error: transient for timeouts, 408/409/429 and 5xx."""
-    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-        return TransientModelError(f"{where}: {type(exc).__name__}: {exc}")
-    if isinstance(exc, openai.APIStatusError):
-        transient = exc.status_code in TRANSIENT_STATUSES or exc.status_code >= 500
-        error_class = TransientModelError if transient else ModelError
-        return error_class(f"{where}: HTTP {exc.status_code}: {exc.message}")
-    return ModelError(f"{where}: {type(exc).__name__}: {exc}")
-
-
 class OpenAIAgentBackend:
     """An OpenAI-compatible endpoint through autogen-ext's client (tools, images, usage).
 
@@ -94,6 +84,7 @@ class OpenAIAgentBackend:
         self.model = model
         self.provider = provider.name
         self.base_url = provider.base_url
+        self.limits = provider.limits
         self._api_key = provider.api_key
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -184,6 +175,7 @@ class AgentTurn:
         self.backend = backend
         self.model = backend.model
         self.provider = backend.provider
+        self.limits = client_limits(backend)
         self.messages = messages
         self.tools = tools
         self.result: CreateResult | None = None

@@ -1,8 +1,11 @@
-"""Every model call goes through `call_model`: budget check, retries with backoff, one LLMCall row per attempt."""
+"""Every model call goes through `call_model`: budget check, the provider's limits (agents.limits),
+retries with backoff, one LLMCall row per attempt."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +24,7 @@ from agents.clients import (
     get_model_client,
     messages_text,
 )
+from agents.limits import client_limits, pause_provider, provider_capacity
 from agents.models import BudgetLedger, LLMCall
 from agents.providers import UnknownModel, model_price, resolve_model
 
@@ -34,9 +38,32 @@ class BudgetExceeded(ModelError):
     """The strategy has spent its daily token or cost budget; no further model calls today."""
 
 
-def backoff_delays() -> list[float]:
-    """Seconds to wait before each retry: base, 2 x base, 4 x base ... (settings.TASK_MAX_RETRIES retries)."""
-    return [settings.LLM_RETRY_BASE_SECONDS * 2**retry for retry in range(settings.TASK_MAX_RETRIES)]
+@dataclass
+class RetryBudget:
+    """When to retry a transiently failed model call, for settings.LLM_RETRY_BUDGET_SECONDS from its first failure.
+
+    Retry n waits a random time up to base x 2^(n-1) seconds, capped at LLM_RETRY_MAX_DELAY_SECONDS
+    ("full jitter": callers refused together do not come back together), or, when the provider says
+    how long (Retry-After), that long plus up to one base of jitter.
+    """
+
+    first_failure: float | None = None
+    retries: int = 0
+
+    def next_delay(self, error: TransientModelError) -> float | None:
+        """Seconds to wait before the next attempt; None when that attempt would start beyond the budget."""
+        now = time.monotonic()
+        if self.first_failure is None:
+            self.first_failure = now
+        base = settings.LLM_RETRY_BASE_SECONDS
+        if error.retry_after is not None:
+            delay = error.retry_after + random.uniform(0, base)
+        else:
+            delay = random.uniform(0, min(settings.LLM_RETRY_MAX_DELAY_SECONDS, base * 2**self.retries))
+        if now - self.first_failure + delay >= settings.LLM_RETRY_BUDGET_SECONDS:
+            return None
+        self.retries += 1
+        return delay
 
 
 class UnpricedModel(BudgetExceeded):
@@ -88,11 +115,15 @@ def call_model(
     agent_name: str = "",
     client: ModelClient | None = None,
 ) -> LLMCall:
-    """One model answer, logged. Transient errors are retried after 1, 2, 4 ... s; every attempt is a row.
+    """One model answer, logged, every attempt a row.
 
+    Each attempt first waits for room within its provider's limits (agents.limits) and gives the
+    room back when answered. Transient errors (429, 5xx, timeouts) are retried as RetryBudget says;
+    while one waits to retry it holds no slot.
     Raises BudgetExceeded before calling when the execution's strategy has spent today's budget
     (UnpricedModel when it has a cost budget and the model no price), ModelError at once for
-    permanent errors, and TransientModelError after the last retry.
+    permanent errors, ProviderBusy when the provider had no room for LLM_LIMIT_WAIT_SECONDS, and
+    TransientModelError when the retry budget is spent.
     `provider` and `model` name the model (agents.providers.resolve_model); `client` replaces the
     configured client (a recording, or a test double).
     """
@@ -108,59 +139,74 @@ def call_model(
         "model": client.model,
         "prompt": prompt_record(messages, images),
     }
-    delays = backoff_delays()
+    limits = client_limits(client)
+    tokens = estimate_tokens(messages_text(messages)) + max_tokens
+    retries = RetryBudget()
     try:
-        for attempt in range(1, len(delays) + 2):
-            started = time.monotonic()
-            try:
-                completion = client.complete(
-                    messages, temperature=temperature, max_tokens=max_tokens, images=images, json_schema=json_schema
+        for attempt in itertools.count(1):
+            with provider_capacity(client.provider, limits, tokens=tokens, model=client.model) as capacity:
+                started = time.monotonic()
+                try:
+                    completion = client.complete(
+                        messages, temperature=temperature, max_tokens=max_tokens, images=images, json_schema=json_schema
+                    )
+                except ModelError as exc:
+                    failure = exc
+                else:
+                    failure = None
+                    capacity.used(completion.tokens_in + completion.tokens_out)
+            latency_ms = round((time.monotonic() - started) * 1000)
+            if failure is None:
+                cost = call_cost(
+                    completion.provider,
+                    completion.model,
+                    completion.tokens_in,
+                    completion.tokens_out,
+                    priced_as=client.model,
                 )
-            except ModelError as exc:
-                latency_ms = round((time.monotonic() - started) * 1000)
-                LLMCall.objects.create(
-                    **row, attempt=attempt, latency_ms=latency_ms, error=f"{type(exc).__name__}: {exc}"
+                if reservation is not None:
+                    reservation.settle(completion.tokens_in + completion.tokens_out, cost)
+                return LLMCall.objects.create(
+                    **{**row, "provider": completion.provider, "model": completion.model},
+                    response=completion.text,
+                    tokens_in=completion.tokens_in,
+                    tokens_out=completion.tokens_out,
+                    cost=cost,
+                    latency_ms=latency_ms,
+                    attempt=attempt,
                 )
-                if not isinstance(exc, TransientModelError):
-                    raise
-                if attempt > len(delays):
-                    raise TransientModelError(
-                        f"{client.model}: gave up after {attempt} attempts; last error: {exc}"
-                    ) from exc
-                logger.warning(
-                    "model call %s (execution %s, step %s, %s) attempt %d failed, retrying in %.1fs: %s",
-                    client.model,
-                    execution_id,
-                    step_id,
-                    symbol,
-                    attempt,
-                    delays[attempt - 1],
-                    exc,
-                )
-                time.sleep(delays[attempt - 1])
-                continue
-            cost = call_cost(
-                completion.provider,
-                completion.model,
-                completion.tokens_in,
-                completion.tokens_out,
-                priced_as=client.model,
+            LLMCall.objects.create(
+                **row, attempt=attempt, latency_ms=latency_ms, error=f"{type(failure).__name__}: {failure}"
             )
-            if reservation is not None:
-                reservation.settle(completion.tokens_in + completion.tokens_out, cost)
-            return LLMCall.objects.create(
-                **{**row, "provider": completion.provider, "model": completion.model},
-                response=completion.text,
-                tokens_in=completion.tokens_in,
-                tokens_out=completion.tokens_out,
-                cost=cost,
-                latency_ms=round((time.monotonic() - started) * 1000),
-                attempt=attempt,
+            if not isinstance(failure, TransientModelError):
+                raise failure
+            delay = retries.next_delay(failure)
+            if delay is None:
+                raise TransientModelError(
+                    f"{client.model}: gave up after {attempt} attempts (retry budget "
+                    f"LLM_RETRY_BUDGET_SECONDS={settings.LLM_RETRY_BUDGET_SECONDS:g} s); last error: {failure}",
+                    status=failure.status,
+                ) from failure
+            if failure.retry_after is not None:
+                pause_provider(client.provider, limits, failure.retry_after)
+            logger.warning(
+                "model call %s at provider %s (execution %s, step %s, %s) attempt %d failed (HTTP %s), "
+                "retrying in %.2fs%s: %s",
+                client.model,
+                client.provider,
+                execution_id,
+                step_id,
+                symbol,
+                attempt,
+                failure.status or "-",
+                delay,
+                f" (Retry-After {failure.retry_after:g} s)" if failure.retry_after is not None else "",
+                failure,
             )
+            time.sleep(delay)
     finally:
         if reservation is not None:
             reservation.release()
-    raise AssertionError("unreachable: the loop returns or raises")
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,19 @@
 """Model clients: one protocol, an OpenAI-compatible provider and the offline analyst.
 
 Everything above this module asks `get_model_client(model)` for a client and calls
-`client.complete(messages, ...)`; it never asks which provider answered. Retries, logging and
-budgets live in `agents.calls`, so the clients themselves make exactly one request per call.
+`client.complete(messages, ...)`; it never asks which provider answered. Retries, logging,
+budgets and the providers' limits live in `agents.calls`, so the clients themselves make exactly
+one request per call.
 """
 
 from __future__ import annotations
 
 import base64
 import math
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Protocol, runtime_checkable
 
 import openai
@@ -23,7 +27,16 @@ class ModelError(Exception):
 
 
 class TransientModelError(ModelError):
-    """A model call failed in a way that may pass on retry (rate limit, 5xx, timeout, connection)."""
+    """A model call failed in a way that may pass on retry (rate limit, 5xx, timeout, connection).
+
+    `status` is the HTTP status (None: no answer), `retry_after` the seconds the provider asked us
+    to wait (None: it did not say).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,41 @@ def response_format(json_schema: dict) -> dict:
 TRANSIENT_STATUSES = {408, 409, 429}
 
 
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The wait a provider asks for: `retry-after-ms`, or `Retry-After` in seconds or as an HTTP date.
+
+    None when it asks for none (or says something unreadable); never negative.
+    """
+    try:
+        if headers.get("retry-after-ms"):
+            return max(float(headers["retry-after-ms"]) / 1000, 0.0)
+        value = (headers.get("retry-after") or "").strip()
+        if not value:
+            return None
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            moment = parsedate_to_datetime(value).timestamp()
+            return max(moment - (time.time() if now is None else now), 0.0)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def model_error(exc: openai.OpenAIError, where: str) -> ModelError:
+    """Our error for an OpenAI client error: transient (with the provider's Retry-After) for timeouts,
+    connection errors, 408/409/429 and 5xx; permanent for the rest (400, 401, 403, 404, unreadable answers)."""
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
+        return TransientModelError(f"{where}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        message = f"{where}: HTTP {exc.status_code}: {exc.message}"
+        if exc.status_code in TRANSIENT_STATUSES or exc.status_code >= 500:
+            return TransientModelError(
+                message, status=exc.status_code, retry_after=retry_after_seconds(exc.response.headers)
+            )
+        return ModelError(message)
+    return ModelError(f"{where}: {type(exc).__name__}: {exc}")
+
+
 class OpenAICompatibleClient:
     """Chat completions on any OpenAI-compatible endpoint (OpenAI, Azure-style proxies, vLLM, Ollama...).
 
@@ -108,12 +156,13 @@ class OpenAICompatibleClient:
         self.model = model or settings.LLM_MODEL
         self.provider = provider.name
         self.base_url = provider.base_url
+        self.limits = provider.limits
         self._client = openai.OpenAI(
             # Local OpenAI-compatible servers often need no key, but the client insists on one.
             api_key=provider.api_key or "no-key-configured",
             base_url=self.base_url,
             timeout=timeout if timeout is not None else settings.LLM_TIMEOUT,
-            # agents.calls retries with its own backoff and logs every attempt.
+            # One retry policy: agents.calls retries, within the provider's limits, and logs every attempt.
             max_retries=0,
         )
 
@@ -136,16 +185,8 @@ class OpenAICompatibleClient:
             request["response_format"] = response_format(json_schema)
         try:
             response = self._client.chat.completions.create(**request)
-        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-            raise TransientModelError(f"{self.model} at provider {self.provider}: {type(exc).__name__}: {exc}") from exc
-        except openai.APIStatusError as exc:
-            error_class = (
-                TransientModelError if exc.status_code in TRANSIENT_STATUSES or exc.status_code >= 500 else ModelError
-            )
-            where = f"{self.model} at provider {self.provider}"
-            raise error_class(f"{where}: HTTP {exc.status_code}: {exc.message}") from exc
         except openai.OpenAIError as exc:
-            raise ModelError(f"{self.model} at provider {self.provider}: {type(exc).__name__}: {exc}") from exc
+            raise model_error(exc, f"{self.model} at provider {self.provider}") from exc
 
         if not response.choices:
             raise ModelError(f"{self.model} at provider {self.provider}: the response had no choices")

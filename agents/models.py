@@ -4,6 +4,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -145,6 +146,20 @@ class ModelProvider(models.Model):
     api_key_encrypted = models.TextField(blank=True, editable=False)
     allowed_models = models.JSONField(
         default=list, blank=True, help_text='Model names traders may pick, e.g. ["gpt-4o", "gpt-4o-mini"].'
+    )
+    # Kept by all workers together (agents.limits); set them a little under the provider's own limits.
+    max_in_flight = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Requests at once. Empty: no limit."
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: no limit."
+    )
+    tokens_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Prompt and answer tokens a minute (a call counts its max tokens until it is answered). "
+        "Empty: no limit.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -28,6 +28,21 @@ class UnknownModel(ValueError):
 
 
 @dataclass(frozen=True)
+class ProviderLimits:
+    """What one provider takes from all our processes together (agents.limits); None: no limit."""
+
+    max_in_flight: int | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+    def any(self) -> bool:
+        return bool(self.max_in_flight or self.requests_per_minute or self.tokens_per_minute)
+
+
+NO_LIMITS = ProviderLimits()
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     base_url: str
@@ -36,6 +51,7 @@ class Provider:
     offline: bool = False
     settings_prices: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # USD per 1M (in, out)
     row_id: int | None = None  # staff's ModelProvider row; None: the default provider from settings
+    limits: ProviderLimits = NO_LIMITS
 
     def allows(self, model: str) -> bool:
         return model in self.models
@@ -93,6 +109,11 @@ def default_provider() -> Provider:
         # Without a key the default provider is the offline analyst, so everything runs without network.
         offline=settings.LLM_PROVIDER == "offline",
         settings_prices=dict(settings.LLM_PRICES),
+        limits=ProviderLimits(
+            max_in_flight=settings.LLM_MAX_IN_FLIGHT or None,
+            requests_per_minute=settings.LLM_REQUESTS_PER_MINUTE or None,
+            tokens_per_minute=settings.LLM_TOKENS_PER_MINUTE or None,
+        ),
     )
 
 
@@ -113,6 +134,11 @@ def provider_from_row(row: ModelProvider) -> Provider:
         models=tuple(row.allowed_models or ()),
         api_key=stored_api_key(row),
         row_id=row.pk,
+        limits=ProviderLimits(
+            max_in_flight=row.max_in_flight,
+            requests_per_minute=row.requests_per_minute,
+            tokens_per_minute=row.tokens_per_minute,
+        ),
     )
 
 

@@ -40,6 +40,8 @@ os.environ.setdefault("TEST_DATABASE_NAME", f"test_tradingweb_{RUN_ID}")
 os.environ.setdefault("VAR_DIR", f"/tmp/tradingweb-test-{RUN_ID}")
 # A worker killed in a test is taken over after seconds, not production's minute (its workers inherit this).
 os.environ.setdefault("EXECUTION_LEASE_SECONDS", "10")
+# A model call that keeps failing is given up after seconds, not production's three minutes.
+os.environ.setdefault("LLM_RETRY_BUDGET_SECONDS", "5")
 # Processes the tests start share the tests' clock when one moves it (tests/clock.py).
 CLOCK_SITE = str(Path(__file__).resolve().parent / "clock_site")
 if CLOCK_SITE not in os.environ.get("PYTHONPATH", "").split(os.pathsep):

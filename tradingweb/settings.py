@@ -308,8 +308,19 @@ LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "https://api.openai.com/v1")
 LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
 LLM_MODEL = os.environ.get("LLM_MODEL", "gpt-4o")
 LLM_TIMEOUT = env_float("LLM_TIMEOUT", 60.0)
-# Model calls retry transient errors after base, 2 x base, 4 x base ... seconds.
+# A model call that fails transiently (429, 5xx, timeout, connection) is retried after a random
+# wait of up to base, 2 x base, 4 x base ... seconds (at most LLM_RETRY_MAX_DELAY_SECONDS), or after
+# the provider's Retry-After, for as long as LLM_RETRY_BUDGET_SECONDS from its first failure: a
+# provider refusing for a minute or two slows a run down but fails none.
 LLM_RETRY_BASE_SECONDS = env_float("LLM_RETRY_BASE_SECONDS", 1.0)
+LLM_RETRY_MAX_DELAY_SECONDS = env_float("LLM_RETRY_MAX_DELAY_SECONDS", 30.0)
+LLM_RETRY_BUDGET_SECONDS = env_float("LLM_RETRY_BUDGET_SECONDS", 180.0)
+# The default provider's limits, kept by all processes together through Redis (0: no limit); staff
+# set the same per provider in the admin. A call waits for capacity for at most LLM_LIMIT_WAIT_SECONDS.
+LLM_MAX_IN_FLIGHT = env_int("LLM_MAX_IN_FLIGHT", 0, minimum=0)
+LLM_REQUESTS_PER_MINUTE = env_int("LLM_REQUESTS_PER_MINUTE", 0, minimum=0)
+LLM_TOKENS_PER_MINUTE = env_int("LLM_TOKENS_PER_MINUTE", 0, minimum=0)
+LLM_LIMIT_WAIT_SECONDS = env_float("LLM_LIMIT_WAIT_SECONDS", 600.0)
 # The offline analyst answers whenever no API key is configured.
 LLM_PROVIDER = os.environ.get("LLM_PROVIDER") or ("openai" if LLM_API_KEY else "offline")
 OFFLINE_MODEL_NAME = "offline-analyst"

@@ -1,6 +1,7 @@
 import pytest
 
 from agents.clients import Completion, estimate_tokens, messages_text
+from tests.support.fake_openai import fake_openai_server
 
 # Indicator summaries as broker.indicators.indicator_summary reports them: one clearly rising
 # market, its mirror image, and a market going nowhere.
@@ -84,3 +85,17 @@ def fast_retries(settings):
 def offline(settings):
     settings.LLM_PROVIDER = "offline"
     return settings
+
+
+@pytest.fixture
+def llm_server(settings):
+    """The default provider is an OpenAI-compatible server on loopback; retries wait next to nothing."""
+    with fake_openai_server() as server:
+        settings.LLM_PROVIDER = "openai"
+        settings.LLM_BASE_URL = server.url
+        settings.LLM_API_KEY = "sk-test-key"
+        settings.LLM_MODEL = "gpt-4o"
+        settings.LLM_TIMEOUT = 5.0
+        settings.LLM_RETRY_BASE_SECONDS = 0
+        settings.TASK_MAX_RETRIES = 3
+        yield server

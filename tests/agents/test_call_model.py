@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from agents.calls import backoff_delays, call_model, decision_cost, execution_cost
+from agents.calls import RetryBudget, call_model, decision_cost, execution_cost
 from agents.clients import ModelError, TransientModelError
 from agents.models import LLMCall
 from tests.agents.conftest import ScriptedModel
@@ -61,11 +61,23 @@ def test_it_retries_a_transient_error_and_logs_every_attempt(fast_retries, db):
     assert rows[2].error == ""
 
 
-def test_it_gives_up_after_the_configured_retries(fast_retries, db):
-    model = ScriptedModel([TransientModelError("HTTP 500")] * 4)
-    with pytest.raises(TransientModelError, match="gave up after 4 attempts; last error: HTTP 500"):
+def test_it_gives_up_once_the_retry_budget_is_spent(fast_retries, db):
+    fast_retries.LLM_RETRY_BUDGET_SECONDS = 0.2
+    fast_retries.LLM_RETRY_BASE_SECONDS = 0.02
+    model = ScriptedModel([TransientModelError("HTTP 500", status=500)] * 1000)
+    with pytest.raises(TransientModelError, match=r"gave up after \d+ attempts .*; last error: HTTP 500"):
         call_model(prompt="Analyse.", step_id="analyze", client=model)
-    assert LLMCall.objects.filter(step_id="analyze").exclude(error="").count() == 4
+    attempts = 1000 - len(model.answers)
+    assert attempts > 1
+    assert LLMCall.objects.filter(step_id="analyze").exclude(error="").count() == attempts
+
+
+def test_it_gives_up_at_once_when_the_provider_asks_to_wait_beyond_the_budget(fast_retries, db):
+    fast_retries.LLM_RETRY_BUDGET_SECONDS = 10
+    model = ScriptedModel([TransientModelError("HTTP 429", status=429, retry_after=60), "never asked"])
+    with pytest.raises(TransientModelError, match="gave up after 1 attempts"):
+        call_model(prompt="Analyse.", step_id="analyze", client=model)
+    assert model.answers == ["never asked"]
 
 
 def test_it_does_not_retry_a_permanent_error(fast_retries, db):
@@ -76,10 +88,20 @@ def test_it_does_not_retry_a_permanent_error(fast_retries, db):
     assert model.answers == ["never asked"]
 
 
-def test_it_backs_off_one_two_four_seconds_by_default(settings):
-    settings.LLM_RETRY_BASE_SECONDS = 1.0
-    settings.TASK_MAX_RETRIES = 3
-    assert backoff_delays() == [1.0, 2.0, 4.0]
+def test_it_backs_off_with_full_jitter_doubling_up_to_the_cap(settings):
+    settings.LLM_RETRY_BASE_SECONDS, settings.LLM_RETRY_MAX_DELAY_SECONDS = 1.0, 5.0
+    settings.LLM_RETRY_BUDGET_SECONDS = 1000
+    for _ in range(50):
+        budget = RetryBudget()
+        delays = [budget.next_delay(TransientModelError("HTTP 503", status=503)) for _ in range(5)]
+        assert all(0 <= delay <= bound for delay, bound in zip(delays, [1, 2, 4, 5, 5], strict=True))
+
+
+def test_it_waits_at_least_what_the_provider_asks(settings):
+    settings.LLM_RETRY_BASE_SECONDS, settings.LLM_RETRY_BUDGET_SECONDS = 1.0, 1000
+    for _ in range(50):
+        delay = RetryBudget().next_delay(TransientModelError("HTTP 429", status=429, retry_after=7))
+        assert 7 <= delay <= 8
 
 
 def test_it_sums_the_cost_of_an_execution_and_of_a_decision(fast_retries, execution):

@@ -11,20 +11,6 @@ from agents.calls import call_model
 from agents.clients import ModelError, OpenAICompatibleClient, TransientModelError
 from agents.decisions import DECISION_SCHEMA
 from agents.models import LLMCall
-from tests.support.fake_openai import fake_openai_server
-
-
-@pytest.fixture
-def llm_server(settings):
-    with fake_openai_server() as server:
-        settings.LLM_PROVIDER = "openai"
-        settings.LLM_BASE_URL = server.url
-        settings.LLM_API_KEY = "sk-test-key"
-        settings.LLM_MODEL = "gpt-4o"
-        settings.LLM_TIMEOUT = 5.0
-        settings.LLM_RETRY_BASE_SECONDS = 0
-        settings.TASK_MAX_RETRIES = 3
-        yield server
 
 
 def test_it_sends_a_chat_completion_and_reads_usage(llm_server):

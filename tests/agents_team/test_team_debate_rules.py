@@ -57,7 +57,8 @@ def test_an_agent_whose_model_keeps_failing_is_left_out_and_the_rest_decide(offl
     left = [m for m in conversation if m.agent_name == "RiskManager"]
     assert [m.message_type for m in left] == ["error"] and "leaves the debate" in left[0].content
     failed_attempts = LLMCall.objects.filter(execution=execution, agent_name="RiskManager")
-    assert failed_attempts.count() == 3 and all(call.error for call in failed_attempts)
+    # Retried until the retry budget (LLM_RETRY_BUDGET_SECONDS, short in tests) was spent, then left out.
+    assert failed_attempts.count() > 1 and all(call.error for call in failed_attempts)
     assert conversation[-1].agent_name == "Executor" and conversation[-1].message_type == "decision"
     assert outcome.consensus and outcome.decision["decision"] in ("BUY", "SELL", "HOLD")
 

@@ -99,7 +99,7 @@ def test_staff_cannot_take_the_default_providers_name(staff):
 
 
 def test_a_failing_providers_error_names_the_provider_not_its_url(settings, lab):
-    settings.LLM_RETRY_BASE_SECONDS, settings.TASK_MAX_RETRIES, settings.LLM_TIMEOUT = 0, 0, 2.0
+    settings.LLM_RETRY_BASE_SECONDS, settings.LLM_RETRY_BUDGET_SECONDS, settings.LLM_TIMEOUT = 0, 0, 2.0
     ModelProvider.objects.filter(pk=lab.pk).update(base_url="http://127.0.0.1:9/v1")  # nobody listens there
 
     with pytest.raises(ModelError) as failure:

@@ -1,9 +1,11 @@
 """A fake OpenAI-compatible model server: the real `openai` client talks to it over HTTP.
 
 A paid LLM cannot exist in tests, so this speaks the /v1/chat/completions protocol: each request is
-recorded (path, lower-cased headers, JSON body) and answered from `script`, a list of
-(status, text, delay seconds) taken one per request, or by `responder(body) -> text` when the
-script is empty, or with a plain greeting.
+recorded (path, lower-cased headers, JSON body, and `at`: when it arrived, on the monotonic clock
+that time-machine leaves alone) and answered from `script`, a list of (status, text, delay seconds)
+or (status, text, delay seconds, response headers) taken one per request, or by
+`responder(body) -> text` when the script is empty, or with a plain greeting. `max_in_flight` is
+the most requests the server was answering at once.
 """
 
 import json
@@ -18,16 +20,30 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - the http.server API
         server = self.server
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        server.requests.append(
-            {"path": self.path, "headers": {name.lower(): value for name, value in self.headers.items()}, "body": body}
-        )
-        if server.script:
-            status, reply, delay = server.script.pop(0)
+        with server.guard:
+            server.requests.append(
+                {
+                    "path": self.path,
+                    "headers": {name.lower(): value for name, value in self.headers.items()},
+                    "body": body,
+                    "at": time.monotonic(),
+                }
+            )
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            entry = server.script.pop(0) if server.script else None
+        headers = {}
+        if entry is not None:
+            status, reply, delay, *rest = entry
+            headers = rest[0] if rest else {}
         elif server.responder is not None:
             status, reply, delay = 200, server.responder(body), 0
         else:
             status, reply, delay = 200, "Hello from the server.", 0
         time.sleep(delay)
+        # Done before the answer is sent: once the client has it, it may send its next request.
+        with server.guard:
+            server.in_flight -= 1
         if status == 200:
             payload = {
                 "id": "chatcmpl-test",
@@ -44,6 +60,8 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
@@ -58,6 +76,7 @@ def fake_openai_server(responder: Callable[[dict], str] | None = None):
     """Serve on a free loopback port; `server.url` is the base URL (ending in /v1)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletionsHandler)
     server.requests, server.script, server.responder = [], [], responder
+    server.guard, server.in_flight, server.max_in_flight = threading.Lock(), 0, 0
     server.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
