@@ -7,6 +7,10 @@ debate (agents.team) can let the analysts, who all answer the same shared contex
 together, and the RiskManager and the Executor, who need their views, speak after them.
 
 `max_turns` counts turns, not speakers: the analysts speaking together are one turn.
+
+BaseGroupChatManager is not exported by `autogen_agentchat.teams`, but BaseGroupChat's
+documentation names subclassing it as the way to write a team of one's own; the package is
+pinned (requirements.txt), so its module path holds.
 """
 
 import asyncio

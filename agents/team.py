@@ -345,9 +345,10 @@ class Debate:
 
     async def store_held(self) -> None:
         """What is still held when the team stops (a speaker failed mid-turn), in speaking order."""
-        for turn, speaker in sorted(self.held, key=lambda key: (key[0], self.order.index(key[1]))):
-            for item in self.held[(turn, speaker)]:
-                await self.record(item, turn)
+        waiting = [items for items in self.held.values() if items]
+        for items in sorted(waiting, key=lambda items: self.speaking_order(items[0])):
+            for item in items:
+                await self.record(item, turn_of(item))
         self.held.clear()
 
     async def record(self, item, turn: int) -> None:
