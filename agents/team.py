@@ -70,6 +70,7 @@ CHART_READER = "TechnicalAnalyst"
 DECISION_RETRIES = 2
 NO_CONSENSUS = "No consensus reached"
 TURN_KEY = "turn"  # in the metadata of everything a team member says
+STORED = ToolCallRequestEvent | ToolCallExecutionEvent | BaseChatMessage  # what becomes an AgentMessage
 
 TASK_PROMPT = (
     """The team must decide whether to BUY, SELL or HOLD {{symbol}}.
@@ -322,7 +323,7 @@ class Debate:
 
     async def arrived(self, item) -> None:
         """Store `item` now if its speaker is the one being stored, else when everyone before it has finished."""
-        if not isinstance(item, ToolCallRequestEvent | ToolCallExecutionEvent | BaseChatMessage):
+        if not isinstance(item, STORED):
             return
         self.held.setdefault((turn_of(item), item.source), []).append(item)
         while (speaker := self.speaker_being_stored()) is not None and self.held.get(speaker):
@@ -440,7 +441,7 @@ class Debate:
                     if isinstance(item, Response):
                         item = item.chat_message
                         answer = item.to_text()
-                    if isinstance(item, ToolCallRequestEvent | ToolCallExecutionEvent | BaseChatMessage):
+                    if isinstance(item, STORED):
                         await self.record(item, self.turn)
         return None
 
