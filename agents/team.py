@@ -1,17 +1,24 @@
 """An AutoGen agent team debating one symbol and ending with the Executor's decision.
 
-How a debate runs (autogen-agentchat 0.7):
+How a debate runs (autogen-agentchat 0.7, agents.debate_chat):
 
-1. Openings: every enabled agent except the RiskManager and the Executor (TechnicalAnalyst,
-   Fundamental, Sentiment) answers the task at the same time. The TechnicalAnalyst gets the
-   charts as images; everyone gets the indicator summaries in `<indicators>` blocks.
-2. Debate: a SelectorGroupChat of all the agents, started with the task and the openings. The
-   speaker order is fixed (openers, RiskManager, Executor, then round again) and skips agents
-   that were left out, so no model is spent on choosing speakers. It stops when the Executor
-   says FINAL DECISION (TextMentionTermination) or after `max_rounds` agent turns in all
-   (MaxMessageTermination) - then the decision is HOLD, "No consensus reached", with the reason.
-3. Every message, tool call and tool result is stored as an AgentMessage the moment it arrives
-   and handed to `on_message` (the agent_team step pushes it to the execution's websocket group).
+1. Turns. A DebateGroupChat of all the agents, started with the task. Its turns follow a fixed
+   order, so no model is spent on choosing speakers: the analysts (every enabled agent except the
+   RiskManager and the Executor: TechnicalAnalyst, Fundamental, Sentiment) speak together, their
+   model calls at the same time, since each answers the same shared context; then the
+   RiskManager, who checks their proposals with its tools; then the Executor; then the analysts
+   again. Agents that were left out are skipped. The TechnicalAnalyst gets the charts as images;
+   everyone gets the indicator summaries in `<indicators>` blocks.
+2. It stops when the Executor says FINAL DECISION (TextMentionTermination) or after `max_rounds`
+   turns (the analysts speaking together are one turn) - then the decision is HOLD, "No
+   consensus reached", with the reason.
+3. Every message, tool call and tool result is stored as an AgentMessage as it arrives and
+   handed to `on_message` (the agent_team step pushes it to the execution's websocket group).
+   The `round` of a row is its turn. Within a turn rows are stored in speaking order, not in the
+   order the analysts happen to finish: the first analyst's messages are stored the moment they
+   arrive, a later one's as soon as everyone before it has finished. Every agent reads the
+   others' messages in that order too, so the same debate sends the same prompts (replays find
+   their recorded answers).
 
 An agent whose model keeps failing (call_model's retries with backoff exhausted) leaves the
 debate with a note and the others go on; if the Executor fails, nobody can decide, and the run
@@ -32,7 +39,7 @@ from decimal import Decimal
 
 from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
 from autogen_agentchat.base import Response, TaskResult
-from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination
+from autogen_agentchat.conditions import TextMentionTermination
 from autogen_agentchat.messages import (
     BaseAgentEvent,
     BaseChatMessage,
@@ -41,7 +48,6 @@ from autogen_agentchat.messages import (
     ToolCallExecutionEvent,
     ToolCallRequestEvent,
 )
-from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core import CancellationToken, Image
 from django.db import connections
 
@@ -49,6 +55,7 @@ from agents.agent_templates import EXECUTOR
 from agents.autogen_client import AgentBackend, CallScope, TeamModelClient, agent_backend
 from agents.calls import BudgetExceeded, cost_text, sum_costs
 from agents.clients import ModelError
+from agents.debate_chat import DebateGroupChat
 from agents.decisions import InvalidDecision, parse_decision
 from agents.models import AgentMessage
 from agents.prompts import LANGUAGE_INSTRUCTION, indicator_blocks, render_prompt
@@ -62,6 +69,8 @@ RISK_MANAGER = "RiskManager"
 CHART_READER = "TechnicalAnalyst"
 DECISION_RETRIES = 2
 NO_CONSENSUS = "No consensus reached"
+TURN_KEY = "turn"  # in the metadata of everything a team member says
+STORED = ToolCallRequestEvent | ToolCallExecutionEvent | BaseChatMessage  # what becomes an AgentMessage
 
 TASK_PROMPT = (
     """The team must decide whether to BUY, SELL or HOLD {{symbol}}.
@@ -133,15 +142,23 @@ class TeamOutcome:
 
 
 class TeamMember(BaseChatAgent):
-    """An AssistantAgent that leaves the debate, instead of failing it, when its model keeps failing.
+    """An AssistantAgent that takes its turn in the debate's order and leaves, instead of failing it, when
+    its model keeps failing.
 
-    The Executor cannot leave (nobody else decides) and a spent budget stops everyone: those
-    errors propagate.
+    It reads the messages of the turns since it last spoke in speaking order (`speaking_order`
+    ranks a message by its turn and speaker), whatever order they arrived in; only the chart
+    reader is shown the charts of the task. Everything it says is marked with its `turn`, which
+    the debate sets when it gives it the floor. The Executor cannot leave (nobody else decides)
+    and a spent budget stops everyone: those errors propagate.
     """
 
-    def __init__(self, inner: AssistantAgent):
+    def __init__(self, inner: AssistantAgent, *, speaking_order: Callable[[BaseChatMessage], tuple],
+                 sees_charts: bool):
         super().__init__(inner.name, inner.description)
         self.inner = inner
+        self.speaking_order = speaking_order
+        self.sees_charts = sees_charts
+        self.turn = 0
         self.error: ModelError | None = None
 
     @property
@@ -156,19 +173,38 @@ class TeamMember(BaseChatAgent):
         return response
 
     async def on_messages_stream(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken):
+        heard = sorted((self.readable(message) for message in messages), key=self.speaking_order)
         try:
-            async for item in self.inner.on_messages_stream(messages, cancellation_token):
-                yield item
+            async for item in self.inner.on_messages_stream(heard, cancellation_token):
+                if isinstance(item, Response):
+                    yield Response(chat_message=self.marked(item.chat_message), inner_messages=item.inner_messages)
+                else:
+                    yield self.marked(item)
         except ModelError as exc:
             self.error = exc
             if self.name == EXECUTOR or isinstance(exc, BudgetExceeded):
                 raise
             logger.warning("agent %s leaves the debate: %s", self.name, exc)
             note = f"{self.name} leaves the debate: its model failed after retries ({exc})."
-            yield Response(chat_message=TextMessage(source=self.name, content=note, metadata={"left_out": "true"}))
+            yield Response(chat_message=self.marked(TextMessage(source=self.name, content=note,
+                                                                metadata={"left_out": "true"})))
+
+    def readable(self, message: BaseChatMessage) -> BaseChatMessage:
+        if isinstance(message, MultiModalMessage) and not self.sees_charts:
+            text = "\n".join(part for part in message.content if isinstance(part, str))
+            return TextMessage(source=message.source, content=text, metadata=message.metadata)
+        return message
+
+    def marked(self, item):
+        return item.model_copy(update={"metadata": {**item.metadata, TURN_KEY: str(self.turn)}})
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
         await self.inner.on_reset(cancellation_token)
+
+
+def turn_of(item: BaseAgentEvent | BaseChatMessage) -> int:
+    """The turn a team member said this in; 0 for the task."""
+    return int(item.metadata.get(TURN_KEY, 0))
 
 
 def _message_content(item: BaseAgentEvent | BaseChatMessage) -> tuple[str, str]:
@@ -224,48 +260,107 @@ class Debate:
             )
             for agent in settings.agents
         }
-        others = [agent.name for agent in settings.agents if agent.name not in (RISK_MANAGER, EXECUTOR)]
-        self.openers = others
-        self.order = [*others, *(name for name in (RISK_MANAGER, EXECUTOR) if name in self.clients)]
-        self.members: dict[str, TeamMember] = {}
-        self.members_left_early: dict[str, ModelError] = {}
-        self.final_answer: str | None = None
+        analysts = [agent.name for agent in settings.agents if agent.name not in (RISK_MANAGER, EXECUTOR)]
+        followers = [[name] for name in (RISK_MANAGER, EXECUTOR) if name in self.clients]
+        # The turns of one round, in order; the speakers of one turn answer at the same time.
+        self.round = [analysts, *followers] if analysts else followers
+        self.order = [name for turn in self.round for name in turn]
+        self.members = {agent.name: self.member(agent) for agent in settings.agents}
+        self.place_in_round = -1
         self.turn = 0
-        self.turn_speaker: str | None = None
+        self.speakers: dict[int, list[str]] = {}  # turn -> who spoke in it, in speaking order
+        self.final_answer: str | None = None
         self.stored = 0
+        self.calls_told = dict.fromkeys(self.clients, 0)  # agent -> how many of its calls its messages showed
+        self.held: dict[tuple[int, str], list] = {}  # (turn, agent) -> messages waiting for the ones before
+        self.storing = (1, 0)  # (turn, place in that turn) whose messages are stored as they arrive
 
     # --- building ---------------------------------------------------------------------------
 
     def member(self, agent: AgentSettings) -> TeamMember:
         tools = [bind_tool(name, self.desk) for name in agent.tools
                  if name != "run_python" or self.desk.code_runner is not None]
-        return TeamMember(AssistantAgent(
-            agent.name,
-            model_client=self.clients[agent.name],
-            tools=tools or None,
-            system_message=agent.system_prompt,
-            description=f"The team's {agent.name}.",
-            max_tool_iterations=agent.max_iterations,
-            reflect_on_tool_use=True,
-        ))
+        return TeamMember(
+            AssistantAgent(
+                agent.name,
+                model_client=self.clients[agent.name],
+                tools=tools or None,
+                system_message=agent.system_prompt,
+                description=f"The team's {agent.name}.",
+                max_tool_iterations=agent.max_iterations,
+                reflect_on_tool_use=True,
+            ),
+            speaking_order=self.speaking_order,
+            sees_charts=agent.name == CHART_READER,
+        )
 
-    def task_message(self, name: str, text: str) -> BaseChatMessage:
-        if name == CHART_READER and self.request.charts:
+    def task_message(self, text: str) -> BaseChatMessage:
+        if self.request.charts:
             images = [Image.from_base64(base64.b64encode(png).decode("ascii")) for png in self.request.charts]
             return MultiModalMessage(source="user", content=[text, *images])
         return TextMessage(source="user", content=text)
 
+    def speaking_order(self, item: BaseAgentEvent | BaseChatMessage) -> tuple[int, int]:
+        return turn_of(item), self.order.index(item.source) if item.source in self.order else -1
+
+    # --- turns ------------------------------------------------------------------------------
+
+    def next_speakers(self) -> list[str]:
+        """The next turn's speakers: the next group of the round with someone still in the debate."""
+        for step in range(1, len(self.round) + 1):
+            place = (self.place_in_round + step) % len(self.round)
+            speakers = [name for name in self.round[place] if self.members[name].error is None]
+            if speakers:
+                break
+        self.place_in_round = place
+        self.turn += 1
+        self.speakers[self.turn] = speakers
+        for name in speakers:
+            self.members[name].turn = self.turn
+        return speakers
+
     # --- recording --------------------------------------------------------------------------
 
-    async def record(self, item, turn: int) -> None:
-        if not isinstance(item, ToolCallRequestEvent | ToolCallExecutionEvent | BaseChatMessage):
+    async def arrived(self, item) -> None:
+        """Store `item` now if its speaker is the one being stored, else when everyone before it has finished."""
+        if not isinstance(item, STORED):
             return
+        self.held.setdefault((turn_of(item), item.source), []).append(item)
+        while (speaker := self.speaker_being_stored()) is not None and self.held.get(speaker):
+            items = self.held[speaker]
+            while items:
+                done = isinstance(items[0], BaseChatMessage)
+                await self.record(items.pop(0), speaker[0])
+                if done:
+                    del self.held[speaker]
+                    self.storing = self.next_place(*self.storing)
+                    break
+
+    def speaker_being_stored(self) -> tuple[int, str] | None:
+        turn, place = self.storing
+        speakers = self.speakers.get(turn)
+        return (turn, speakers[place]) if speakers else None
+
+    def next_place(self, turn: int, place: int) -> tuple[int, int]:
+        return (turn, place + 1) if place + 1 < len(self.speakers[turn]) else (turn + 1, 0)
+
+    async def store_held(self) -> None:
+        """What is still held when the team stops (a speaker failed mid-turn), in speaking order."""
+        waiting = [items for items in self.held.values() if items]
+        for items in sorted(waiting, key=lambda items: self.speaking_order(items[0])):
+            for item in items:
+                await self.record(item, turn_of(item))
+        self.held.clear()
+
+    async def record(self, item, turn: int) -> None:
         client = self.clients.get(item.source)
-        usage = item.models_usage
-        call = client.calls[-1] if usage is not None and client and client.calls else None
+        call = None
+        if item.models_usage is not None and client is not None and self.calls_told[item.source] < len(client.calls):
+            call = client.calls[self.calls_told[item.source]]
+            self.calls_told[item.source] += 1
         message_type, content = _message_content(item)
         await asyncio.get_running_loop().run_in_executor(
-            self.recorder, self.store, item.source, turn, message_type, content, usage, call
+            self.recorder, self.store, item.source, turn, message_type, content, item.models_usage, call
         )
 
     def store(self, agent_name, turn, message_type, content, usage, call) -> AgentMessage:
@@ -291,73 +386,33 @@ class Debate:
             self.on_message(row)
         return row
 
-    def turn_of(self, item) -> int:
-        """Tool events and the message that closes a turn share the turn's number."""
-        if self.turn_speaker != item.source:
-            self.turn += 1
-            self.turn_speaker = item.source
-        if isinstance(item, BaseChatMessage):
-            self.turn_speaker = None
-        return self.turn
-
     # --- the debate -------------------------------------------------------------------------
-
-    def next_speaker(self, thread: Sequence[BaseAgentEvent | BaseChatMessage]) -> str:
-        spoken = [message.source for message in thread
-                  if isinstance(message, BaseChatMessage) and message.source in self.order]
-        start = self.order.index(spoken[-1]) + 1 if spoken else 0
-        for offset in range(len(self.order)):
-            name = self.order[(start + offset) % len(self.order)]
-            if self.members[name].error is None:
-                return name
-        return EXECUTOR
-
-    async def opening(self, name: str, text: str, cancellation_token: CancellationToken) -> BaseChatMessage:
-        member = self.member(self.agent_settings(name))
-        response = None
-        async for item in member.on_messages_stream([self.task_message(name, text)], cancellation_token):
-            if isinstance(item, Response):
-                response = item
-                item = item.chat_message
-            await self.record(item, 1)
-        if member.error is not None:
-            self.members_left_early[name] = member.error
-        return response.chat_message
-
-    def agent_settings(self, name: str) -> AgentSettings:
-        return next(agent for agent in self.settings.agents if agent.name == name)
 
     async def debate(self) -> TeamOutcome:
         token = CancellationToken()
-        text = self.request.task_text()
-        openings = list(await asyncio.gather(*(self.opening(name, text, token) for name in self.openers)))
-        self.turn = 1 if openings else 0
-        self.members = {agent.name: self.member(agent) for agent in self.settings.agents}
-        for name, error in self.members_left_early.items():
-            self.members[name].error = error
-        team = SelectorGroupChat(
+        team = DebateGroupChat(
             [self.members[name] for name in self.order],
-            model_client=self.clients[EXECUTOR],
-            selector_func=self.next_speaker,
-            allow_repeated_speaker=True,
-            termination_condition=TextMentionTermination(FINAL_DECISION_MARKER, sources=[EXECUTOR])
-            | MaxMessageTermination(self.settings.max_rounds + 1),
+            next_speakers=self.next_speakers,
+            termination_condition=TextMentionTermination(FINAL_DECISION_MARKER, sources=[EXECUTOR]),
+            max_turns=self.settings.max_rounds,
         )
         result: TaskResult | None = None
         try:
-            async for item in team.run_stream(task=[TextMessage(source="user", content=text), *openings],
+            async for item in team.run_stream(task=[self.task_message(self.request.task_text())],
                                               output_task_messages=False, cancellation_token=token):
                 if isinstance(item, TaskResult):
                     result = item
                     continue
                 if isinstance(item, BaseChatMessage) and item.source == EXECUTOR and is_final_decision(item.to_text()):
                     self.final_answer = item.to_text()
-                await self.record(item, self.turn_of(item))
+                await self.arrived(item)
         except RuntimeError as exc:
             failed = self.members[EXECUTOR].error or next(
                 (member.error for member in self.members.values() if isinstance(member.error, BudgetExceeded)), None
             )
             raise TeamFailed(f"the debate on {self.request.symbol} stopped: {failed or exc}") from exc
+        finally:
+            await self.store_held()
         decision = await self.final_decision(token)
         return await self.outcome(decision, result)
 
@@ -380,11 +435,14 @@ class Debate:
                     "and exactly one JSON object that fixes these problems."
                 ))
                 answer = ""
+                self.turn += 1
+                executor.turn = self.turn
                 async for item in executor.on_messages_stream([retry], token):
                     if isinstance(item, Response):
                         item = item.chat_message
                         answer = item.to_text()
-                    await self.record(item, self.turn_of(item))
+                    if isinstance(item, STORED):
+                        await self.record(item, self.turn)
         return None
 
     async def outcome(self, decision: dict | None, result: TaskResult | None) -> TeamOutcome:

@@ -87,3 +87,26 @@ def test_a_debate_that_reaches_max_rounds_without_a_decision_holds(offline, exec
     conversation = _conversation(execution)
     assert "Executor" not in {m.agent_name for m in conversation}
     assert conversation[-1].message_type == "decision" and NO_CONSENSUS in conversation[-1].content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_analyst_who_fails_while_the_others_speak_is_left_out_in_its_place(offline, execution, dead_provider):
+    offline.LLM_PROVIDER = "openai"
+    working = {"model": "offline-analyst"}
+    config = {"agents": [
+        {"name": "TechnicalAnalyst", **working},
+        {"name": "Fundamental", "enabled": True, "provider": "dead", "model": "gpt-4o"},
+        {"name": "Sentiment", "enabled": True, **working},
+        {"name": "RiskManager", **working},
+        {"name": "Executor", **working},
+    ]}
+
+    outcome = run_team(team_request(execution), team_settings(config), desk=desk())
+
+    assert set(outcome.left_out) == {"Fundamental"}
+    conversation = _conversation(execution)
+    first_turn = [(m.agent_name, m.message_type) for m in conversation if m.round == 1]
+    assert first_turn == [("TechnicalAnalyst", "text"), ("Fundamental", "error"), ("Sentiment", "tool_call"),
+                          ("Sentiment", "tool_result"), ("Sentiment", "text")]
+    assert LLMCall.objects.filter(execution=execution, agent_name="Fundamental").count() == 3
+    assert conversation[-1].agent_name == "Executor" and conversation[-1].message_type == "decision"
