@@ -108,5 +108,7 @@ def test_an_analyst_who_fails_while_the_others_speak_is_left_out_in_its_place(of
     first_turn = [(m.agent_name, m.message_type) for m in conversation if m.round == 1]
     assert first_turn == [("TechnicalAnalyst", "text"), ("Fundamental", "error"), ("Sentiment", "tool_call"),
                           ("Sentiment", "tool_result"), ("Sentiment", "text")]
-    assert LLMCall.objects.filter(execution=execution, agent_name="Fundamental").count() == 3
+    failed_attempts = LLMCall.objects.filter(execution=execution, agent_name="Fundamental")
+    # Retried until the retry budget (LLM_RETRY_BUDGET_SECONDS, short in tests) was spent, then left out.
+    assert failed_attempts.count() > 1 and all(call.error for call in failed_attempts)
     assert conversation[-1].agent_name == "Executor" and conversation[-1].message_type == "decision"
