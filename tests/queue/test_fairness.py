@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from execution.leases import recover_stranded_executions
 from execution.models import WorkflowExecution
+from execution.queue_order import OWNER_HEADER, fair_message_options
 from execution.services import execution_enqueue
 from tests.workers import WorkerProcess, finished, wait_until, waiting_execution, waiting_workflow
+from tradingweb.celery import app
 
 
 def _submit(workflow, priority: str = "normal") -> WorkflowExecution:
@@ -44,6 +46,14 @@ def _list_lengths(queue: str) -> list[int]:
     return [client.llen(f"{settings.REDIS_KEY_PREFIX}{name}") for name in names]
 
 
+def _owner_counts(queue: str) -> dict[str, int]:
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    return {
+        owner: int(count)
+        for owner, count in client.hgetall(f"{settings.REDIS_KEY_PREFIX}{queue}\x06\x16owners").items()
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_another_owner_s_one_run_goes_before_the_third_of_an_owner_s_ten(alice, bob, exclusive):
     alices_workflow = waiting_workflow(alice, 0, name="Alice's")
@@ -55,6 +65,7 @@ def test_another_owner_s_one_run_goes_before_the_third_of_an_owner_s_ten(alice, 
     assert order.index(bobs.pk) < order.index(alices[2].pk)
     # An owner's own runs keep the order they were queued in.
     assert [pk for pk in order if pk != bobs.pk] == [e.pk for e in alices]
+    assert _owner_counts("normal") == {}  # each receipt took its message off its owner's count
 
 
 @pytest.mark.django_db(transaction=True)
@@ -87,3 +98,26 @@ def test_queued_runs_on_every_step_are_counted_and_not_resent_by_the_recovery_sw
         e.status == WorkflowExecution.Status.PENDING
         for e in WorkflowExecution.objects.filter(pk__in=[e.pk for e in executions])
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_owner_s_count_follows_its_message_through_receipt_restore_and_purge(alice, exclusive):
+    execution = waiting_execution(alice, 0, priority="low")
+    app.send_task("execution.tasks.run_workflow_execution", args=[execution.pk], queue="low",
+                  **fair_message_options(execution))  # fmt: skip
+    owner = f"owner:{alice.pk}"
+    assert _owner_counts("low") == {owner: 1}
+    assert fair_message_options(execution) == {"priority": 1, "headers": {OWNER_HEADER: owner}}
+
+    with app.connection_for_write() as connection:
+        channel = connection.channel()
+        message = channel.basic_get("low")  # received, not acknowledged: what a worker holds
+        assert message.headers[OWNER_HEADER] == owner
+        assert _owner_counts("low") == {}
+        channel.qos.restore_unacked()  # what happens to the messages of a consumer that went away
+        assert _owner_counts("low") == {owner: 1}
+        channel.close()
+
+    app.control.purge()
+    assert _owner_counts("low") == {}
+    assert fair_message_options(execution)["priority"] == 0
