@@ -113,7 +113,7 @@ class StrictPriorityChannel(redis.Channel):
             return client.eval(READ_OWNER_COUNT, len(keys), *(self.global_keyprefix + key for key in keys), owner)
 
     def _put(self, queue, message, **kwargs):
-        owner = message["headers"].get(OWNER_HEADER)
+        owner = (message.get("headers") or {}).get(OWNER_HEADER)
         if not owner:
             return super()._put(queue, message, **kwargs)
         step = self._get_message_priority(message, reverse=False)
