@@ -2,9 +2,10 @@
 
 Queue lengths come from the broker itself. On Redis, kombu keeps each queue as a list under
 the installation's key prefix (`<REDIS_KEY_PREFIX><queue>`) plus one list per message priority
-step (`<queue>\\x06\\x163`, `…6`, `…9`: the channel's `sep` and `priority_steps`); the channel's
-size of a queue is the sum of those lists' lengths, and the task ids waiting in it are read from
-those lists too (for the recovery sweep, execution.leases). (A passive queue_declare cannot be used:
+step (`<queue>\\x06\\x161` … `…9`: the channel's `sep` and `priority_steps`, one per rank of an
+owner's waiting runs, see execution.queue_order); the channel's size of a queue is the sum of those
+lists' lengths, and the task ids waiting in it are read from those lists too (for the recovery
+sweep, execution.leases). (A passive queue_declare cannot be used:
 it answers "no such queue" for a queue only a producer has seen.)
 """
 

@@ -15,6 +15,7 @@ from agents.providers import model_choice_problem
 from agents.team_config import team_settings
 from execution.leases import lease_end
 from execution.models import Schedule, WorkflowExecution
+from execution.queue_order import fair_message_options
 from execution.tasks import run_workflow_execution
 from workflows.models import Strategy, Workflow
 from workflows.parameters import ParameterError, coerce_overrides, default_values, merge_parameters, resolve_config
@@ -135,12 +136,14 @@ def execution_create(
 
 
 def execution_enqueue(execution: WorkflowExecution) -> str:
-    """Queue the run on its priority's queue once the row is committed; returns the Celery task id."""
+    """Queue the run on its priority's queue, after its owner's waiting runs, once committed; returns the task id."""
     task_id = str(uuid.uuid4())
     lease = lease_end()  # the queue answers for it until then (see execution.leases)
     WorkflowExecution.objects.filter(pk=execution.pk).update(task_id=task_id, lease_expires_at=lease)
     execution.task_id, execution.lease_expires_at = task_id, lease
     transaction.on_commit(
-        lambda: run_workflow_execution.apply_async(args=[execution.pk], queue=execution.priority, task_id=task_id)
+        lambda: run_workflow_execution.apply_async(
+            args=[execution.pk], queue=execution.priority, task_id=task_id, **fair_message_options(execution)
+        )
     )
     return task_id

@@ -10,6 +10,7 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -182,7 +183,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Strict priority: a worker drains high before normal before low (kombu's own "priority"
     # strategy orders the queues by set iteration, i.e. at random per process; see execution/queue_order.py).
     "queue_order_strategy": "execution.queue_order:StrictPriorityCycle",
+    # Fairness within a queue: one list per step, 0 taken first; an execution's step is its owner's
+    # rank among the owner's messages waiting there, so owners interleave (execution/queue_order.py).
+    "priority_steps": list(range(10)),
 }
+# …and consumed queue by queue (all of high's steps before normal's): kombu's own Redis transport
+# asks step by step across the queues, which would take low's first step before high's second.
+if urlparse(CELERY_BROKER_URL).scheme in ("redis", "rediss"):
+    CELERY_BROKER_TRANSPORT = "execution.queue_order:StrictPriorityTransport"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
