@@ -3,7 +3,8 @@
 A paid LLM cannot exist in tests, so this speaks the /v1/chat/completions protocol: each request is
 recorded (path, lower-cased headers, JSON body) and answered from `script`, a list of
 (status, text, delay seconds) taken one per request, or by `responder(body) -> text` when the
-script is empty, or with a plain greeting.
+script is empty, or with a plain greeting; those two after `latency` seconds. Each request has a
+thread of its own, so answers that take a while overlap (bench/concurrency.py serves its runs with it).
 """
 
 import json
@@ -24,9 +25,9 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
         if server.script:
             status, reply, delay = server.script.pop(0)
         elif server.responder is not None:
-            status, reply, delay = 200, server.responder(body), 0
+            status, reply, delay = 200, server.responder(body), server.latency
         else:
-            status, reply, delay = 200, "Hello from the server.", 0
+            status, reply, delay = 200, "Hello from the server.", server.latency
         time.sleep(delay)
         if status == 200:
             payload = {
@@ -53,11 +54,15 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
         pass
 
 
+class ChatCompletionsServer(ThreadingHTTPServer):
+    request_queue_size = 128  # connections from many workers at once wait to be accepted, not refused
+
+
 @contextmanager
-def fake_openai_server(responder: Callable[[dict], str] | None = None):
+def fake_openai_server(responder: Callable[[dict], str] | None = None, *, latency: float = 0):
     """Serve on a free loopback port; `server.url` is the base URL (ending in /v1)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletionsHandler)
-    server.requests, server.script, server.responder = [], [], responder
+    server = ChatCompletionsServer(("127.0.0.1", 0), ChatCompletionsHandler)
+    server.requests, server.script, server.responder, server.latency = [], [], responder, latency
     server.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
