@@ -38,6 +38,7 @@ sys.path[0] = str(ROOT)  # not bench/: bench/queue.py would shadow the standard 
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -121,7 +122,12 @@ class Workers:
         while len(app.control.ping(timeout=1) or []) < len(self.entries):
             exited = [name for name, process in self.processes.items() if process.poll() is not None]
             if exited or time.monotonic() > deadline:
-                raise SystemExit(f"workers {exited or list(self.entries)} did not start; logs in {WORKDIR}")
+                logs = "\n".join(self.log_tail(name) for name in exited or self.entries)
+                raise SystemExit(f"workers {exited or list(self.entries)} did not start:\n{logs}")
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        text = (Path(WORKDIR) / f"{name}.log").read_text(errors="replace")
+        return "\n".join(f"{name}| {line}" for line in text.splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of every worker process and its descendants, the exited ones included."""
@@ -157,22 +163,24 @@ class Figures:
     """One scenario's measurements; times in seconds from the moment its executions were enqueued."""
 
     count: int
-    wall: float
+    wall: float  # to the last completion (to the moment it stopped waiting, when some did not complete)
+    window: float  # to the moment it stopped waiting: the span of the CPU figures
     starts: list[float]
     cpu: float
     statuses: dict[str, int]
     critical_path: float  # the longest start → completion of one execution
     steps: dict[str, float]  # mean seconds of each step type
     machine_busy: float  # share of the machine's CPU time spent busy, by any process (the machine is shared)
+    model_calls: int
 
     @property
     def utilisation(self) -> float:
-        return self.cpu / (self.wall * CORES) if self.wall > 0 else 0.0
+        return self.cpu / (self.window * CORES) if self.window > 0 else 0.0
 
 
 class Bench:
-    def __init__(self, owners: list[User], workers: Workers):
-        self.owners, self.workers = owners, workers
+    def __init__(self, owners: list[User], workers: Workers, model_server):
+        self.owners, self.workers, self.model_server = owners, workers, model_server
         self.workflows = {}
 
     def strategies(self, template_type: str, count: int, symbols: int, model: str) -> list:
@@ -209,6 +217,7 @@ class Bench:
             for strategy in strategies
         ]
         ids = [execution.pk for execution in executions]
+        self.model_server.requests.clear()  # each holds a chart image: keep one scenario's only
         cpu_before, machine_before = self.workers.cpu_seconds(), psutil.cpu_times()
         enqueued = time.time()
         with transaction.atomic():  # every task is sent at the commit, in one burst
@@ -222,7 +231,7 @@ class Bench:
         elapsed = time.time() - enqueued
         cpu = self.workers.cpu_seconds() - cpu_before
         figures = self.figures(ids, enqueued, elapsed, cpu, busy_share(machine_before, psutil.cpu_times()))
-        if until_started is not None:
+        if rows.filter(completed_at__isnull=True).exists():
             settle(ids)
         return figures
 
@@ -245,7 +254,18 @@ class Bench:
             .values("step_type").annotate(mean=Avg("duration_ms"), first=Min("index")).order_by("first")
         )  # fmt: skip
         means = {row["step_type"]: row["mean"] / 1000 for row in steps}
-        return Figures(len(rows), wall, starts, cpu, statuses, max(paths, default=0.0), means, machine_busy)
+        return Figures(
+            count=len(rows),
+            wall=wall,
+            window=elapsed,
+            starts=starts,
+            cpu=cpu,
+            statuses=statuses,
+            critical_path=max(paths, default=0.0),
+            steps=means,
+            machine_busy=machine_busy,
+            model_calls=len(self.model_server.requests),
+        )
 
 
 def busy_share(before, after) -> float:
@@ -280,14 +300,16 @@ def settle(ids: list[int]) -> None:
 def report(name: str, figures: Figures, ideal: float, target: str, passed: bool | None, measured: str = "") -> None:
     result = "-" if passed is None else ("PASS" if passed else "FAIL")
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(figures.statuses.items()))
+    ratio = figures.wall / ideal if ideal > 0 else float("nan")
     print(
-        f"{name}\n  wall {figures.wall:6.1f} s   ideal {ideal:6.1f} s   ratio {figures.wall / ideal:5.2f}   "
+        f"{name}\n  wall {figures.wall:6.1f} s   ideal {ideal:6.1f} s   ratio {ratio:5.2f}   "
         f"CPU {figures.cpu:6.1f} s, utilisation {figures.utilisation:4.0%} of {CORES} cores "
         f"(machine busy {figures.machine_busy:.0%}, any process)\n"
         f"  starts after submission: first {figures.starts[0] if figures.starts else float('nan'):.2f} s, "
         f"last {figures.starts[-1] if figures.starts else float('nan'):.2f} s "
         f"({len(figures.starts)}/{figures.count} started; {statuses})\n"
-        f"  mean step times: {', '.join(f'{step} {seconds:.2f} s' for step, seconds in figures.steps.items())}\n"
+        f"  {figures.model_calls} model calls; mean step times: "
+        f"{', '.join(f'{step} {seconds:.2f} s' for step, seconds in figures.steps.items())}\n"
         f"  target: {target}{measured}   {result}",
         flush=True,
     )
@@ -314,7 +336,7 @@ def scenarios(bench: Bench, sizes: argparse.Namespace) -> None:
     )
 
     delayed = bench.run(bench.strategies("single_timeframe", 3, symbols, BENCH_MODEL), symbol_delay=delay)
-    spread = delayed.starts[-1] - delayed.starts[0]
+    spread = delayed.starts[-1] - delayed.starts[0] if len(delayed.starts) == 3 else float("inf")
     report(
         f"3 strategies x {symbols} symbols, symbol_delay {delay:g} s",
         delayed,
@@ -394,7 +416,7 @@ def main() -> None:
                 f"{', '.join(workers.entries)}; model latency {sizes.latency:g} s",
                 flush=True,
             )
-            scenarios(Bench(owners, workers), sizes)
+            scenarios(Bench(owners, workers, server), sizes)
     finally:
         workers.stop()
         app.control.purge()
@@ -402,6 +424,7 @@ def main() -> None:
         client = redis.Redis.from_url(ENV["REDIS_URL"])
         for key in client.scan_iter(f"{ENV['REDIS_KEY_PREFIX']}*"):
             client.delete(key)
+        shutil.rmtree(WORKDIR, ignore_errors=True)  # the worker logs and the charts of every run
 
 
 if __name__ == "__main__":
