@@ -5,7 +5,9 @@ recorded (path, lower-cased headers, JSON body, and `at`: when it arrived, on th
 that time-machine leaves alone) and answered from `script`, a list of (status, text, delay seconds)
 or (status, text, delay seconds, response headers) taken one per request, or by
 `responder(body) -> text` when the script is empty, or with a plain greeting. `max_in_flight` is
-the most requests the server was answering at once.
+the most requests the server was answering at once. Responder and greeting answers come after
+`latency` seconds; each request has a thread of its own, so answers that take a while overlap
+(bench/concurrency.py serves its runs with it).
 """
 
 import json
@@ -37,9 +39,9 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
             status, reply, delay, *rest = entry
             headers = rest[0] if rest else {}
         elif server.responder is not None:
-            status, reply, delay = 200, server.responder(body), 0
+            status, reply, delay = 200, server.responder(body), server.latency
         else:
-            status, reply, delay = 200, "Hello from the server.", 0
+            status, reply, delay = 200, "Hello from the server.", server.latency
         time.sleep(delay)
         # Done before the answer is sent: once the client has it, it may send its next request.
         with server.guard:
@@ -71,11 +73,15 @@ class ChatCompletionsHandler(BaseHTTPRequestHandler):
         pass
 
 
+class ChatCompletionsServer(ThreadingHTTPServer):
+    request_queue_size = 128  # connections from many workers at once wait to be accepted, not refused
+
+
 @contextmanager
-def fake_openai_server(responder: Callable[[dict], str] | None = None):
+def fake_openai_server(responder: Callable[[dict], str] | None = None, *, latency: float = 0):
     """Serve on a free loopback port; `server.url` is the base URL (ending in /v1)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ChatCompletionsHandler)
-    server.requests, server.script, server.responder = [], [], responder
+    server = ChatCompletionsServer(("127.0.0.1", 0), ChatCompletionsHandler)
+    server.requests, server.script, server.responder, server.latency = [], [], responder, latency
     server.guard, server.in_flight, server.max_in_flight = threading.Lock(), 0, 0
     server.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
