@@ -54,3 +54,5 @@ from tradingweb.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 MEDIA_ROOT = VAR_DIR / "media"  # noqa: F405
+# The suite's in-process worker draws charts itself; a test of the cpu worker sets the queue for its processes.
+CPU_WORK_QUEUE = os.environ.get("CPU_WORK_QUEUE", "")
