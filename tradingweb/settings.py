@@ -207,8 +207,8 @@ CELERY_IO_WORKER_CONCURRENCY = env_int(
 CELERY_CPU_WORKER_CONCURRENCY = env_int("CELERY_CPU_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 # Empty: no cpu worker; charts are drawn in the io worker's thread that asks for them.
 CPU_WORK_QUEUE = os.environ.get("CPU_WORK_QUEUE", "cpu").strip()
-# A generate_chart step waits this long for a cpu worker to draw its chart, then fails the symbol.
-CHART_RENDER_TIMEOUT_SECONDS = env_int("CHART_RENDER_TIMEOUT_SECONDS", 120, minimum=1)
+# A generate_chart step waits this long for a cpu worker to draw its chart (queueing included), then fails the symbol.
+CHART_RENDER_TIMEOUT_SECONDS = env_int("CHART_RENDER_TIMEOUT_SECONDS", 300, minimum=1)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Fixed periodic work is registered by execution.maintenance.setup_periodic_tasks (beat calls it at start).
