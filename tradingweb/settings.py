@@ -198,11 +198,9 @@ CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES", 24 * 3600)
 # Two kinds of worker (tradingweb/worker.py). The io worker runs the executions (queues high, normal, low)
 # and the maintenance tasks on a threads pool: an execution spends its time waiting on the model and the
 # broker, and a waiting thread costs no core. Each thread holds a database connection of its own while it
-# runs a task, so one io worker needs up to CONCURRENCY + 1 connections (see docs/deploy.md). Embedded
-# SQLite has one writer at a time: fewer threads there.
-CELERY_IO_WORKER_CONCURRENCY = env_int(
-    "CELERY_IO_WORKER_CONCURRENCY", 16 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 64, minimum=1
-)
+# runs a task, so one io worker needs up to CONCURRENCY + 1 connections (docs/deploy.md). Embedded SQLite
+# (WAL, 20 s busy timeout) took 64 threads writing at once without a "database is locked".
+CELERY_IO_WORKER_CONCURRENCY = env_int("CELERY_IO_WORKER_CONCURRENCY", 64, minimum=1)
 # The cpu worker renders charts in processes, one per core by default, from the queue CPU_WORK_QUEUE.
 CELERY_CPU_WORKER_CONCURRENCY = env_int("CELERY_CPU_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 # Empty: no cpu worker; charts are drawn in the io worker's thread that asks for them.

@@ -122,7 +122,7 @@ def test_compose_runs_the_whole_stack_with_scalable_io_and_cpu_workers_and_an_op
 def test_postgres_in_compose_has_connections_for_four_io_workers_beside_the_rest():
     command = " ".join(compose_file()["services"]["postgres"]["command"])
     max_connections = int(re.search(r"max_connections=\$\{POSTGRES_MAX_CONNECTIONS:-(\d+)\}", command)[1])
-    io_worker = 64 + 1  # its threads (CELERY_IO_WORKER_CONCURRENCY with PostgreSQL) and its main process
+    io_worker = 64 + 1  # its threads (CELERY_IO_WORKER_CONCURRENCY) and its main process
     the_rest = 20  # web, beat, migrate, and a cpu worker of 8 cores
 
     assert max_connections >= 4 * io_worker + the_rest
