@@ -46,7 +46,7 @@ lint: install
 	$(BIN)/ruff check .
 
 # Services mode: DATABASE_URL and REDIS_URL point at running PostgreSQL and Redis
-# (put them in .env; honcho reads it). web, worker and beat come from the Procfile.
+# (put them in .env; honcho reads it). web, worker-io, worker-cpu and beat come from the Procfile.
 up: install assets
 	@test -n "$$DATABASE_URL" -o -f .env || { echo "make up needs DATABASE_URL and REDIS_URL (environment or .env; see .env.example)"; exit 1; }
 	$(BIN)/honcho run $(BIN)/python manage.py migrate --noinput

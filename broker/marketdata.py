@@ -48,6 +48,20 @@ def bars_to_frame(bars: list[dict]) -> pd.DataFrame:
     return frame[COLUMNS].astype(float)
 
 
+def frozen_bars(bars: pd.DataFrame) -> dict:
+    """The bars as plain JSON (ISO times, float columns): kept in a step's output so a replay sees the same
+    data, and sent to the chart renderer of another process.
+
+    Python's float repr round-trips exactly, so `thawed_bars(frozen_bars(bars))` equals `bars`.
+    """
+    return {"time": [stamp.isoformat() for stamp in bars.index], **{name: bars[name].tolist() for name in COLUMNS}}
+
+
+def thawed_bars(frozen: dict) -> pd.DataFrame:
+    index = pd.DatetimeIndex(pd.to_datetime(frozen["time"], utc=True), name="time")
+    return pd.DataFrame({name: frozen[name] for name in COLUMNS}, index=index).astype(float)
+
+
 def _fresh_row(instrument: Instrument, period: str, bar: str) -> MarketData | None:
     return MarketData.objects.filter(
         conid=instrument.conid, period=period, bar=bar, fetched_at__gte=timezone.now() - freshness(bar)

@@ -36,14 +36,14 @@ from agents.calls import prompt_record
 from agents.clients import Completion, ModelError
 from agents.models import LLMCall
 from agents.team import configured_backend
-from broker.marketdata import MarketReference, bars_reference
+from broker.marketdata import MarketReference, bars_reference, thawed_bars
 from broker.models import Chart
 from broker.risk import RiskConfig
 from execution.engine import ExecutionRun
 from execution.models import StepRun, WorkflowExecution
 from execution.services import execution_enqueue
 from execution.steps.base import StepError
-from execution.steps.data import bars_sha256, thawed_bars
+from execution.steps.data import bars_sha256
 from execution.steps.inputs import AccountState, ChartRequest, LiveInputs
 
 logger = logging.getLogger(__name__)

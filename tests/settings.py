@@ -59,3 +59,5 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 # as `make run` serves them after collectstatic.
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "media"  # noqa: F405
+# The suite's in-process worker draws charts itself; a test of the cpu worker sets the queue for its processes.
+CPU_WORK_QUEUE = os.environ.get("CPU_WORK_QUEUE", "")

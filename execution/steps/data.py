@@ -5,7 +5,8 @@ import hashlib
 import pandas as pd
 
 from broker.indicators import indicator_summary
-from broker.marketdata import COLUMNS
+from broker.marketdata import frozen_bars
+from execution.dispatch import ChartRenderTimeout
 from execution.steps.base import StepError, SymbolContext
 from execution.steps.inputs import ChartRequest
 from workflows.steps import STEP_TYPES
@@ -14,19 +15,6 @@ from workflows.steps import STEP_TYPES
 def bars_sha256(bars: pd.DataFrame) -> str:
     """A fingerprint of the bars an analysis saw, so a replay can tell whether it has the same data."""
     return hashlib.sha256(pd.util.hash_pandas_object(bars, index=True).values.tobytes()).hexdigest()
-
-
-def frozen_bars(bars: pd.DataFrame) -> dict:
-    """The bars as plain JSON (ISO times, float columns), kept in the step's output so a replay sees the same data.
-
-    Python's float repr round-trips exactly, so `thawed_bars(frozen_bars(bars))` has the same `bars_sha256`.
-    """
-    return {"time": [stamp.isoformat() for stamp in bars.index], **{name: bars[name].tolist() for name in COLUMNS}}
-
-
-def thawed_bars(frozen: dict) -> pd.DataFrame:
-    index = pd.DatetimeIndex(pd.to_datetime(frozen["time"], utc=True), name="time")
-    return pd.DataFrame({name: frozen[name] for name in COLUMNS}, index=index).astype(float)
 
 
 def _timestamp(value) -> str:
@@ -82,7 +70,10 @@ def generate_chart(config: dict, ctx: SymbolContext) -> dict:
         width=config.get("width") or None,
         height=config.get("height") or None,
     )
-    chart = ctx.inputs.chart(ctx, request)
+    try:
+        chart = ctx.inputs.chart(ctx, request)
+    except ChartRenderTimeout as error:
+        raise StepError(str(error)) from error
     with ctx.lock:
         ctx.charts[label] = chart
         ctx.chart_sources[label] = source

@@ -13,11 +13,11 @@ import pandas as pd
 
 from agents.clients import ModelClient
 from broker.adapters import get_adapter
-from broker.charts import render_chart
 from broker.contract_value import exposure, instrument_unit_value
 from broker.marketdata import MarketReference, get_bars, market_reference
 from broker.models import Chart, RiskLimits
 from broker.risk import RiskConfig
+from execution.dispatch import render_chart
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class LiveInputs:
         return market_reference(ctx.get_instrument(), bars)
 
     def chart(self, ctx, request: ChartRequest) -> Chart:
+        """Drawn by a cpu worker when there is one (execution.dispatch)."""
         return render_chart(
             ctx.get_instrument(),
             request.period,

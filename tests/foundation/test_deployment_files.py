@@ -87,37 +87,54 @@ def test_flower_needs_a_password_and_the_gateways_are_opt_in_profiles():
 
     flower = services["flower"]
     assert flower["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")  # no default password
-    assert flower["environment"]["REDIS_URL"] == services["worker"]["environment"]["REDIS_URL"]
+    assert flower["environment"]["REDIS_URL"] == services["worker-io"]["environment"]["REDIS_URL"]
     assert not any("basic-auth" in part for part in flower["command"])  # not on a command line `ps` shows
     assert flower["environment"]["FLOWER_PERSISTENT"] == "True"  # its task list survives a restart
     assert flower["environment"]["FLOWER_DB"].startswith("/app/var/") and "flower-data:/app/var" in flower["volumes"]
     assert services["ibgateway"]["profiles"] == ["ibgateway"]
     assert services["gateway-sim"]["profiles"] == ["gateway-sim"]
     always_on = {name for name, service in services.items() if "profiles" not in service}
-    assert always_on == {"postgres", "redis", "minio", "createbuckets", "migrate", "web", "worker", "beat", "flower"}
+    assert always_on == {
+        "postgres", "redis", "minio", "createbuckets", "migrate", "web", "worker-io", "worker-cpu", "beat", "flower",
+    }  # fmt: skip
 
 
-def test_compose_runs_the_whole_stack_with_a_scalable_worker_and_an_optional_gateway():
+def test_compose_runs_the_whole_stack_with_scalable_io_and_cpu_workers_and_an_optional_gateway():
     services = compose_file()["services"]
 
-    expected = {"postgres", "redis", "minio", "createbuckets", "migrate", "web", "worker", "beat", "flower"}
+    expected = {"postgres", "redis", "minio", "createbuckets", "migrate", "web", "worker-io", "worker-cpu", "beat"}
     assert expected <= set(services)
-    assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+    for name in ("worker-io", "worker-cpu"):
+        assert "container_name" not in services[name] and "ports" not in services[name], name  # --scale needs both
+    assert services["worker-io"]["command"][:4] == ["python", "-m", "tradingweb.worker", "io"]
+    assert services["worker-cpu"]["command"][:4] == ["python", "-m", "tradingweb.worker", "cpu"]
+    assert "io@$$HOSTNAME" in services["worker-io"]["healthcheck"]["test"][1]
+    assert "cpu@$$HOSTNAME" in services["worker-cpu"]["healthcheck"]["test"][1]
     assert any(port.endswith(":5555") for port in services["flower"]["ports"])
     assert services["ibgateway"]["profiles"] == ["ibgateway"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker-io", "worker-cpu", "beat"):
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:")
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["web"]["environment"]["AWS_S3_ENDPOINT_URL"].endswith("http://minio:9000}")
 
 
-def test_the_procfile_runs_web_worker_and_beat():
+def test_postgres_in_compose_has_connections_for_four_io_workers_beside_the_rest():
+    command = " ".join(compose_file()["services"]["postgres"]["command"])
+    max_connections = int(re.search(r"max_connections=\$\{POSTGRES_MAX_CONNECTIONS:-(\d+)\}", command)[1])
+    io_worker = 64 + 1  # its threads (CELERY_IO_WORKER_CONCURRENCY) and its main process
+    the_rest = 20  # web, beat, migrate, and a cpu worker of 8 cores
+
+    assert max_connections >= 4 * io_worker + the_rest
+
+
+def test_the_procfile_runs_web_both_worker_kinds_and_beat():
     processes = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
-    assert set(processes) == {"web", "worker", "beat"}
+    assert set(processes) == {"web", "worker-io", "worker-cpu", "beat"}
     assert "tradingweb.asgi:application" in processes["web"]
-    assert "-Q high,normal,low" in processes["worker"]
+    assert "python -m tradingweb.worker io " in processes["worker-io"]
+    assert "python -m tradingweb.worker cpu " in processes["worker-cpu"]
     assert "DatabaseScheduler" in processes["beat"]
 
 

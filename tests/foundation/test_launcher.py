@@ -35,7 +35,8 @@ def test_make_run_serves_the_app_logs_in_the_demo_trader_and_stops_every_process
     commands = [" ".join(child.cmdline()) for child in children]
     assert any("redis-server" in command for command in commands), commands
     assert any("daphne" in command for command in commands), commands
-    assert any("worker" in command for command in commands), commands
+    assert any("worker --pool threads" in command for command in commands), commands  # the io worker
+    assert any("worker --pool prefork" in command for command in commands), commands  # the cpu worker
     assert any("beat" in command for command in commands), commands
 
     with urllib.request.urlopen(f"{url}/api/health/", timeout=30) as response:

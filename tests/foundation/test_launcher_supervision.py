@@ -71,24 +71,37 @@ def test_a_killed_worker_is_reported_and_started_again_and_its_execution_still_c
     )
     assert status == 202
     execution_id = accepted["workflow_execution_id"]
-    worker = run.child("worker")
-    pool = worker.children()
-    assert pool, "the worker has no pool process"
+    io_worker = run.child("worker-io")
 
-    # Three symbols with 2 s between them: the kill lands while the execution runs.
+    # Three symbols with 2 s between them: the kill lands while the execution runs on a thread of the io worker.
     wait_for_execution(browser, execution_id, {"running"}, timeout=EXECUTION_TIMEOUT_SECONDS)
-    worker.kill()
+    io_worker.kill()
 
-    run.wait_for(rf"worker \(pid {worker.pid}\) exited on its own with signal SIGKILL; the end of \S+worker\.log", 30)
-    new_worker_pid = int(run.wait_for(r"started worker \(pid (\d+)\)", 30).group(1))
-    _, pool_left = psutil.wait_procs(pool, timeout=GONE_WITHIN_SECONDS)
-    assert pool_left == [], "the killed worker's pool processes are still there"
-    assert "restarting worker (restart 1 of at most 3" in run.output()
+    died = rf"worker-io \(pid {io_worker.pid}\) exited on its own with signal SIGKILL; the end of \S+worker-io\.log"
+    run.wait_for(died, 30)
+    new_io_pid = int(run.wait_for(r"started worker-io \(pid (\d+)\)", 30).group(1))
+    assert "restarting worker-io (restart 1 of at most 3" in run.output()
     execution = wait_for_execution(browser, execution_id, FINISHED, timeout=EXECUTION_TIMEOUT_SECONDS)
     assert execution["status"] == "completed", execution
     assert execution["results"]["symbols_processed"] == 3
-    assert run.child("worker").pid == new_worker_pid and run.child("worker").is_running()
-    assert run.process.poll() is None, "the launcher stopped instead of restarting the worker"
+    assert run.child("worker-io").pid == new_io_pid and run.child("worker-io").is_running()
+    assert run.process.poll() is None, "the launcher stopped instead of restarting the io worker"
+
+
+def test_a_killed_cpu_worker_takes_its_pool_processes_with_it_and_is_started_again(app):
+    run = app()
+    cpu_worker = run.child("worker-cpu")
+    pool = cpu_worker.children()
+    assert pool, "the cpu worker has no pool process"
+
+    cpu_worker.kill()
+
+    run.wait_for(rf"worker-cpu \(pid {cpu_worker.pid}\) exited on its own with signal SIGKILL", 30)
+    new_cpu_pid = int(run.wait_for(r"started worker-cpu \(pid (\d+)\)", 30).group(1))
+    _, pool_left = psutil.wait_procs(pool, timeout=GONE_WITHIN_SECONDS)
+    assert pool_left == [], "the killed cpu worker's pool processes are still there"
+    assert run.child("worker-cpu").pid == new_cpu_pid and run.child("worker-cpu").is_running()
+    assert run.process.poll() is None, "the launcher stopped instead of restarting the cpu worker"
 
 
 def test_a_child_that_keeps_dying_stops_the_whole_app_saying_so(app):
@@ -127,15 +140,17 @@ def test_a_sigkilled_launcher_takes_every_child_with_it(app):
     run = app()
     redis_port = run.redis_port()
     commands = " ".join(" ".join(child.cmdline()) for child in psutil.Process(run.process.pid).children())
-    assert all(name in commands for name in ("redis-server", "daphne", "worker", "beat")), commands
+    expected = ("redis-server", "daphne", "--pool threads", "--pool prefork", "beat")
+    assert all(name in commands for name in expected), commands
 
     run.process.kill()
 
     assert left_behind(run.var_dir, timeout=GONE_WITHIN_SECONDS) == []
     assert not port_is_open(run.port)
     assert not port_is_open(redis_port)
-    worker_log = (run.var_dir / "logs" / "worker.log").read_text()
-    assert "Warm shutdown" in worker_log, worker_log[-2000:]
+    for worker in ("worker-io", "worker-cpu"):
+        worker_log = (run.var_dir / "logs" / f"{worker}.log").read_text()
+        assert "Warm shutdown" in worker_log, worker_log[-2000:]
 
 
 def test_a_port_held_by_another_process_is_refused_naming_that_process(tmp_path):

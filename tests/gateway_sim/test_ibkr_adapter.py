@@ -1,11 +1,14 @@
 """broker.adapters.ibkr end to end: the real adapter and ib_insync against the gateway simulator."""
 
 import socket
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 
 from broker.adapters.base import BrokerUnavailable, OrderRequest, PermanentBrokerError, TransientBrokerError
 from broker.adapters.ibkr import IBKRAdapter
@@ -72,6 +75,28 @@ def test_the_adapter_reads_bars_equal_to_the_simulated_exchange(gateway, adapter
 
     assert bars == generate_bars("MSFT", "3m", "1d", end=gateway.clock.now())
     assert len(bars) > 50
+
+
+def test_one_adapter_answers_the_threads_of_an_io_worker_at_once(gateway, adapter):
+    """An io worker's threads share its process's adapter (one connection): calls made at once all get their answer."""
+    symbols = ["MSFT", "AAPL", "SLOW", "NVDA"] * 4
+    all_started = threading.Barrier(len(symbols))
+
+    def quote_and_bars(symbol: str):
+        all_started.wait(timeout=30)
+        try:
+            conid = conid_for(symbol)
+            return adapter.quote(conid, symbol), adapter.historical_bars(conid, symbol, "3m", "1d")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(symbols)) as pool:
+        answers = list(pool.map(quote_and_bars, symbols))
+
+    end = gateway.clock.now()
+    for symbol, (quote, bars) in zip(symbols, answers, strict=True):
+        assert quote.bid < quote.ask, symbol
+        assert bars == generate_bars(symbol, "3m", "1d", end=end), symbol
 
 
 def test_the_adapter_quotes_bid_below_ask(adapter):

@@ -77,7 +77,12 @@ class RunningLauncher:
         self.var_dir = var_dir
         launcher_env = {key: value for key, value in os.environ.items() if key not in TEST_RUN_VARIABLES}
         launcher_env.update(
-            PORT=str(port), VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1", CELERY_WORKER_CONCURRENCY="1", **(env or {})
+            PORT=str(port),
+            VAR_DIR=str(var_dir),
+            PYTHONUNBUFFERED="1",
+            CELERY_IO_WORKER_CONCURRENCY="4",
+            CELERY_CPU_WORKER_CONCURRENCY="1",
+            **(env or {}),
         )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tradingweb.launcher"],
@@ -126,7 +131,7 @@ class RunningLauncher:
         return "\n".join(self.lines)
 
     def child(self, name: str) -> psutil.Process:
-        """The launcher's child started last under `name` (web, worker, beat, redis)."""
+        """The launcher's child started last under `name` (web, worker-io, worker-cpu, beat, redis)."""
         pid = int(re.findall(rf"started {name} \(pid (\d+)\)", self.output())[-1])
         return psutil.Process(pid)
 

@@ -1,0 +1,16 @@
+"""Broker work that other workers send by name (execution/dispatch.py): thin wrappers over broker modules."""
+
+from celery import shared_task
+
+from broker.charts import render_chart
+from broker.marketdata import thawed_bars
+from broker.models import Instrument
+
+
+@shared_task(name="broker.render_chart")
+def render_chart_task(
+    instrument_id: int, period: str, bar: str, bars: dict, indicators: list[str] | None, width: int, height: int
+) -> int:
+    """Draws one chart in a cpu worker from plain JSON (frozen bars) and returns the Chart row's id."""
+    instrument = Instrument.objects.get(pk=instrument_id)
+    return render_chart(instrument, period, bar, thawed_bars(bars), indicators, width, height).pk
