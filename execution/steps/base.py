@@ -42,6 +42,15 @@ class StepSkipped(Exception):  # noqa: N818 - a signal, not an error
         self.output = output or {}
 
 
+class WaitRequested(Exception):  # noqa: N818 - a signal, not an error
+    """The step waits `seconds` before it is done (a `wait` step): the engine schedules its end rather than
+    sleeping, and its StepRun stays running until then (see execution.engine)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"wait {seconds:g} s")
+        self.seconds = seconds
+
+
 class CriticalError(Exception):
     """The whole execution must stop (broker authentication lost, database gone); work done is kept."""
 

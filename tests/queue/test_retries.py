@@ -15,9 +15,9 @@ from channels.layers import get_channel_layer
 from broker import marketdata
 from broker.adapters import BrokerUnavailable, PermanentBrokerError
 from broker.adapters.simulated import SimulatedAdapter
-from execution.engine import run_execution
 from execution.models import StepRun, WorkflowExecution
 from execution.retries import is_transient
+from execution.runner import run_execution
 from execution.steps.base import PermanentStepError, StepError
 from tests.workers import waiting_execution
 from workflows.models import Workflow, WorkflowVersion
