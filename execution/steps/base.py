@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from broker.instruments import qualify_symbol
 from execution.steps.inputs import LiveInputs
 
 
@@ -97,8 +98,6 @@ class SymbolContext:
 
     def get_instrument(self):
         """The symbol's Instrument, qualified once (through the broker) for all the steps that need it."""
-        from broker.instruments import qualify_symbol
-
         with self.lock:
             if self.instrument is None:
                 self.instrument = qualify_symbol(self.symbol)
