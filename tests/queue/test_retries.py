@@ -6,6 +6,7 @@ The broker is the simulated one behind an adapter that fails the way an unreacha
 
 import asyncio
 import signal
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -19,6 +20,7 @@ from execution.leases import suspended_point
 from execution.models import StepRun, WorkflowExecution
 from execution.retries import is_transient
 from execution.runner import run_execution
+from execution.steps import STEP_IMPLEMENTATIONS
 from execution.steps.base import PermanentStepError, StepError
 from tests.support.runs import run_to_end
 from tests.workers import waiting_execution
@@ -169,7 +171,9 @@ def test_it_tells_transient_from_permanent_errors_through_their_causes():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_past_its_soft_time_limit_fails_with_a_timeout_and_keeps_what_was_done(alice):
+def test_a_run_past_its_soft_time_limit_fails_with_a_timeout_and_keeps_what_was_done(alice, monkeypatch):
+    # Each symbol's one step takes its time in the task, as a slow model or broker call does.
+    monkeypatch.setitem(STEP_IMPLEMENTATIONS, "wait", lambda config, ctx: time.sleep(config["seconds"]) or {})
     execution = waiting_execution(alice, 0.4, symbols=("AAPL", "MSFT", "NVDA"))
 
     def soft_limit(signum, frame):  # what Celery's prefork pool does on the soft time limit
