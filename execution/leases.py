@@ -9,7 +9,8 @@ A run is a series of segments (see execution.engine). When it has to wait (the s
 `wait` step, a retry's backoff, a person's approval) it `suspend`s: the resume point goes into
 `execution.progress["parked"]` with a token (the attempt that suspended), the lease is stretched
 to the wake time plus EXECUTION_LEASE_SECONDS, and a continuation, the run task with the token
-and an ETA, is sent; the task then returns and the worker is free. (Approval parks without a
+and an ETA, is sent under the execution's one task id (so the task API, a revoke and the sweep
+keep speaking of one task); the task then returns and the worker is free. (Approval parks without a
 wake time and without a lease: answering it sends the continuation, see execution.approvals.)
 Exactly once: a continuation's claim takes the resume point out of the row in the same locked
 transaction that raises the attempt, so a duplicate or stale continuation (its token no longer
@@ -40,7 +41,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
@@ -170,46 +170,35 @@ def suspend(
     """
     token = execution.attempt
     parked = {**point, "token": token, "wake_at": wake_at.isoformat() if wake_at else None}
-    task_id = str(uuid.uuid4())
+    lease = wake_at + datetime.timedelta(seconds=settings.EXECUTION_LEASE_SECONDS) if wake_at else None
     with transaction.atomic():
         saved = WorkflowExecution.objects.filter(
             pk=execution.pk, attempt=token, status=Status.RUNNING, cancel_requested=False
-        ).update(
-            status=status,
-            progress={**progress_state, PARKED: parked},
-            results=results,
-            task_id=task_id if wake_at else execution.task_id,
-            lease_expires_at=(wake_at + datetime.timedelta(seconds=settings.EXECUTION_LEASE_SECONDS))
-            if wake_at
-            else None,
-        )
+        ).update(status=status, progress={**progress_state, PARKED: parked}, results=results, lease_expires_at=lease)
         if saved and wake_at:
             transaction.on_commit(
                 lambda: dispatch.send_execution_run(
-                    execution.pk, queue=execution.priority, task_id=task_id, token=token, eta=wake_at
+                    execution.pk, queue=execution.priority, task_id=execution.task_id, token=token, eta=wake_at
                 )
             )
     if saved:
         execution.status, execution.progress, execution.results = status, {**progress_state, PARKED: parked}, results
-        if wake_at:
-            execution.task_id = task_id
+        execution.lease_expires_at = lease
     return bool(saved)
 
 
-def continue_now(execution: WorkflowExecution) -> str:
+def continue_now(execution: WorkflowExecution) -> None:
     """Send the continuation of a parked execution (its approval was answered) once the answer is committed."""
     row = WorkflowExecution.objects.get(pk=execution.pk)
     point = suspended_point(row)
     if point is None or row.is_finished():
-        return ""
-    task_id = str(uuid.uuid4())
+        return
     lease = lease_end()  # the queue answers for it until then
-    WorkflowExecution.objects.filter(pk=execution.pk).update(task_id=task_id, lease_expires_at=lease)
-    execution.task_id, execution.lease_expires_at = task_id, lease
+    WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease)
+    execution.lease_expires_at = lease
     transaction.on_commit(
-        lambda: dispatch.send_execution_run(execution.pk, queue=row.priority, task_id=task_id, token=point["token"])
+        lambda: dispatch.send_execution_run(execution.pk, queue=row.priority, task_id=row.task_id, token=point["token"])
     )
-    return task_id
 
 
 # --- renewing the leases this process holds -------------------------------------------
