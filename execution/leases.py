@@ -221,8 +221,8 @@ class HeldLease:
 class LeaseRenewer:
     """The one thread of a worker process that renews the leases of every execution the process runs.
 
-    A threads pool runs many executions in one process; one renewal query for them all keeps the
-    database connections to one per process, whatever the pool's size.
+    A threads pool runs many executions in one process; one renewal query for them all, on a connection
+    closed again until the next renewal, costs the database the same whatever the pool's size.
     """
 
     _lock = threading.Lock()
@@ -261,14 +261,14 @@ class LeaseRenewer:
                 self.renew()
             except DatabaseError as error:
                 logger.warning("Could not renew the leases of this process: %s", error)
-                connections.close_all()  # this thread's connection; the next renewal opens a new one
+            finally:
+                connections.close_all()  # this thread's connection: it holds none between renewals
 
     def renew(self) -> None:
         """Stretch every held lease (one UPDATE); a lease whose execution another worker claimed is lost."""
         with self.lock:
             leases = list(self.held.values())
         if not leases:
-            connections.close_all()  # nothing to renew: hold no idle connection
             return
         mine = reduce(or_, (Q(pk=lease.execution_id, attempt=lease.attempt) for lease in leases))
         # A suspended execution's lease already covers its wait (see suspend).
