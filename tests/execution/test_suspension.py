@@ -8,12 +8,13 @@ import datetime
 
 import pytest
 import time_machine
+from django.db import connection
 
 from execution.leases import ExecutionHeld, suspended_point
 from execution.models import StepRun, WorkflowExecution
 from execution.runner import run_execution
 from tests.support.runs import run_to_end
-from tests.workers import waiting_execution
+from tests.workers import wait_until, waiting_execution
 
 Status = WorkflowExecution.Status
 
@@ -92,3 +93,24 @@ def test_the_symbol_delay_suspends_between_symbols_and_the_next_symbol_starts_on
         StepRun.objects.filter(execution=execution).order_by("started_at").values_list("started_at", flat=True)
     )
     assert all((later - earlier).total_seconds() >= 60 for earlier, later in zip(starts, starts[1:], strict=False))
+
+
+def _connections_to_the_database() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_shared_step_threads_hold_no_database_connection_once_idle(alice):
+    before = _connections_to_the_database()
+    executions = [waiting_execution(alice, 0.2, steps=2, symbols=("AAPL", "MSFT")) for _ in range(3)]
+
+    for execution in executions:
+        assert run_to_end(execution.pk).status == Status.COMPLETED
+
+    wait_until(
+        lambda: _connections_to_the_database() <= before,
+        timeout=30,
+        message="the step threads and the lease renewer closed their connections",
+    )
