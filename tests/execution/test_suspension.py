@@ -13,10 +13,17 @@ from django.db import connection
 from execution.leases import ExecutionHeld, suspended_point
 from execution.models import StepRun, WorkflowExecution
 from execution.runner import run_execution
-from tests.support.runs import run_to_end
+from tests.support.runs import continuations_kept_here, run_to_end
 from tests.workers import wait_until, waiting_execution
 
 Status = WorkflowExecution.Status
+
+
+@pytest.fixture(autouse=True)
+def kept_here():
+    """This test runs the continuations; a worker of the test run must not."""
+    with continuations_kept_here() as sent:
+        yield sent
 
 
 def _wake(point: dict) -> datetime.datetime:
@@ -24,7 +31,7 @@ def _wake(point: dict) -> datetime.datetime:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_wait_step_suspends_the_run_and_its_continuation_ends_the_steps_run_after_the_wait(alice):
+def test_a_wait_step_suspends_the_run_and_its_continuation_ends_the_steps_run_after_the_wait(alice, kept_here):
     execution = waiting_execution(alice, 0.4)
 
     run_execution(execution.pk)
@@ -32,6 +39,9 @@ def test_a_wait_step_suspends_the_run_and_its_continuation_ends_the_steps_run_af
     execution.refresh_from_db()
     point = suspended_point(execution)
     assert execution.status == Status.RUNNING and point["kind"] == "wait"
+    kept_here.assert_called_once_with(
+        execution.pk, queue="normal", task_id=execution.task_id, token=point["token"], eta=_wake(point)
+    )
     wait_run = StepRun.objects.get(execution=execution)
     assert wait_run.status == "running" and wait_run.finished_at is None
     assert execution.lease_expires_at > _wake(point)  # the lease covers the wait, for the recovery sweep

@@ -5,6 +5,7 @@ The broker is the simulated one behind an adapter that fails the way an unreacha
 """
 
 import asyncio
+import datetime
 import signal
 import time
 
@@ -22,7 +23,7 @@ from execution.retries import is_transient
 from execution.runner import run_execution
 from execution.steps import STEP_IMPLEMENTATIONS
 from execution.steps.base import PermanentStepError, StepError
-from tests.support.runs import run_to_end
+from tests.support.runs import continuations_kept_here, run_to_end
 from tests.workers import waiting_execution
 from workflows.models import Workflow, WorkflowVersion
 
@@ -103,7 +104,8 @@ def test_the_backoff_before_a_retry_holds_no_worker_the_task_returns_and_its_con
     _gateway(monkeypatch, 1, BrokerUnavailable("IB Gateway not reachable"))
     execution = _fetch_execution(alice)
 
-    run_execution(execution.pk)  # returns at the backoff, long before the retry is due
+    with continuations_kept_here() as sent:
+        run_execution(execution.pk)  # returns at the backoff, long before the retry is due
 
     execution.refresh_from_db()
     point = suspended_point(execution)
@@ -111,6 +113,7 @@ def test_the_backoff_before_a_retry_holds_no_worker_the_task_returns_and_its_con
     assert (point["kind"], point["retries"]) == ("retry", {"0": 1})
     failed = StepRun.objects.get(execution=execution)
     assert (failed.attempt, failed.status, failed.output["retry_in"]) == (1, "failed", 30)
+    assert sent.call_args.kwargs["eta"] == datetime.datetime.fromisoformat(point["wake_at"]) >= failed.finished_at
 
     done = run_to_end(execution.pk)
 
@@ -172,15 +175,19 @@ def test_it_tells_transient_from_permanent_errors_through_their_causes():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_run_past_its_soft_time_limit_fails_with_a_timeout_and_keeps_what_was_done(alice, monkeypatch):
-    # Each symbol's one step takes its time in the task, as a slow model or broker call does.
-    monkeypatch.setitem(STEP_IMPLEMENTATIONS, "wait", lambda config, ctx: time.sleep(config["seconds"]) or {})
-    execution = waiting_execution(alice, 0.4, symbols=("AAPL", "MSFT", "NVDA"))
+    def slow_step(config, ctx):  # the second symbol's step takes long in the task, as a slow model call does
+        if ctx.symbol == "MSFT":
+            signal.setitimer(signal.ITIMER_REAL, 0.05)  # and the soft time limit strikes meanwhile
+            time.sleep(1)
+        return {}
+
+    monkeypatch.setitem(STEP_IMPLEMENTATIONS, "wait", slow_step)
+    execution = waiting_execution(alice, 0, symbols=("AAPL", "MSFT", "NVDA"))
 
     def soft_limit(signum, frame):  # what Celery's prefork pool does on the soft time limit
         raise SoftTimeLimitExceeded()
 
     previous = signal.signal(signal.SIGALRM, soft_limit)
-    signal.setitimer(signal.ITIMER_REAL, 0.6)
     try:
         run_execution(execution.pk)
     finally:
