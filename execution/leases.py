@@ -14,7 +14,9 @@ keep speaking of one task); the task then returns and the worker is free. (Appro
 wake time and without a lease: answering it sends the continuation, see execution.approvals.)
 Exactly once: a continuation's claim takes the resume point out of the row in the same locked
 transaction that raises the attempt, so a duplicate or stale continuation (its token no longer
-the row's attempt, or the point gone) runs nothing, and a cancel racing with the claim either
+the row's attempt, or the point gone) runs nothing; the run's first message, redelivered because its
+worker died after the run suspended, may claim a due point in the continuation's place (only one
+of them wins); and a cancel racing with the claim either
 settles the suspended run at once or finds it running and flags it (execution.cancel).
 
 The broker alone cannot promise that every execution ends:
@@ -115,9 +117,13 @@ def claim(execution: WorkflowExecution, token: int | None = None) -> Claim:
             return Claim(finished=True)
         point = suspended_point(row)
         if point is not None or token is not None:
-            if point is None or point.get("token", row.attempt) != token:
+            # A continuation of an earlier suspension, or one that lost the claim, is stale. The run's first
+            # message redelivered (its worker died after the run suspended, holding the continuation) goes on
+            # for it once due; a run parked for a person goes on only when answered.
+            wake_at = point.get("wake_at") if point else None
+            first_message_again = token is None and wake_at is not None
+            if point is None or (point["token"] != token and not first_message_again):
                 return Claim(stale=True)
-            wake_at = point.get("wake_at")
             if wake_at and datetime.datetime.fromisoformat(wake_at) > now:
                 raise ExecutionHeld(execution.pk, (datetime.datetime.fromisoformat(wake_at) - now).total_seconds())
             resumed_status = row.status
