@@ -44,7 +44,7 @@ def test_a_queued_execution_that_is_cancelled_never_starts(alice, alice_api, wor
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_running_execution_is_cancelled_at_once_inside_its_wait_and_keeps_its_partial_results(alice, alice_api, worker):
+def test_a_run_is_cancelled_at_once_inside_its_wait_and_keeps_its_partial_results(alice, alice_api, worker):
     execution = waiting_execution(alice, 30, symbols=("AAPL", "MSFT"))
     task_id = execution_enqueue(execution)
     wait_until(lambda: StepRun.objects.filter(execution=execution, status="running").exists(), message="step running")
