@@ -23,6 +23,7 @@ PROCESS_TESTS := tests/queue tests/reliability tests/approvals/test_no_worker_bl
 
 test: install assets system-tools
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory test-pytest
 
 test-pytest:

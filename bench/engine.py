@@ -43,8 +43,8 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from broker.adapters import get_adapter  # noqa: E402
-from execution.engine import run_execution  # noqa: E402
 from execution.models import StepRun, WorkflowExecution  # noqa: E402
+from execution.runner import run_execution  # noqa: E402
 from workflows.models import Workflow, WorkflowVersion  # noqa: E402
 from workflows.parameters import default_values  # noqa: E402
 from workflows.templates import BUILTIN_TEMPLATES  # noqa: E402

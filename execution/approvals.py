@@ -2,10 +2,11 @@
 
 With human approval on, the engine asks `approval_needed` before each place_order; when a
 person has to decide, `park_execution` saves where the run is (symbol, finished steps; the
-decision is a row and bars are cached) in `execution.progress["parked"]`, opens an
-ApprovalRequest with a deadline, tells the owner, and the task returns: no worker slot is
-held while a person thinks. approve / reject / modify (or the deadline) answer the request
-and enqueue the execution again on its priority queue; the engine then restores the symbol's
+decision is a row and bars are cached) in `execution.progress["parked"]` through the engine's one
+suspension mechanism (execution.leases.suspend, without a wake time), opens an ApprovalRequest
+with a deadline, tells the owner, and the task returns: no worker slot is held while a person
+thinks. approve / reject / modify (or the deadline) answer the request and send the run's
+continuation on its priority queue; the engine then restores the symbol's
 context with `restore_symbol_context`, runs place_order (or skips it for a refused decision)
 and goes on with the remaining steps and symbols.
 
@@ -36,14 +37,13 @@ from agents.team_config import team_settings
 from broker.adapters import get_adapter
 from broker.marketdata import get_bars
 from broker.models import Chart, Order
-from execution import notifications, progress
+from execution import dispatch, leases, notifications, progress
 from execution.models import Decision, StepRun, WorkflowExecution
 from execution.steps.base import SymbolContext
 from execution.steps.risk import validate_risk
 
 logger = logging.getLogger(__name__)
 
-PARKED = "parked"  # the key of the resume point in execution.progress
 MODIFIABLE_FIELDS = ("target_price", "stop_loss", "quantity")
 
 
@@ -143,27 +143,29 @@ def _publish(event_type: str, approval: ApprovalRequest) -> None:
 
 def _schedule_expiry(approval: ApprovalRequest) -> None:
     """A countdown task for the deadline; the periodic sweep catches any the countdown misses."""
-    from execution.tasks import expire_approval  # the tasks module imports the engine, which imports this one
-
-    countdown = max(0.0, (approval.deadline - timezone.now()).total_seconds())
-    expire_approval.apply_async(args=[approval.pk], countdown=countdown, queue=WorkflowExecution.Priority.HIGH)
+    dispatch.send_approval_expiry(approval.pk, max(0.0, (approval.deadline - timezone.now()).total_seconds()))
 
 
 def park_execution(
     *, execution: WorkflowExecution, point: dict, results: dict, progress_state: dict
-) -> ApprovalRequest:
-    """Leave the run waiting for a person at `point`: symbol, symbol_index, step_index, step_id,
-    decision_id, and the step indexes finished and step ids skipped so far."""
+) -> ApprovalRequest | None:
+    """Leave the run waiting for a person at `point` (a resume point, see execution.engine, with step_index,
+    step_id and decision_id); None when it could not park (cancelled meanwhile, or another worker's now)."""
     decision = Decision.objects.select_related("instrument").get(pk=point["decision_id"])
     with transaction.atomic():
         already_asked = pending_approval_for(decision)  # a redelivered run parks again at the same request
         approval = already_asked or approval_create(execution=execution, decision=decision)
-        parked = {**point, "approval_id": approval.pk}
-        execution.status = WorkflowExecution.Status.AWAITING_APPROVAL
-        execution.progress = {**progress_state, "current_symbol": point["symbol"], PARKED: parked}
-        execution.results = results
-        execution.lease_expires_at = None  # nobody needs to run it until it is answered (and enqueued again)
-        execution.save(update_fields=["status", "progress", "results", "lease_expires_at"])
+        parked = leases.suspend(
+            execution,
+            point={**point, "approval_id": approval.pk},
+            wake_at=None,  # nobody needs to run it until it is answered (and its continuation sent)
+            results=results,
+            progress_state={**progress_state, "current_symbol": point["symbol"]},
+            status=WorkflowExecution.Status.AWAITING_APPROVAL,
+        )
+        if not parked:
+            transaction.set_rollback(True)
+            return None
         transaction.on_commit(lambda: _schedule_expiry(approval))
     logger.info(
         "Execution %s parked before %s of %s: approval %s due %s",
@@ -182,11 +184,11 @@ def park_execution(
 
 def parked_point(execution: WorkflowExecution) -> dict | None:
     """Where a parked execution continues, or None."""
-    return (execution.progress or {}).get(PARKED)
+    return leases.suspended_point(execution)
 
 
 def restore_symbol_context(ctx: SymbolContext, point: dict, *, load_bars: bool = True) -> SymbolContext:
-    """Put back what the finished steps of the parked symbol had produced, from their StepRun rows.
+    """Put back what the finished steps of a suspended symbol had produced, from their StepRun rows.
 
     Bars come again from the market data cache; charts, decisions and orders are rows; analyses
     and the risk verdict are in the step outputs.
@@ -194,8 +196,10 @@ def restore_symbol_context(ctx: SymbolContext, point: dict, *, load_bars: bool =
     finished = set(point.get("finished") or [])
     runs = StepRun.objects.filter(execution=ctx.execution, symbol=ctx.symbol, index__in=finished).order_by("id")
     latest = {run.index: run for run in runs}  # a redelivered run leaves later rows for the same step
-    decision = Decision.objects.select_related("instrument").get(pk=point["decision_id"])
-    ctx.instrument = decision.instrument
+    decision = None
+    if point.get("decision_id"):
+        decision = Decision.objects.select_related("instrument").get(pk=point["decision_id"])
+        ctx.instrument = decision.instrument
     for index in sorted(latest):
         run = latest[index]
         output = run.output or {}
@@ -213,7 +217,7 @@ def restore_symbol_context(ctx: SymbolContext, point: dict, *, load_bars: bool =
                 "summary": output.get("summary") or {},
             }
             if load_bars:
-                ctx.bars[output["label"]] = get_bars(decision.instrument, output["period"], output["bar"])
+                ctx.bars[output["label"]] = get_bars(ctx.get_instrument(), output["period"], output["bar"])
         elif run.step_type == "generate_chart":
             ctx.charts[output["label"]] = Chart.objects.get(pk=output["chart_id"])
             ctx.chart_sources[output["label"]] = output["source"]
@@ -225,7 +229,8 @@ def restore_symbol_context(ctx: SymbolContext, point: dict, *, load_bars: bool =
             ctx.order = Order.objects.get(pk=output["order_id"])
     for step_id, reason in (point.get("skipped") or {}).items():
         ctx.outputs[step_id] = {"skipped": True, "reason": reason}
-    ctx.decision = decision
+    if decision is not None:
+        ctx.decision = decision
     return ctx
 
 
@@ -257,11 +262,9 @@ def _refuse_decision(decision: Decision, reason: str) -> None:
 
 
 def _resume(execution: WorkflowExecution) -> None:
-    """Enqueue the execution again (on its priority queue) once the answer is committed."""
-    from execution.services import execution_enqueue  # services import the tasks, which import the engine
-
+    """Send the parked execution's continuation (on its priority queue) once the answer is committed."""
     if WorkflowExecution.objects.filter(pk=execution.pk, status=WorkflowExecution.Status.AWAITING_APPROVAL).exists():
-        execution_enqueue(execution)
+        leases.continue_now(execution)
 
 
 def _check_price(approval: ApprovalRequest) -> None:

@@ -1,7 +1,10 @@
-"""Cancelling an execution: queued ones never start, running ones stop at the next step boundary.
+"""Cancelling an execution: queued and waiting ones never go on, running ones stop at the next step boundary.
 
-A queued execution is marked cancelled and its task revoked; the task also checks the status
-when it starts (a worker that missed the revoke still does nothing). A running one gets the
+A queued execution, one parked for approval and one suspended in a wait (the symbol delay, a
+`wait` step, a retry's backoff; see execution.engine) is settled as cancelled at once, under the
+row lock that a continuation's claim takes too (so exactly one of them wins), and its task or
+continuation is revoked; the task also checks the row when it starts (a worker that missed the
+revoke still does nothing, see execution.leases.claim). A running one gets the
 cooperative cancel flag, which the engine reads between steps, between symbols and inside
 waits; a step that is placing an order finishes doing so (order_submit confirms the order's
 state at the broker). If the run has not stopped after settings.CANCEL_GRACE_SECONDS it is
@@ -12,14 +15,14 @@ the broker or marked needs_reconciliation, so no order is ever left in doubt.
 
 import logging
 
-from celery import current_app
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from broker.adapters import BrokerError
 from broker.models import Order
 from broker.orders import order_refresh
-from execution import progress
+from execution import dispatch, leases, progress
 from execution.models import StepRun, WorkflowExecution
 
 logger = logging.getLogger(__name__)
@@ -40,34 +43,44 @@ class CancelConflict(Exception):
 def execution_cancel(execution: WorkflowExecution) -> WorkflowExecution:
     """Cancel `execution` (see the module doc); raises CancelConflict when it has already finished."""
     now = timezone.now()
-    stopped = (
-        WorkflowExecution.objects.filter(pk=execution.pk, status__in=NOT_RUNNING)
-        .update(status=Status.CANCELLED, cancel_requested=True, completed_at=now, error="Cancelled before it ran")
-    )  # fmt: skip
+    with transaction.atomic():
+        row = WorkflowExecution.objects.select_for_update().get(pk=execution.pk)
+        if row.is_finished():
+            raise CancelConflict(f"Execution {execution.pk} is already {row.status}; there is nothing to cancel.")
+        waiting = row.status == Status.RUNNING and leases.suspended_point(row) is not None
+        stopped = row.status in NOT_RUNNING or waiting
+        if stopped:
+            row.status, row.completed_at, row.lease_expires_at = Status.CANCELLED, now, None
+            if waiting:
+                row.error = ""  # as a run cancelled at a step boundary: the work done is kept, nothing failed
+                row.progress = {key: value for key, value in row.progress.items() if key != leases.PARKED}
+                row.progress["current_symbol"] = ""
+                _end_waits_cancelled(row, now)
+            else:
+                row.error = "Cancelled before it ran"
+        row.cancel_requested = True
+        row.save(update_fields=["status", "completed_at", "lease_expires_at", "error", "progress", "cancel_requested"])
+    execution.refresh_from_db()
     if stopped:
         if execution.task_id:
-            current_app.control.revoke(execution.task_id)
-        execution.refresh_from_db()
-        logger.info("Execution %s cancelled before it ran (task %s revoked)", execution.pk, execution.task_id)
+            dispatch.revoke(execution.task_id)
+        logger.info("Execution %s cancelled while it did not run (task %s revoked)", execution.pk, execution.task_id)
         progress.execution_status(execution)
         return execution
-    flagged = (
-        WorkflowExecution.objects.filter(pk=execution.pk)
-        .exclude(status__in=WorkflowExecution.TERMINAL_STATUSES)
-        .update(cancel_requested=True)
-    )
-    execution.refresh_from_db()
-    if not flagged:
-        raise CancelConflict(f"Execution {execution.pk} is already {execution.status}; there is nothing to cancel.")
-    from execution.tasks import terminate_cancelled_execution
-
     grace = settings.CANCEL_GRACE_SECONDS
-    terminate_cancelled_execution.apply_async(
-        args=[execution.pk, grace], countdown=grace, queue=WorkflowExecution.Priority.HIGH
-    )
+    dispatch.send_cancel_fallback(execution.pk, grace)
     logger.info("Execution %s: cancel requested; it stops at the next step boundary", execution.pk)
     progress.notify_owner(execution, "info", f"Execution {execution.pk}: cancel requested, stopping at the next step")
     return execution
+
+
+def _end_waits_cancelled(execution: WorkflowExecution, now) -> None:
+    """A `wait` step in progress when its run was cancelled ends as the engine ends it: completed, cancelled."""
+    for step_run in StepRun.objects.filter(execution=execution, status=StepRun.Status.RUNNING):
+        waited = max(0.0, (now - step_run.started_at).total_seconds()) if step_run.started_at else 0.0
+        step_run.status, step_run.finished_at, step_run.duration_ms = StepRun.Status.COMPLETED, now, int(waited * 1000)
+        step_run.output = {**step_run.output, "waited_seconds": round(waited, 3), "cancelled": True}
+        step_run.save(update_fields=["status", "finished_at", "duration_ms", "output"])
 
 
 def terminate_if_still_running(execution_id: int, grace_seconds: int | None = None) -> str:
@@ -77,7 +90,7 @@ def terminate_if_still_running(execution_id: int, grace_seconds: int | None = No
     if execution is None or execution.is_finished() or not execution.cancel_requested:
         return "stopped"
     if execution.task_id:
-        current_app.control.revoke(execution.task_id, terminate=True, signal="SIGTERM")
+        dispatch.revoke(execution.task_id, terminate=True)
     logger.warning(
         "Execution %s did not stop within %s s of its cancel; terminated task %s",
         execution.pk,

@@ -1,5 +1,13 @@
-"""Work sent to other workers by task name, so that domain code never imports a tasks module."""
+"""Sending Celery tasks: the one module that knows the tasks' names.
 
+Domain code (the engine, services, approvals, cancel, leases, notifications, schedules) sends
+work through these functions and never imports `execution/tasks.py`; the tasks import the domain
+code. So the import graph of `execution/` has no circles, and a task can move or be renamed here
+in one place. Messages carry ids only (JSON); the rows hold everything else. A chart is drawn on
+a cpu worker and waited for here (`render_chart`).
+"""
+
+import datetime
 import time
 
 import pandas as pd
@@ -10,6 +18,7 @@ from django.conf import settings
 from broker.charts import render_chart as render_chart_here
 from broker.marketdata import frozen_bars
 from broker.models import Chart, Instrument
+from execution.queue_order import fair_message_options
 
 # The result backend is the database: a waiting thread asks it whether its chart is drawn after 0.05 s,
 # then twice as long each time up to 1 s. A chart takes about a second, so most are seen within 0.2 s of
@@ -64,3 +73,57 @@ def finished_within(result: AsyncResult, timeout: float) -> bool:
         time.sleep(min(interval, left))
         interval = min(2 * interval, LONGEST_POLL_SECONDS)
     return True
+
+
+RUN_EXECUTION = "execution.run_workflow_execution"
+TERMINATE_CANCELLED_EXECUTION = "execution.terminate_cancelled_execution"
+EXPIRE_APPROVAL = "execution.expire_approval"
+DELIVER_NOTIFICATION = "execution.deliver_notification"
+RECONCILE_AND_NOTIFY = "execution.reconcile_and_notify"
+HIGH_QUEUE = "high"
+
+
+def send_execution_run(
+    execution_id: int,
+    *,
+    queue: str,
+    task_id: str,
+    token: int | None = None,
+    eta: datetime.datetime | None = None,
+    owner_id: int | None = None,
+) -> None:
+    """Run an execution: its first delivery (no token), or the continuation of a suspension (see execution.leases).
+
+    A continuation carries `token`, the attempt at which the run suspended, and is due at `eta`. A message
+    sent for now with its `owner_id` takes its owner's turn in the queue (execution.queue_order); one due
+    later is held by a worker until then, outside the queue's order.
+    """
+    args = [execution_id] if token is None else [execution_id, token]
+    turn = fair_message_options(owner_id, queue) if owner_id is not None and eta is None else {}
+    current_app.send_task(RUN_EXECUTION, args=args, queue=queue, task_id=task_id, eta=eta, **turn)
+
+
+def send_cancel_fallback(execution_id: int, grace_seconds: int) -> None:
+    current_app.send_task(
+        TERMINATE_CANCELLED_EXECUTION, args=[execution_id, grace_seconds], countdown=grace_seconds, queue=HIGH_QUEUE
+    )
+
+
+def send_approval_expiry(approval_id: int, countdown: float) -> None:
+    current_app.send_task(EXPIRE_APPROVAL, args=[approval_id], countdown=countdown, queue=HIGH_QUEUE)
+
+
+def send_notification_delivery(notification_id: int) -> None:
+    current_app.send_task(DELIVER_NOTIFICATION, args=[notification_id])
+
+
+def send_reconciliation():
+    return current_app.send_task(RECONCILE_AND_NOTIFY, queue="normal")
+
+
+def revoke(task_id: str, *, terminate: bool = False) -> None:
+    """Tell the workers not to run (or, with `terminate`, to kill the process running) task `task_id`."""
+    if terminate:
+        current_app.control.revoke(task_id, terminate=True, signal="SIGTERM")
+    else:
+        current_app.control.revoke(task_id)

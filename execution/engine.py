@@ -1,19 +1,34 @@
 """Runs one WorkflowExecution: its symbols in order, each symbol's steps as a dependency graph.
 
-`run_execution(execution_id)` is what the Celery task calls, and what tests and the bench call
-without Celery. For each symbol the pinned steps run with a fresh SymbolContext; independent
-chains run at the same time on the execution's step threads (which close their database
-connections when the execution ends), and every step leaves one StepRun row and two progress
-events. A symbol that fails is
-recorded and the next one runs; a critical error (broker authentication lost, database gone)
-ends the execution with what was done kept. The cancel flag is read between steps, between
-symbols, inside waits and once more when the run ends (a cancel during the last step still counts).
-A run first claims its execution and holds a lease on it while it runs (execution.leases), so one
-execution never runs on two workers at once, and a run whose worker died is taken over.
+`ExecutionRun(execution).run(token)` is what the run task calls (through execution.runner), and
+what tests and the bench call without Celery. For each symbol the pinned steps run with a
+SymbolContext; independent chains run at the same time on the worker process's shared step
+threads (which drop their database connections when idle), and every step leaves one StepRun row
+and two progress events. A symbol that fails is recorded and the next one runs; a critical error
+(broker authentication lost, database gone) ends the execution with what was done kept.
+
+Segments and suspension: a run never sleeps in its task. It is a series of segments, each one
+delivery of the run task. When the run must wait (the symbol delay before the next symbol, a
+`wait` step, the backoff before a transient failure's retry, a person's approval before
+place_order) it lets the steps already running finish, starts those the wait does not gate, and
+when nothing is left to do before the wait ends it suspends (execution.leases.suspend): the
+resume point (symbol index, finished and skipped steps, per-step retry counts, the timers of
+waits and backoffs in progress, with a `wait` step's running StepRun) is saved in
+`execution.progress["parked"]`, a continuation with an ETA is sent, and the task returns. The
+continuation's segment restores the symbol's context from its StepRun rows and goes on. The
+status stays `running` through a delay, wait or backoff (`awaiting_approval` for a person); a
+wait that ends while other steps still run ends in the same segment.
+
+The cancel flag is read between steps, between symbols and once more when the run ends (a cancel
+during the last step still counts); a suspended run is cancelled at once by execution.cancel.
+A segment first claims its execution and holds a lease on it while it runs (execution.leases),
+so one execution never runs on two workers at once, and a run whose worker died is taken over.
 """
 
+import datetime
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -27,11 +42,11 @@ from django.utils import timezone
 
 from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
 from execution import approvals, leases, notifications, progress, retries
+from execution.cancel import execution_abandon
 from execution.graph import StepNode, build_graph
 from execution.models import StepRun, WorkflowExecution
 from execution.steps import get_step
-from execution.steps.base import CriticalError, StepError, StepSkipped, SymbolContext
-from execution.steps.flow import sleep_unless_cancelled
+from execution.steps.base import CriticalError, StepError, StepSkipped, SymbolContext, WaitRequested
 from execution.steps.inputs import LiveInputs
 from workflows.parameters import resolve_config
 from workflows.steps import STEP_TYPES
@@ -42,24 +57,6 @@ logger = logging.getLogger(__name__)
 MAX_PARALLEL_STEPS = 4
 # Connection-level database failures: the run cannot record anything any more.
 DATABASE_GONE = (OperationalError, InterfaceError)
-
-
-def run_execution(execution_id: int) -> dict:
-    """Run (or, after a redelivery, finish running) one execution; returns its results summary.
-
-    A replay (a dry run with `params.replay_of`, see execution/replay.py) runs on its original's frozen inputs.
-    """
-    execution = WorkflowExecution.objects.select_related("owner", "workflow", "version", "strategy").get(
-        pk=execution_id
-    )
-    if execution.is_finished():
-        logger.info("Execution %s is already %s; nothing to run", execution.pk, execution.status)
-        return execution.results
-    if execution.dry_run and "replay_of" in execution.params:
-        from execution.replay import replay_run  # the replay module builds on this one
-
-        return replay_run(execution.pk).as_dict()
-    return ExecutionRun(execution).run()
 
 
 def load_steps(execution: WorkflowExecution) -> tuple[list[dict], list[str]]:
@@ -83,40 +80,88 @@ def _json_safe(value) -> dict:
 
 
 class StepThreads:
-    """A fixed set of threads for one execution's steps; each closes its database connections when it ends.
+    """The worker process's threads for steps, shared by every execution the process runs.
 
-    (A ThreadPoolExecutor gives no hook at thread exit, and closing per step would reconnect per step.)
+    A thread starts when a step finds none free (up to settings.EXECUTION_STEP_THREADS) and closes
+    its database connections when it has had no step for IDLE_SECONDS, so many executions in one
+    process (a threads pool) hold connections only for the steps actually running.
+    (A ThreadPoolExecutor gives no hook for that, and closing per step would reconnect per step.)
     """
 
-    def __init__(self, size: int, name: str):
+    IDLE_SECONDS = 2.0
+    _lock = threading.Lock()
+    _instance: "StepThreads | None" = None
+
+    def __init__(self):
+        self.pid = os.getpid()
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self.threads = [threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True) for n in range(size)]
-        for thread in self.threads:
-            thread.start()
+        self.lock = threading.Lock()
+        self.idle = 0
+        self.count = 0
+
+    @classmethod
+    def for_this_process(cls) -> "StepThreads":
+        with cls._lock:
+            if cls._instance is None or cls._instance.pid != os.getpid():  # a forked pool child has its own
+                cls._instance = StepThreads()
+            return cls._instance
 
     def submit(self, function, *args) -> Future:
         future: Future = Future()
+        with self.lock:
+            if self.idle:
+                self.idle -= 1
+            elif self.count < settings.EXECUTION_STEP_THREADS:
+                self.count += 1
+                threading.Thread(target=self._work, name=f"steps-{self.count}", daemon=True).start()
         self.jobs.put((future, function, args))
         return future
 
     def _work(self) -> None:
-        try:
-            while (job := self.jobs.get()) is not None:
-                future, function, args = job
-                if not future.set_running_or_notify_cancel():
-                    continue
+        while True:
+            try:
+                future, function, args = self.jobs.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                connections.close_all()  # this thread's connections only
+                future, function, args = self.jobs.get()
+            if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(function(*args))
                 except BaseException as exc:  # handed to the engine's thread through the future
                     future.set_exception(exc)
-        finally:
-            connections.close_all()  # this thread's connections only
+            with self.lock:
+                self.idle += 1
 
-    def close(self) -> None:
-        for _ in self.threads:
-            self.jobs.put(None)
-        for thread in self.threads:
-            thread.join()
+
+@dataclass
+class StepWaiting:
+    """A step that is not done yet: a `wait` step in progress, or a transient failure to try again at `wake_at`."""
+
+    kind: str  # "wait" | "retry"
+    wake_at: datetime.datetime
+    step_run_id: int | None = None
+    seconds: float = 0.0
+    retries_done: int = 0
+    error: str = ""
+
+    def as_timer(self) -> dict:
+        return {
+            "kind": self.kind,
+            "wake_at": self.wake_at.isoformat(),
+            "step_run_id": self.step_run_id,
+            "seconds": self.seconds,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_timer(cls, timer: dict) -> "StepWaiting":
+        return cls(
+            kind=timer["kind"],
+            wake_at=datetime.datetime.fromisoformat(timer["wake_at"]),
+            step_run_id=timer.get("step_run_id"),
+            seconds=timer.get("seconds", 0.0),
+            error=timer.get("error", ""),
+        )
 
 
 @dataclass
@@ -127,7 +172,10 @@ class SymbolOutcome:
     decision_type: str = ""
     order_placed: bool = False
     broker_trouble: bool = False  # a step failed on a broker error: worth asking the broker for its status
-    parked: dict | None = None  # where the symbol waits for a person's approval (see execution.approvals)
+    # Where the symbol stops for now (see the module doc): its resume point, and when it wakes
+    # (None: when a person answers, see execution.approvals).
+    suspended: dict | None = None
+    wake_at: datetime.datetime | None = None
 
 
 class ExecutionRun:
@@ -159,42 +207,56 @@ class ExecutionRun:
             "completed_symbols": 0,
         }
         self.cancelled = False
-        self.lease: leases.LeaseKeeper | None = None
+        self.lease: leases.HeldLease | None = None
         self.progress_lock = threading.Lock()
-        # Continuing after an approval: keep the totals of the symbols done before the run parked.
-        self.resume = approvals.parked_point(execution)
-        if self.resume:
-            self.results = {**self.results, **execution.results}
-            self.progress = {**self.progress, **execution.progress}
-            del self.progress[approvals.PARKED]
+        self.resume: dict | None = None  # where a continuation goes on (set by the claim)
 
     # --- the run -----------------------------------------------------------------
 
-    def run(self) -> dict:
-        """Claim the execution (leases.ExecutionHeld when another worker runs it), run it, record the outcome."""
-        claim = leases.claim(self.execution)
+    def run(self, token: int | None = None) -> dict:
+        """Claim the execution (leases.ExecutionHeld when another worker runs it), run one segment of it
+        (to its end or its next suspension), record the outcome. `token` is a continuation's."""
+        claim = leases.claim(self.execution, token)
         if claim.finished:
             logger.info("Execution %s is already %s; nothing to run", self.execution.pk, self.execution.status)
             return self.execution.results
+        if claim.stale:
+            logger.info("Execution %s: a stale or duplicate continuation (token %s); nothing to run",
+                        self.execution.pk, token)  # fmt: skip
+            return self.execution.results
         if not claim.run:
             return self._settle(claim)
-        self._mark_running(taken_over=claim.taken_over)
+        if claim.resume:
+            # Continuing after a suspension: keep the totals of the work done before it.
+            self.resume = claim.resume
+            self.results = {**self.results, **self.execution.results}
+            self.progress = {**self.progress, **self.execution.progress}
+        announce = claim.resumed_status != WorkflowExecution.Status.RUNNING
+        self._mark_running(taken_over=claim.taken_over, announce=announce)
         error = ""
-        self.lease = leases.LeaseKeeper(self.execution).start()
-        self.threads = StepThreads(MAX_PARALLEL_STEPS, f"execution-{self.execution.pk}")
+        self.lease = leases.hold_lease(self.execution)
+        self.threads = StepThreads.for_this_process()
         try:
             if not self.steps:
                 raise CriticalError("The workflow has no steps to run")
             self._check_broker()
             first = self.resume["symbol_index"] if self.resume else 0
+            delay = float(self.execution.params.get("symbol_delay", 0) or 0)
             for position, symbol in enumerate(self.symbols[first:], start=first):
                 if self._cancel_requested():
                     break
-                if position > first and not self._wait_between_symbols():
+                if position > first and delay > 0:
+                    point = {"kind": "delay", "symbol": symbol, "symbol_index": position, "started": False}
+                    wake_at = timezone.now() + datetime.timedelta(seconds=delay)
+                    if self._suspend(point, wake_at, symbol):
+                        return self.execution.results
                     break
                 outcome = self._run_symbol(symbol)
-                if outcome.parked is not None:
-                    return self._park(position, outcome)
+                if outcome.suspended is not None:
+                    point = {**outcome.suspended, "symbol": symbol, "symbol_index": position, "started": True}
+                    if self._suspend(point, outcome.wake_at, symbol):
+                        return self.execution.results
+                    break
                 self._record_symbol(outcome)
                 if self.cancelled:
                     break
@@ -203,7 +265,7 @@ class ExecutionRun:
                 f"Timed out: the soft time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s was reached; "
                 "the work done so far is kept"
             )
-            # The steps still running stop at their next wait or boundary, before the hard limit kills them;
+            # The steps still running stop at their next boundary, before the hard limit kills them;
             # should it kill them, the error kept here lets the next claim settle the run as failed.
             WorkflowExecution.objects.filter(pk=self.execution.pk).update(cancel_requested=True, error=error)
             logger.error("Execution %s: %s", self.execution.pk, error)
@@ -218,21 +280,31 @@ class ExecutionRun:
             self.execution.detail = retries.traceback_text(exc)
             logger.exception("Execution %s aborted by an unexpected error", self.execution.pk)
         finally:
-            self.threads.close()
-            self.lease.stop()
+            self.lease.release()
         return self._finish(error)
 
-    def _park(self, position: int, outcome: SymbolOutcome) -> dict:
-        """Wait for a person without holding the worker (or a lease): save where the run is and let the task end."""
-        approvals.park_execution(
-            execution=self.execution,
-            point={**outcome.parked, "symbol": outcome.symbol, "symbol_index": position},
-            results=_json_safe(self.results),
-            progress_state=dict(self.progress),
-        )
-        return self.execution.results
+    def _suspend(self, point: dict, wake_at: datetime.datetime | None, symbol: str) -> bool:
+        """Save where the run is and send its continuation (see the module doc); False when it must end instead
+        (cancelled, or taken over by another worker)."""
+        if self._cancel_requested():
+            return False
+        progress_state = dict(self.progress, current_symbol=symbol)
+        if wake_at is None:
+            saved = approvals.park_execution(
+                execution=self.execution, point=point, results=_json_safe(self.results), progress_state=progress_state
+            )
+        else:
+            saved = leases.suspend(
+                self.execution, point=point, wake_at=wake_at, results=_json_safe(self.results),
+                progress_state=progress_state,
+            )  # fmt: skip
+            if saved:
+                logger.info("Execution %s waits (%s) until %s", self.execution.pk, point["kind"], wake_at.isoformat())
+        if not saved:
+            self.cancelled = True  # a cancel came in meanwhile, or the run is another worker's now
+        return bool(saved)
 
-    def _mark_running(self, *, taken_over: bool) -> None:
+    def _mark_running(self, *, taken_over: bool, announce: bool = True) -> None:
         execution = self.execution
         if taken_over:
             # The worker of the previous run died; its unfinished steps run again.
@@ -245,12 +317,11 @@ class ExecutionRun:
         execution.progress = dict(self.progress)
         execution.error = ""
         execution.save(update_fields=["started_at", "progress", "error"])
-        progress.execution_status(execution)
+        if announce:  # a segment after a delay, wait or backoff: the status did not change
+            progress.execution_status(execution)
 
     def _settle(self, claim: leases.Claim) -> dict:
         """End a run that must not go on (see leases.claim) as its claim says, keeping what it did."""
-        from execution.cancel import execution_abandon  # cancel settles orders through the broker modules
-
         logger.warning("Execution %s ends %s without running: %s", self.execution.pk, claim.settle_status, claim.error)
         execution = execution_abandon(self.execution, claim.error, status=claim.settle_status)
         if execution.status == WorkflowExecution.Status.FAILED:
@@ -342,12 +413,6 @@ class ExecutionRun:
             self.cancelled = True
         return self.cancelled
 
-    def _wait_between_symbols(self) -> bool:
-        delay = float(self.execution.params.get("symbol_delay", 0) or 0)
-        if delay and not sleep_unless_cancelled(self.execution, delay):
-            self.cancelled = True
-        return not self.cancelled
-
     def _check_broker(self) -> None:
         """Abort when the broker says this session is no longer authenticated; other trouble fails symbols."""
         try:
@@ -380,16 +445,18 @@ class ExecutionRun:
 
     def _run_symbol(self, symbol: str) -> SymbolOutcome:
         self.progress["current_symbol"] = symbol
-        progress.symbol_started(self.execution, symbol, dict(self.progress))
         ctx = SymbolContext(
             execution=self.execution, symbol=symbol, params=self.execution.params, steps=self.steps, inputs=self.inputs
         )
         outcome = SymbolOutcome(symbol=symbol)
         resume, self.resume = self.resume, None
-        if resume:
+        if resume and resume.get("started", True):
             approvals.restore_symbol_context(ctx, resume)
+        else:
+            resume = None
+            progress.symbol_started(self.execution, symbol, dict(self.progress))
         self._run_graph(ctx, outcome, resume)
-        if outcome.parked is not None:
+        if outcome.suspended is not None:
             return outcome
         if outcome.broker_trouble:
             self._check_broker()
@@ -399,21 +466,40 @@ class ExecutionRun:
         return outcome
 
     def _run_graph(self, ctx: SymbolContext, outcome: SymbolOutcome, resume: dict | None = None) -> None:
-        finished: set[int] = set(resume["finished"]) if resume else set()
-        skipped: dict[str, str] = dict(resume["skipped"]) if resume else {}  # step id -> why
+        """Run the symbol's steps until all are done, or until only waits are left (then `outcome.suspended`)."""
+        resume = resume or {}
+        finished: set[int] = set(resume.get("finished") or [])
+        skipped: dict[str, str] = dict(resume.get("skipped") or {})  # step id -> why
+        retries_done: dict[int, int] = {int(index): count for index, count in (resume.get("retries") or {}).items()}
+        timers: dict[int, StepWaiting] = {
+            int(index): StepWaiting.from_timer(timer) for index, timer in (resume.get("timers") or {}).items()
+        }
         pending = {node.index: node for node in self.graph if node.index not in finished}
         running: dict[Future, StepNode] = {}
         critical: BaseException | None = None
+        approval: dict | None = None
         while pending or running:
-            stop = outcome.failed or outcome.parked is not None or critical is not None or self._cancel_requested()
+            stop = outcome.failed or approval is not None or critical is not None or self._cancel_requested()
+            progressed = False
             if not stop:
+                now = timezone.now()
                 for node in sorted(pending.values(), key=lambda item: item.index):
-                    if not node.depends_on <= finished:
+                    if not node.depends_on <= finished or len(running) >= MAX_PARALLEL_STEPS:
                         continue
-                    if self.inputs.asks_for_approval and approvals.approval_needed(ctx, node.step):
+                    timer = timers.get(node.index)
+                    if timer is not None:
+                        if timer.wake_at > now:
+                            continue
+                        del timers[node.index]
+                        if timer.kind == "wait":
+                            del pending[node.index]
+                            self._end_wait(ctx, node, timer)
+                            finished.add(node.index)
+                            progressed = True
+                            continue
+                    elif self.inputs.asks_for_approval and approvals.approval_needed(ctx, node.step):
                         # Nothing new starts; the steps already running finish before the run parks.
-                        outcome.parked = {"step_index": node.index, "step_id": node.step_id}
-                        outcome.parked["decision_id"] = ctx.decision.pk
+                        approval = {"step_index": node.index, "step_id": node.step_id, "decision_id": ctx.decision.pk}
                         break
                     del pending[node.index]
                     reason = self._skip_reason(node, skipped)
@@ -421,13 +507,19 @@ class ExecutionRun:
                         skipped[node.step_id] = reason
                         self._record_skipped(ctx, node, reason)
                         finished.add(node.index)
+                        progressed = True
                         continue
-                    running[self.threads.submit(self._run_step, ctx, node)] = node
+                    running[self.threads.submit(self._run_step, ctx, node, retries_done.get(node.index, 0))] = node
             if not running:
-                if stop or not pending:
+                if stop or not pending or not (progressed or timers):
                     break
-                continue  # skipping steps made others ready
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+                if progressed:
+                    continue  # skipping or ending steps made others ready
+                outcome.wake_at = min(timer.wake_at for timer in timers.values())
+                break  # only waits are left: the run suspends until the first ends
+            next_wake = min((timer.wake_at for timer in timers.values()), default=None)
+            timeout = max(0.0, (next_wake - timezone.now()).total_seconds()) if next_wake else None
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 node = running.pop(future)
                 try:
@@ -438,24 +530,69 @@ class ExecutionRun:
                 except Exception as exc:  # a StepError, or a failure of the bookkeeping around the step
                     outcome.failed = True
                     outcome.broker_trouble |= isinstance(exc.__cause__, BrokerError)
-                    outcome.errors.append(
-                        {
-                            "symbol": ctx.symbol,
-                            "step_id": node.step_id,
-                            "step_type": node.step["type"],
-                            "error": str(exc),
-                        }
-                    )
+                    outcome.errors.append(self._symbol_error(ctx, node, str(exc)))
+                    continue
+                if isinstance(output, StepWaiting):
+                    timers[node.index] = output
+                    pending[node.index] = node
+                    if output.kind == "retry":
+                        retries_done[node.index] = output.retries_done
                     continue
                 finished.add(node.index)
                 for step_id in output.get("skip_steps", []):
                     skipped.setdefault(step_id, f"Branch not taken at condition {node.step_id}")
         if critical is not None:
+            self._stop_timers(ctx, timers, outcome)
             raise critical if isinstance(critical, CriticalError) else CriticalError(f"Database error: {critical}")
-        if outcome.parked is not None and not outcome.failed:
-            outcome.parked.update(finished=sorted(finished), skipped=skipped)
-        else:
-            outcome.parked = None
+        if outcome.failed or (self.cancelled and (approval is not None or timers)):
+            self._stop_timers(ctx, timers, outcome)
+        elif approval is not None or timers:
+            first_timer = min(timers.values(), key=lambda timer: timer.wake_at, default=None)
+            outcome.suspended = {
+                "kind": "approval" if approval is not None else first_timer.kind,
+                **(approval or {}),
+                "finished": sorted(finished),
+                "skipped": skipped,
+                "retries": {str(index): count for index, count in retries_done.items()},
+                "timers": {str(index): timer.as_timer() for index, timer in timers.items()},
+            }
+            if ctx.decision is not None:
+                outcome.suspended.setdefault("decision_id", ctx.decision.pk)
+            if approval is not None:
+                outcome.wake_at = None
+
+    def _symbol_error(self, ctx: SymbolContext, node: StepNode, error: str) -> dict:
+        return {"symbol": ctx.symbol, "step_id": node.step_id, "step_type": node.step["type"], "error": error}
+
+    def _stop_timers(self, ctx: SymbolContext, timers: dict[int, "StepWaiting"], outcome: SymbolOutcome) -> None:
+        """The symbol stops with waits in progress: a `wait` step ends cancelled, a pending retry fails the step."""
+        for index, timer in sorted(timers.items()):
+            node = self.graph[index]
+            if timer.kind == "wait":
+                self._end_wait(ctx, node, timer, cancelled=True)
+                continue
+            outcome.failed = True
+            outcome.errors.append(self._symbol_error(ctx, node, timer.error))
+            progress.notify_owner(
+                self.execution, "error", f"{ctx.symbol}: step {node.step_id} failed: {timer.error}",
+                symbol=ctx.symbol, step_id=node.step_id,
+            )  # fmt: skip
+        timers.clear()
+
+    def _end_wait(self, ctx: SymbolContext, node: StepNode, timer: "StepWaiting", *, cancelled: bool = False) -> None:
+        """A `wait` step's StepRun spans the wait: it ends here, when its time is up (or the symbol stops)."""
+        step_run = StepRun.objects.get(pk=timer.step_run_id)
+        now = timezone.now()
+        waited = max(0.0, (now - step_run.started_at).total_seconds())
+        output = {"seconds": timer.seconds, "waited_seconds": round(waited, 3), "cancelled": cancelled}
+        step_run.status, step_run.output, step_run.finished_at = StepRun.Status.COMPLETED, output, now
+        step_run.duration_ms = int(waited * 1000)
+        with transaction.atomic():
+            step_run.save(update_fields=["status", "output", "finished_at", "duration_ms"])
+            self._step_finished(node)
+        with ctx.lock:
+            ctx.outputs[node.step_id] = output
+        progress.step_finished(self.execution, step_run, self._progress_for(node))
 
     def _skip_reason(self, node: StepNode, skipped: dict[str, str]) -> str:
         if node.step_id in skipped:
@@ -468,24 +605,24 @@ class ExecutionRun:
 
     # --- one step ----------------------------------------------------------------
 
-    def _run_step(self, ctx: SymbolContext, node: StepNode) -> dict:
-        """Run one step; a transient failure is tried again after a backoff (see retries.py), the work done kept.
+    def _run_step(self, ctx: SymbolContext, node: StepNode, retries_done: int = 0) -> "dict | StepWaiting":
+        """Run one attempt of a step. A transient failure (see retries.py) comes back as a StepWaiting for
+        its retry after the backoff, the work done kept; a `wait` step comes back as a StepWaiting too.
 
         Every attempt leaves its own StepRun, numbered per step (a redelivered execution continues the count).
         """
         attempt = StepRun.objects.filter(execution=self.execution, symbol=ctx.symbol, step_id=node.step_id).count() + 1
-        retries_done = 0
-        while True:
-            step_run, output, failure = self._attempt_step(ctx, node, attempt)
-            if (
-                failure is None
-                or isinstance(failure, DATABASE_GONE)
-                or not retries.may_retry(failure, retries_done)
-                or self._cancel_requested()
-            ):
-                break
-            retries_done += 1
-            delay = retries.retry_delay(retries_done)
+        step_run, output, failure = self._attempt_step(ctx, node, attempt)
+        if isinstance(failure, WaitRequested):
+            wake_at = step_run.started_at + datetime.timedelta(seconds=failure.seconds)
+            return StepWaiting(kind="wait", wake_at=wake_at, step_run_id=step_run.pk, seconds=failure.seconds)
+        if (
+            failure is not None
+            and not isinstance(failure, DATABASE_GONE)
+            and retries.may_retry(failure, retries_done)
+            and not self._cancel_requested()
+        ):
+            delay = retries.retry_delay(retries_done + 1)
             step_run.output = _json_safe({**output, "retry_in": delay})
             step_run.error = f"{failure} (transient; attempt {attempt + 1} in {delay:g} s)"
             step_run.detail = retries.failure_detail(failure)
@@ -496,9 +633,8 @@ class ExecutionRun:
                 "Execution %s, %s, step %s attempt %d failed, retrying in %g s: %s",
                 self.execution.pk, ctx.symbol, node.step_id, attempt, delay, failure,
             )  # fmt: skip
-            if not sleep_unless_cancelled(self.execution, delay):
-                break
-            attempt += 1
+            wake_at = timezone.now() + datetime.timedelta(seconds=delay)
+            return StepWaiting(kind="retry", wake_at=wake_at, retries_done=retries_done + 1, error=str(failure))
         if failure is not None and not isinstance(failure, DATABASE_GONE):
             step_run.output = _json_safe(output)
             step_run.error = str(failure)
@@ -546,6 +682,11 @@ class ExecutionRun:
         try:
             with ctx.running(step, node.index):
                 output = get_step(step["type"])(step["config"], ctx) or {}
+        except WaitRequested as exc:
+            # The StepRun stays running through the wait (the engine ends it, see _end_wait).
+            step_run.output = {"seconds": exc.seconds}
+            step_run.save(update_fields=["output"])
+            return step_run, step_run.output, exc
         except StepSkipped as exc:
             status = StepRun.Status.SKIPPED
             output = {"reason": exc.reason, **exc.output}

@@ -1,48 +1,73 @@
-"""Who runs an execution, and finding the executions nobody runs any more.
+"""Who runs an execution, its continuations, and finding the executions nobody runs any more.
 
 An execution in the queue or on a worker holds a lease (`WorkflowExecution.lease_expires_at`):
 enqueueing grants settings.EXECUTION_LEASE_SECONDS, and the worker running it claims it under a
-row lock and renews the lease from a `LeaseKeeper` thread. The broker alone cannot promise that
-every execution ends:
+row lock and holds it while the segment runs; one `LeaseRenewer` thread per worker process renews
+every lease the process holds, in one UPDATE.
+
+A run is a series of segments (see execution.engine). When it has to wait (the symbol delay, a
+`wait` step, a retry's backoff, a person's approval) it `suspend`s: the resume point goes into
+`execution.progress["parked"]` with a token (the attempt that suspended), the lease is stretched
+to the wake time plus EXECUTION_LEASE_SECONDS, and a continuation, the run task with the token
+and an ETA, is sent under the execution's one task id (so the task API, a revoke and the sweep
+keep speaking of one task); the task then returns and the worker is free. (Approval parks without a
+wake time and without a lease: answering it sends the continuation, see execution.approvals.)
+Exactly once: a continuation's claim takes the resume point out of the row in the same locked
+transaction that raises the attempt, so a duplicate or stale continuation (its token no longer
+the row's attempt, or the point gone) runs nothing; the run's first message, redelivered because its
+worker died after the run suspended, may claim a due point in the continuation's place (only one
+of them wins); and a cancel racing with the claim either
+settles the suspended run at once or finds it running and flags it (execution.cancel).
+
+The broker alone cannot promise that every execution ends:
 
 - kombu's Redis transport pops a message and records it as unacknowledged in two steps, so a
   Redis crash between them loses the message;
-- a worker whose broker connection breaks drops the messages it had reserved, and they wait in
-  Redis's unacknowledged set for the visibility timeout (hours);
+- a worker whose broker connection breaks drops the messages it had reserved (ETA messages of
+  continuations included), and they wait in Redis's unacknowledged set for the visibility timeout;
 - a worker killed by the hard time limit acknowledges its message, and nothing runs the rest.
 
 `recover_stranded_executions` (a periodic task, every settings.EXECUTION_RECOVERY_SECONDS) takes
 every execution whose lease ran out: a queued one is sent again unless its message still waits in
-a queue; a running one lost its worker and is sent again, and the next worker takes it over
-(its unfinished steps run again, see the engine). Sending twice is harmless: a delivery that
-finds the execution finished returns, one that finds it running under a live lease retries after
-the lease, and only one claim can win. A run interrupted settings.EXECUTION_MAX_INTERRUPTIONS times
-fails instead of being taken over again, and a run that was stopping (cancelled, or past its
-soft time limit) when its worker died is settled rather than resumed.
+a queue; a suspended one is sent its continuation again (with its token); a running one lost its
+worker and is sent again, and the next worker takes it over (its unfinished steps run again, see
+the engine). Sending twice is harmless: a delivery that finds the execution finished returns, one
+that finds it running under a live lease retries after the lease, a stale token runs nothing, and
+only one claim can win. A run interrupted settings.EXECUTION_MAX_INTERRUPTIONS times fails instead
+of being taken over again, and a run that was stopping (cancelled, or past its soft time limit)
+when its worker died is settled rather than resumed.
 """
 
 import datetime
 import logging
+import os
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from functools import reduce
+from operator import or_
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from execution import dispatch
 from execution.models import WorkflowExecution
 from execution.queue_metrics import waiting_task_ids
 
 logger = logging.getLogger(__name__)
 
 Status = WorkflowExecution.Status
+PARKED = "parked"  # the key of the resume point in execution.progress
 # Statuses in which an expired lease means the execution may be stranded (a parked execution holds
-# no lease: it waits for a person, and answering it enqueues it again).
+# no lease: it waits for a person, and answering it sends its continuation).
 WATCHED_STATUSES = (Status.PENDING, Status.RUNNING, Status.AWAITING_APPROVAL)
 
 
 class ExecutionHeld(Exception):
-    """Another worker runs this execution under a live lease; this delivery should come back later."""
+    """Another worker runs this execution under a live lease (or its continuation is not due yet);
+    this delivery should come back later."""
 
     def __init__(self, execution_id: int, retry_in: float):
         super().__init__(f"Execution {execution_id} is running elsewhere; trying again in {retry_in:.0f} s")
@@ -51,45 +76,71 @@ class ExecutionHeld(Exception):
 
 @dataclass(frozen=True)
 class Claim:
-    """What a delivery found: `run` it (this worker now holds the lease), or it is `finished`, or it
-    must be `settled` with `status` and `error` because its run must not go on."""
+    """What a delivery found: `run` it (this worker now holds the lease; `resume` is where a continuation
+    goes on), or it is `finished`, or `stale` (a duplicate continuation), or it must be `settled` with
+    `status` and `error` because its run must not go on."""
 
     run: bool = False
     finished: bool = False
+    stale: bool = False
     settle_status: str = ""
     error: str = ""
     taken_over: bool = False  # the previous run's worker died while it ran
+    resume: dict | None = None
+    resumed_status: str = ""  # the status the execution had while suspended
 
 
 def lease_end(now: datetime.datetime | None = None) -> datetime.datetime:
     return (now or timezone.now()) + datetime.timedelta(seconds=settings.EXECUTION_LEASE_SECONDS)
 
 
-def claim(execution: WorkflowExecution) -> Claim:
+def suspended_point(execution: WorkflowExecution) -> dict | None:
+    """Where a suspended (or parked) execution continues, or None."""
+    return (execution.progress or {}).get(PARKED)
+
+
+def claim(execution: WorkflowExecution, token: int | None = None) -> Claim:
     """Take `execution` for this worker if nobody else runs it; updates the instance on success.
 
-    Raises ExecutionHeld when another worker holds a live lease on it.
+    `token` is a continuation's (None for the execution's first message). Raises ExecutionHeld when
+    another worker holds a live lease on it, or when a continuation came before its wake time.
     """
     now = timezone.now()
     with transaction.atomic():
         row = (
             WorkflowExecution.objects.select_for_update()
-            .only("status", "attempt", "interruptions", "lease_expires_at", "cancel_requested", "error")
+            .only("status", "attempt", "interruptions", "lease_expires_at", "cancel_requested", "error", "progress")
             .get(pk=execution.pk)
         )
         if row.is_finished():
             execution.status = row.status
             return Claim(finished=True)
-        if row.status == Status.RUNNING and row.lease_expires_at and row.lease_expires_at > now:
-            raise ExecutionHeld(execution.pk, (row.lease_expires_at - now).total_seconds() + 1)
-        taken_over = row.status == Status.RUNNING
+        point = suspended_point(row)
+        if point is not None or token is not None:
+            # A continuation of an earlier suspension, or one that lost the claim, is stale. The run's first
+            # message redelivered (its worker died after the run suspended, holding the continuation) goes on
+            # for it once due; a run parked for a person goes on only when answered.
+            wake_at = point.get("wake_at") if point else None
+            first_message_again = token is None and wake_at is not None
+            if point is None or (point["token"] != token and not first_message_again):
+                return Claim(stale=True)
+            if wake_at and datetime.datetime.fromisoformat(wake_at) > now:
+                raise ExecutionHeld(execution.pk, (datetime.datetime.fromisoformat(wake_at) - now).total_seconds())
+            resumed_status = row.status
+            row.progress = {key: value for key, value in row.progress.items() if key != PARKED}
+            taken_over = False
+        else:
+            if row.status == Status.RUNNING and row.lease_expires_at and row.lease_expires_at > now:
+                raise ExecutionHeld(execution.pk, (row.lease_expires_at - now).total_seconds() + 1)
+            resumed_status = ""
+            taken_over = row.status == Status.RUNNING
         row.status = Status.RUNNING
         row.attempt += 1
         row.interruptions += taken_over
         row.lease_expires_at = lease_end(now)
-        row.save(update_fields=["status", "attempt", "interruptions", "lease_expires_at"])
+        row.save(update_fields=["status", "attempt", "interruptions", "lease_expires_at", "progress"])
     execution.status, execution.attempt, execution.lease_expires_at = row.status, row.attempt, row.lease_expires_at
-    execution.interruptions = row.interruptions
+    execution.interruptions, execution.progress = row.interruptions, row.progress
     if taken_over and row.cancel_requested:
         # Its run was stopping when the worker died: a soft time limit left its error, a cancel none.
         if row.error:
@@ -103,52 +154,148 @@ def claim(execution: WorkflowExecution) -> Claim:
             error=f"Interrupted {row.interruptions} times (its worker was lost each time); not tried again",
             taken_over=taken_over,
         )
-    return Claim(run=True, taken_over=taken_over)
+    return Claim(run=True, taken_over=taken_over, resume=point, resumed_status=resumed_status)
 
 
-class LeaseKeeper:
-    """Renews a running execution's lease from a daemon thread until stopped.
+# --- suspending and continuing ------------------------------------------------------
 
-    `lost` is set when another worker has taken the execution over (this run's lease had run out,
-    e.g. the process was frozen): this run then stops at its next boundary and records nothing final.
+
+def suspend(
+    execution: WorkflowExecution,
+    *,
+    point: dict,
+    wake_at: datetime.datetime | None,
+    results: dict,
+    progress_state: dict,
+    status: str = Status.RUNNING,
+) -> bool:
+    """Leave the run at `point` until `wake_at` (None: until a person answers, see execution.approvals).
+
+    Saves the point with its token, stretches the lease over the wait and, once committed, sends the
+    continuation. False when nothing was saved: the run was cancelled, or another worker took it over.
+    """
+    token = execution.attempt
+    parked = {**point, "token": token, "wake_at": wake_at.isoformat() if wake_at else None}
+    lease = wake_at + datetime.timedelta(seconds=settings.EXECUTION_LEASE_SECONDS) if wake_at else None
+    with transaction.atomic():
+        saved = WorkflowExecution.objects.filter(
+            pk=execution.pk, attempt=token, status=Status.RUNNING, cancel_requested=False
+        ).update(status=status, progress={**progress_state, PARKED: parked}, results=results, lease_expires_at=lease)
+        if saved and wake_at:
+            transaction.on_commit(
+                lambda: dispatch.send_execution_run(
+                    execution.pk, queue=execution.priority, task_id=execution.task_id, token=token, eta=wake_at
+                )
+            )
+    if saved:
+        execution.status, execution.progress, execution.results = status, {**progress_state, PARKED: parked}, results
+        execution.lease_expires_at = lease
+    return bool(saved)
+
+
+def continue_now(execution: WorkflowExecution) -> None:
+    """Send the continuation of a parked execution (its approval was answered) once the answer is committed."""
+    row = WorkflowExecution.objects.get(pk=execution.pk)
+    point = suspended_point(row)
+    if point is None or row.is_finished():
+        return
+    lease = lease_end()  # the queue answers for it until then
+    WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease)
+    execution.lease_expires_at = lease
+    transaction.on_commit(
+        lambda: dispatch.send_execution_run(
+            execution.pk, queue=row.priority, task_id=row.task_id, token=point["token"], owner_id=row.owner_id
+        )
+    )
+
+
+# --- renewing the leases this process holds -------------------------------------------
+
+
+@dataclass
+class HeldLease:
+    """One run's hold on its execution; `lost` is set when another worker has taken the execution over
+    (this run's lease had run out, e.g. the process was frozen): the run then stops at its next boundary
+    and records nothing final."""
+
+    execution_id: int
+    attempt: int
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        LeaseRenewer.for_this_process().release(self)
+
+
+class LeaseRenewer:
+    """The one thread of a worker process that renews the leases of every execution the process runs.
+
+    A threads pool runs many executions in one process; one renewal query for them all, on a connection
+    closed again until the next renewal, costs the database the same whatever the pool's size.
     """
 
-    def __init__(self, execution: WorkflowExecution):
-        self.execution_id = execution.pk
-        self.attempt = execution.attempt
-        self.stopped = threading.Event()
-        self.lost = threading.Event()
-        self.thread = threading.Thread(target=self._renew_until_stopped, name=f"lease-{execution.pk}", daemon=True)
+    _lock = threading.Lock()
+    _instance: "LeaseRenewer | None" = None
 
-    def start(self) -> "LeaseKeeper":
+    def __init__(self):
+        self.pid = os.getpid()
+        self.held: dict[int, HeldLease] = {}
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._renew_forever, name="lease-renewer", daemon=True)
         self.thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=10)
+    @classmethod
+    def for_this_process(cls) -> "LeaseRenewer":
+        """The process's renewer, started on first use (a forked pool child starts its own)."""
+        with cls._lock:
+            if cls._instance is None or cls._instance.pid != os.getpid():
+                cls._instance = LeaseRenewer()
+            return cls._instance
 
-    def _renew_until_stopped(self) -> None:
-        try:
-            while not self.stopped.wait(settings.EXECUTION_LEASE_SECONDS / 4):
-                try:
-                    self._renew()
-                except DatabaseError as error:
-                    logger.warning("Execution %s: could not renew its lease: %s", self.execution_id, error)
-                    connections.close_all()  # this thread's connection; the next renewal opens a new one
-                if self.lost.is_set():
-                    return
-        finally:
-            connections.close_all()
+    def hold(self, execution: WorkflowExecution) -> HeldLease:
+        lease = HeldLease(execution.pk, execution.attempt)
+        with self.lock:
+            self.held[execution.pk] = lease
+        return lease
 
-    def _renew(self) -> None:
-        mine = WorkflowExecution.objects.filter(pk=self.execution_id, attempt=self.attempt)
-        if mine.filter(status=Status.RUNNING).update(lease_expires_at=lease_end()):
+    def release(self, lease: HeldLease) -> None:
+        with self.lock:
+            if self.held.get(lease.execution_id) is lease:
+                del self.held[lease.execution_id]
+
+    def _renew_forever(self) -> None:
+        while True:
+            time.sleep(settings.EXECUTION_LEASE_SECONDS / 4)
+            try:
+                self.renew()
+            except DatabaseError as error:
+                logger.warning("Could not renew the leases of this process: %s", error)
+            finally:
+                connections.close_all()  # this thread's connection: it holds none between renewals
+
+    def renew(self) -> None:
+        """Stretch every held lease (one UPDATE); a lease whose execution another worker claimed is lost."""
+        with self.lock:
+            leases = list(self.held.values())
+        if not leases:
             return
-        # Not renewed: parked or ended (the run is stopping this keeper), or another worker's now.
-        if WorkflowExecution.objects.filter(pk=self.execution_id).exclude(attempt=self.attempt).exists():
-            logger.warning("Execution %s was taken over by another worker; this run stops", self.execution_id)
-            self.lost.set()
+        mine = reduce(or_, (Q(pk=lease.execution_id, attempt=lease.attempt) for lease in leases))
+        # A suspended execution's lease already covers its wait (see suspend).
+        running = WorkflowExecution.objects.filter(mine, status=Status.RUNNING).exclude(progress__has_key=PARKED)
+        running.update(lease_expires_at=lease_end())
+        attempts = dict(
+            WorkflowExecution.objects.filter(pk__in=[lease.execution_id for lease in leases]).values_list(
+                "pk", "attempt"
+            )
+        )
+        for lease in leases:
+            if attempts.get(lease.execution_id, lease.attempt) != lease.attempt and not lease.lost.is_set():
+                logger.warning("Execution %s was taken over by another worker; this run stops", lease.execution_id)
+                lease.lost.set()
+
+
+def hold_lease(execution: WorkflowExecution) -> HeldLease:
+    """Keep `execution`'s lease renewed while this process runs it; `release()` when the segment ends."""
+    return LeaseRenewer.for_this_process().hold(execution)
 
 
 # --- the recovery sweep -----------------------------------------------------------
@@ -160,8 +307,6 @@ def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:
     A queued execution still in a queue (behind a backlog) gets a new lease, so it is looked at again
     only after that; a running one keeps its expired lease, which is what lets the next worker take it over.
     """
-    from execution.tasks import run_workflow_execution  # the tasks import the engine, which imports this module
-
     now = now or timezone.now()
     counts = {"resent": 0, "still_queued": 0, "unknown": 0}
     # Rows another sweep is handling right now are skipped, so two sweeps never send one execution twice.
@@ -170,7 +315,7 @@ def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:
             WorkflowExecution.objects.select_for_update(skip_locked=True)
             .filter(status__in=WATCHED_STATUSES, lease_expires_at__lt=now)
             .exclude(task_id="")
-            .only("pk", "status", "priority", "task_id", "attempt")
+            .only("pk", "owner_id", "status", "priority", "task_id", "attempt", "progress")
         )
         if not expired:
             return counts
@@ -184,11 +329,20 @@ def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:
                     WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease_end(now))
                 counts["still_queued"] += 1
                 continue
+            point = suspended_point(execution)
+            token = point.get("token") if point else None
             logger.warning(
-                "Execution %s (%s, attempt %s) is held by no queue or worker; sending task %s again",
-                execution.pk, execution.status, execution.attempt, execution.task_id,
+                "Execution %s (%s, attempt %s%s) is held by no queue or worker; sending task %s again",
+                execution.pk, execution.status, execution.attempt,
+                "" if token is None else f", continuation of attempt {token}", execution.task_id,
             )  # fmt: skip
-            run_workflow_execution.apply_async(args=[execution.pk], queue=execution.priority, task_id=execution.task_id)
+            dispatch.send_execution_run(
+                execution.pk,
+                queue=execution.priority,
+                task_id=execution.task_id,
+                token=token,
+                owner_id=execution.owner_id,
+            )
             counts["resent"] += 1
     if queued is None:
         logger.warning("The broker cannot list its queued messages; %s expired leases not checked", len(expired))

@@ -30,7 +30,7 @@ from broker.alerts import check_risk, order_rejected_alert
 from broker.models import Alert, Order
 from broker.orders import poll_open_orders
 from broker.reconciliation import ReconciliationReport, reconcile
-from execution import progress
+from execution import dispatch, progress
 from execution.models import Notification, NotificationDelivery, NotificationPreference
 from tradingweb.outbound import UnsafeURL, post_json
 
@@ -109,10 +109,8 @@ def _store(owner, kind: str, title: str, body: str, data: dict) -> tuple[Notific
 
 
 def _queue_delivery(notification_id: int) -> None:
-    from execution.tasks import deliver_notification_task  # tasks import the engine, which imports this module
-
     try:
-        deliver_notification_task.delay(notification_id)
+        dispatch.send_notification_delivery(notification_id)
     except Exception:  # the queue is down: the deliveries stay pending for deliver_pending_notifications
         logger.warning("Could not queue the deliveries of notification %s", notification_id, exc_info=True)
 

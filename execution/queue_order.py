@@ -140,17 +140,17 @@ class StrictPriorityTransport(redis.Transport):
     Channel = StrictPriorityChannel
 
 
-def fair_message_options(execution) -> dict:
-    """apply_async options that queue `execution`'s message after its owner's messages already waiting.
+def fair_message_options(owner_id: int, queue: str) -> dict:
+    """apply_async options that queue an execution's message after its owner's messages already waiting in `queue`.
 
-    The message's priority step is the owner's rank in the execution's queue (capped at the last
-    step), and a header names the owner for the counts. Without the Redis transport there is nothing to rank.
+    The message's priority step is the owner's rank in the queue (capped at the last step), and a
+    header names the owner for the counts. Without the Redis transport there is nothing to rank.
     """
-    owner = f"owner:{execution.owner_id}"
+    owner = f"owner:{owner_id}"
     with current_app.connection_or_acquire() as connection:
         channel = connection.default_channel
         if not isinstance(channel, StrictPriorityChannel):
             return {}
         steps = channel.priority_steps
-        waiting = channel.owner_waiting(execution.priority, owner)
+        waiting = channel.owner_waiting(queue, owner)
     return {"priority": steps[min(waiting, len(steps) - 1)], "headers": {OWNER_HEADER: owner}}

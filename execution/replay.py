@@ -381,8 +381,9 @@ def _original_of(replay: WorkflowExecution) -> WorkflowExecution:
     return original
 
 
-def replay_run(replay_execution_id: int) -> ReplayReport:
-    """Run a replay execution made by `execution_replay` and keep its report; a finished one is only reported."""
+def replay_run(replay_execution_id: int, token: int | None = None) -> ReplayReport:
+    """Run (one segment of) a replay execution made by `execution_replay` and keep its report; a finished one is
+    only reported. `token` is a continuation's (see execution.leases)."""
     replay = WorkflowExecution.objects.select_related("owner", "workflow", "version", "strategy").get(
         pk=replay_execution_id
     )
@@ -396,7 +397,7 @@ def replay_run(replay_execution_id: int) -> ReplayReport:
         logger.error("Replay %s not run: %s", replay.pk, exc)
         return _report(replay)
     run = ReplayRun(replay, original, ReplayInputs(original, replay.params["replay_mode"]))
-    run.run()
+    run.run(token)
     if run.report is None:  # another delivery had finished it, or it was settled without running
         replay.refresh_from_db()
         return _report(replay)

@@ -13,10 +13,9 @@ from django.db import transaction
 from agents.calls import BudgetExceeded, check_budget, unpriced_choice_problem
 from agents.providers import model_choice_problem
 from agents.team_config import team_settings
+from execution import dispatch
 from execution.leases import lease_end
 from execution.models import Schedule, WorkflowExecution
-from execution.queue_order import fair_message_options
-from execution.tasks import run_workflow_execution
 from workflows.models import Strategy, Workflow
 from workflows.parameters import ParameterError, coerce_overrides, default_values, merge_parameters, resolve_config
 from workflows.validation import validate_workflow
@@ -142,8 +141,8 @@ def execution_enqueue(execution: WorkflowExecution) -> str:
     WorkflowExecution.objects.filter(pk=execution.pk).update(task_id=task_id, lease_expires_at=lease)
     execution.task_id, execution.lease_expires_at = task_id, lease
     transaction.on_commit(
-        lambda: run_workflow_execution.apply_async(
-            args=[execution.pk], queue=execution.priority, task_id=task_id, **fair_message_options(execution)
+        lambda: dispatch.send_execution_run(
+            execution.pk, queue=execution.priority, task_id=task_id, owner_id=execution.owner_id
         )
     )
     return task_id

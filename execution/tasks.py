@@ -1,8 +1,8 @@
 """Celery tasks: a few lines each, the work is in the modules they call.
 
 Messages carry ids only (JSON); the rows hold everything else. Every task here is safe to run
-twice (late acks redeliver a task whose worker died). The services import this module to enqueue,
-so the tasks import them inside their bodies.
+twice (late acks redeliver a task whose worker died). Domain code sends these tasks by name
+through execution.dispatch and never imports this module, so this module imports them freely.
 """
 
 import logging
@@ -13,22 +13,24 @@ from django.core.cache import cache
 from django.dispatch import receiver
 
 from broker.signals import gateway_reconnected
-from execution.engine import run_execution
+from execution import analytics, approvals, dispatch, maintenance, notifications, schedules
+from execution.cancel import terminate_if_still_running
 from execution.leases import ExecutionHeld, recover_stranded_executions
+from execution.models import Notification
+from execution.runner import run_execution
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True, name="execution.run_workflow_execution", acks_late=True, reject_on_worker_lost=True, max_retries=None
-)
-def run_workflow_execution(self, execution_id: int) -> dict:
-    """Run one execution; a cancelled one is not started, a redelivered one is finished, never run anew.
+@shared_task(bind=True, name=dispatch.RUN_EXECUTION, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def run_workflow_execution(self, execution_id: int, token: int | None = None) -> dict:
+    """Run one segment of an execution (see execution.engine): a cancelled one is not started, a redelivered
+    one is finished, never run anew; `token` marks the continuation of a suspension (see execution.leases).
 
     A delivery of an execution another worker is running comes back after that worker's lease.
     """
     try:
-        return run_execution(execution_id)
+        return run_execution(execution_id, token)
     except ExecutionHeld as held:
         raise self.retry(countdown=held.retry_in, exc=held) from held
 
@@ -36,16 +38,12 @@ def run_workflow_execution(self, execution_id: int) -> dict:
 @shared_task(name="execution.run_scheduled_workflow", acks_late=True)
 def run_scheduled_workflow(schedule_id: int) -> dict:
     """Beat's entry for one Schedule: create and enqueue its execution unless the rules say skip."""
-    from execution.schedules import schedule_fire
-
-    return schedule_fire(schedule_id)
+    return schedules.schedule_fire(schedule_id)
 
 
-@shared_task(name="execution.terminate_cancelled_execution")
+@shared_task(name=dispatch.TERMINATE_CANCELLED_EXECUTION)
 def terminate_cancelled_execution(execution_id: int, grace_seconds: int | None = None) -> str:
     """The fallback of a cancel: terminate a run that did not stop within the grace period."""
-    from execution.cancel import terminate_if_still_running
-
     return terminate_if_still_running(execution_id, grace_seconds)
 
 
@@ -57,75 +55,56 @@ def recover_stranded_executions_task() -> dict:
 
 @shared_task(name="execution.prune_old_executions")
 def prune_old_executions() -> dict:
-    from execution.maintenance import prune_executions
-
-    return prune_executions()
+    return maintenance.prune_executions()
 
 
 @shared_task(name="execution.poll_orders_and_notify")
 def poll_orders_and_notify() -> dict:
     """Refresh open orders from the broker; owners hear of fills and rejections."""
-    from execution.notifications import poll_orders_and_notify as poll_and_notify
-
-    return poll_and_notify()
+    return notifications.poll_orders_and_notify()
 
 
-@shared_task(name="execution.reconcile_and_notify")
+@shared_task(name=dispatch.RECONCILE_AND_NOTIFY)
 def reconcile_and_notify() -> dict:
-    from execution.notifications import reconcile_and_notify as reconcile
-
-    return reconcile().as_dict()
+    return notifications.reconcile_and_notify().as_dict()
 
 
 @shared_task(name="execution.check_risk_and_notify")
 def check_risk_and_notify() -> int:
-    from execution.notifications import check_risk_and_notify as check_risk
-
-    return check_risk()
+    return notifications.check_risk_and_notify()
 
 
 @shared_task(name="execution.deliver_pending_notifications")
 def deliver_pending_notifications() -> int:
-    from execution.notifications import deliver_pending_notifications as deliver_pending
-
-    return deliver_pending()
+    return notifications.deliver_pending_notifications()
 
 
 @shared_task(name="execution.aggregate_recent_workflow_metrics")
 def aggregate_recent_workflow_metrics() -> list[dict]:
     """The last 7 finished days (UTC) per workflow into WorkflowMetrics: trades close days after their run."""
-    from execution.analytics import aggregate_recent_workflow_metrics as aggregate_recent
-
-    return aggregate_recent(7)
+    return analytics.aggregate_recent_workflow_metrics(7)
 
 
-@shared_task(name="execution.deliver_notification", acks_late=True)
+@shared_task(name=dispatch.DELIVER_NOTIFICATION, acks_late=True)
 def deliver_notification_task(notification_id: int) -> dict:
     """Send one notification's pending email and webhook deliveries (retried inside, each attempt logged)."""
-    from execution.models import Notification
-    from execution.notifications import deliver_notification
-
     notification = Notification.objects.filter(pk=notification_id).select_related("owner").first()
     if notification is None:
         return {"notification_id": notification_id, "deliveries": {}}
-    deliveries = deliver_notification(notification)
+    deliveries = notifications.deliver_notification(notification)
     return {"notification_id": notification_id, "deliveries": {d.channel: d.status for d in deliveries}}
 
 
-@shared_task(name="execution.expire_approval", acks_late=True)
+@shared_task(name=dispatch.EXPIRE_APPROVAL, acks_late=True)
 def expire_approval(approval_id: int) -> bool:
     """At an approval's deadline (a countdown set when the run parked): expire it if nobody answered."""
-    from execution.approvals import expire_if_overdue
-
-    return expire_if_overdue(approval_id)
+    return approvals.expire_if_overdue(approval_id)
 
 
 @shared_task(name="execution.expire_overdue_approvals")
 def expire_overdue_approvals() -> int:
     """The periodic sweep (execution.maintenance): expire every pending approval past its deadline."""
-    from execution.approvals import expire_overdue_approvals as expire_overdue
-
-    return expire_overdue()
+    return approvals.expire_overdue_approvals()
 
 
 # Every worker process has its own broker connection, and they all reconnect when the gateway comes
@@ -138,12 +117,10 @@ def reconcile_after_reconnect(sender, **kwargs):
     """Orders may have filled or been cancelled while the connection was down: reconcile soon after it is back."""
     if not cache.add("broker:reconcile-after-reconnect", 1, timeout=RECONCILE_AFTER_RECONNECT_SECONDS):
         return None
-    return reconcile_and_notify.apply_async(queue="normal")
+    return dispatch.send_reconciliation()
 
 
 @beat_init.connect
 def register_periodic_tasks(sender=None, **kwargs) -> None:
     """Beat registers the maintenance entries (idempotently) before it loads its schedule."""
-    from execution.maintenance import setup_periodic_tasks
-
-    setup_periodic_tasks()
+    maintenance.setup_periodic_tasks()

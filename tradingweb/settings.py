@@ -232,6 +232,9 @@ TASK_RETRY_BASE_SECONDS = env_float("TASK_RETRY_BASE_SECONDS", 1.0)
 EXECUTION_LEASE_SECONDS = env_int("EXECUTION_LEASE_SECONDS", 60, minimum=4)
 EXECUTION_RECOVERY_SECONDS = env_int("EXECUTION_RECOVERY_SECONDS", 60, minimum=1)
 EXECUTION_MAX_INTERRUPTIONS = env_int("EXECUTION_MAX_INTERRUPTIONS", 5, minimum=1)
+# Threads a worker process runs the steps of all its executions on (each holds a database connection
+# only while it has steps to run); one execution runs at most 4 steps at once.
+EXECUTION_STEP_THREADS = env_int("EXECUTION_STEP_THREADS", 32, minimum=1)
 # A cancelled execution still running this long after the cancel is terminated (revoke terminate=True).
 CANCEL_GRACE_SECONDS = env_int("CANCEL_GRACE_SECONDS", 30)
 # How long the task metrics wait for workers to answer a ping.

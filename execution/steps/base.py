@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from broker.instruments import qualify_symbol
 from execution.steps.inputs import LiveInputs
 
 
@@ -40,6 +41,15 @@ class StepSkipped(Exception):  # noqa: N818 - a signal, not an error
         super().__init__(reason)
         self.reason = reason
         self.output = output or {}
+
+
+class WaitRequested(Exception):  # noqa: N818 - a signal, not an error
+    """The step waits `seconds` before it is done (a `wait` step): the engine schedules its end rather than
+    sleeping, and its StepRun stays running until then (see execution.engine)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"wait {seconds:g} s")
+        self.seconds = seconds
 
 
 class CriticalError(Exception):
@@ -88,8 +98,6 @@ class SymbolContext:
 
     def get_instrument(self):
         """The symbol's Instrument, qualified once (through the broker) for all the steps that need it."""
-        from broker.instruments import qualify_symbol
-
         with self.lock:
             if self.instrument is None:
                 self.instrument = qualify_symbol(self.symbol)

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 
 from agents.models import ModelProvider
 from agents.providers import encrypt_api_key
-from execution.engine import run_execution
 from execution.models import StepRun
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
 from tests.support.fake_openai import fake_openai_server

@@ -17,8 +17,8 @@ from broker.adapters import get_adapter
 from broker.instruments import qualify_symbol
 from broker.marketdata import QUOTE_LAST
 from broker.models import Order
-from execution.engine import run_execution
 from execution.models import Decision, WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create, execution_enqueue
 from tests.execution.conftest import make_strategy, workflow_from_template
 

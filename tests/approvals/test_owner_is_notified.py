@@ -3,8 +3,8 @@
 import pytest
 
 from agents.models import ApprovalRequest
-from execution.approvals import park_execution
-from execution.models import Decision, Notification
+from execution.models import Decision, Notification, WorkflowExecution
+from execution.runner import run_execution
 from tests.approvals.conftest import park_here
 
 
@@ -19,12 +19,10 @@ def test_parking_for_approval_notifies_the_owner_once(alice, bob):
     assert notification.data["execution_id"] == execution.pk and notification.data["decision_id"] == decision.pk
     assert notification.data["deadline"] == str(approval.deadline)
 
-    # A redelivered run parks again at the same pending request: nobody is told twice.
-    park_execution(
-        execution=execution,
-        point=execution.progress["parked"],
-        results=execution.results,
-        progress_state=execution.progress,
-    )
+    # A continuation delivered before anyone answered parks again at the same pending request: nobody is told twice.
+    run_execution(execution.pk, execution.progress["parked"]["token"])
+    execution.refresh_from_db()
+    assert execution.status == WorkflowExecution.Status.AWAITING_APPROVAL
+    assert ApprovalRequest.objects.filter(execution=execution).count() == 1
     assert Notification.objects.filter(kind=Notification.Kind.APPROVAL_REQUESTED).count() == 1
     assert not Notification.objects.filter(owner=bob).exists()

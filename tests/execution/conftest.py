@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from execution.engine import run_execution
 from execution.models import WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create
 from workflows.services import strategy_create, workflow_create
 from workflows.templates import BUILTIN_TEMPLATES

@@ -2,8 +2,8 @@
 
 import pytest
 
-from execution.engine import run_execution
 from execution.models import StepRun, WorkflowExecution
+from execution.runner import run_execution
 from execution.steps import STEP_IMPLEMENTATIONS
 from tests.execution.test_engine_flow import _execution, _wait
 

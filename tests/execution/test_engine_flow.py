@@ -1,13 +1,15 @@
 """The engine: branches, failing symbols, cancellation and bookkeeping, on cheap steps."""
 
-import threading
-import time
+import datetime
 
 import pytest
-from django.db import connections
+import time_machine
 
-from execution.engine import run_execution
+from execution.cancel import execution_cancel
+from execution.leases import suspended_point
 from execution.models import StepRun, WorkflowExecution
+from execution.runner import run_execution
+from tests.support.runs import continuations_kept_here
 from workflows.models import Workflow, WorkflowVersion
 
 
@@ -24,13 +26,6 @@ def _execution(owner, steps, symbols=("AAPL", "MSFT"), params=None):
         symbols=list(symbols),
         params={"symbol_delay": 0, "analysis_language": "en", **(params or {})},
     )
-
-
-def _run_and_close_connections(execution_id):
-    try:
-        run_execution(execution_id)
-    finally:
-        connections.close_all()
 
 
 def _wait(step_id, seconds=0):
@@ -116,20 +111,24 @@ def test_an_execution_fails_when_every_symbol_fails(alice):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_cancel_request_stops_a_wait_and_the_remaining_symbols(alice):
+def test_a_cancel_during_a_wait_ends_the_execution_at_once_and_its_continuation_runs_nothing(alice):
     execution = _execution(alice, [_wait("long", seconds=60), _wait("after")], symbols=("AAPL", "MSFT"))
-    runner = threading.Thread(target=_run_and_close_connections, args=(execution.pk,))
-    runner.start()
-    deadline = time.monotonic() + 30
-    while not StepRun.objects.filter(execution=execution, step_id="long").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    WorkflowExecution.objects.filter(pk=execution.pk).update(cancel_requested=True)
-    runner.join(timeout=30)
+    with continuations_kept_here():
+        run_execution(execution.pk)  # the first segment starts the wait and returns
+    execution.refresh_from_db()
+    point = suspended_point(execution)
+    assert execution.status == "running" and point["kind"] == "wait"
+
+    execution_cancel(execution)
 
     execution.refresh_from_db()
-    assert execution.status == "cancelled"
+    assert execution.status == "cancelled" and execution.completed_at is not None
     long_wait = StepRun.objects.get(execution=execution, step_id="long")
-    assert long_wait.output["cancelled"] is True
+    assert (long_wait.status, long_wait.output["cancelled"]) == ("completed", True)
+    with time_machine.travel(datetime.datetime.fromisoformat(point["wake_at"]) + datetime.timedelta(seconds=1)):
+        run_execution(execution.pk, point["token"])  # the continuation, had the revoke missed it
+    execution.refresh_from_db()
+    assert execution.status == "cancelled"
     assert not StepRun.objects.filter(execution=execution, step_id="after").exists()
     assert not StepRun.objects.filter(execution=execution, symbol="MSFT").exists()
 

@@ -9,9 +9,10 @@ import pytest
 from django.utils import timezone
 
 from execution import leases
-from execution.engine import ExecutionRun, run_execution
-from execution.leases import ExecutionHeld, LeaseKeeper
+from execution.engine import ExecutionRun
+from execution.leases import ExecutionHeld, LeaseRenewer
 from execution.models import StepRun, WorkflowExecution
+from execution.runner import run_execution
 from tests.workers import waiting_execution
 
 Status = WorkflowExecution.Status
@@ -109,33 +110,39 @@ def test_a_run_that_was_taken_over_stops_and_leaves_the_outcome_to_the_new_owner
     execution = waiting_execution(alice, 0)
     run = ExecutionRun(execution)
     leases.claim(execution)
-    keeper = LeaseKeeper(execution)
-    keeper._renew()
-    assert not keeper.lost.is_set()
+    renewer = LeaseRenewer.for_this_process()
+    lease = renewer.hold(execution)
+    renewer.renew()
+    assert not lease.lost.is_set()
     # Its process froze past the lease; another worker claimed the execution meanwhile.
     WorkflowExecution.objects.filter(pk=execution.pk).update(attempt=2, lease_expires_at=leases.lease_end())
 
-    keeper._renew()
-    run.lease = keeper
+    renewer.renew()
+    lease.release()
+    run.lease = lease
     run.execution.status, run.execution.error = Status.CANCELLED, ""
 
-    assert keeper.lost.is_set() and run._cancel_requested()
+    assert lease.lost.is_set() and run._cancel_requested()
     assert run._save_final_status() is False
     execution.refresh_from_db()
     assert (execution.status, execution.attempt) == (Status.RUNNING, 2)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_running_execution_renews_its_lease_and_holds_none_once_it_ends(alice):
-    running = waiting_execution(alice, 0)
-    leases.claim(running)
-    claimed_until = WorkflowExecution.objects.get(pk=running.pk).lease_expires_at
-    keeper = LeaseKeeper(running)
+def test_one_renewal_renews_every_lease_the_process_holds_and_none_once_a_run_ends(alice):
+    running = [waiting_execution(alice, 0) for _ in range(3)]
+    for execution in running:
+        leases.claim(execution)
+    claimed_until = {e.pk: WorkflowExecution.objects.get(pk=e.pk).lease_expires_at for e in running}
+    renewer = LeaseRenewer.for_this_process()
+    held = [renewer.hold(execution) for execution in running]
 
-    keeper._renew()
+    renewer.renew()
 
-    assert WorkflowExecution.objects.get(pk=running.pk).lease_expires_at > claimed_until
-    assert not keeper.lost.is_set()
+    for execution, lease in zip(running, held, strict=True):
+        assert WorkflowExecution.objects.get(pk=execution.pk).lease_expires_at > claimed_until[execution.pk]
+        assert not lease.lost.is_set()
+        lease.release()
     ended = waiting_execution(alice, 0)
     run_execution(ended.pk)
     ended.refresh_from_db()

@@ -2,8 +2,8 @@
 
 import pytest
 
-from execution.engine import run_execution
 from execution.models import Decision, StepRun, WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy
 

@@ -7,8 +7,8 @@ from asgiref.sync import async_to_sync
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 
-from execution.engine import run_execution
 from execution.models import WorkflowExecution
+from execution.runner import run_execution
 from workflows.models import Workflow, WorkflowVersion
 
 

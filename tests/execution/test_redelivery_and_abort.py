@@ -6,8 +6,8 @@ from broker.adapters.base import BrokerStatus
 from broker.adapters.simulated import SimulatedAdapter
 from broker.models import Order
 from execution import engine
-from execution.engine import run_execution
 from execution.models import Decision, StepRun, WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
 

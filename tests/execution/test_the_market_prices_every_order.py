@@ -19,8 +19,8 @@ from django.db import connections
 
 from broker.models import Order, SimulatedOrder
 from broker.risk import price_text
-from execution.engine import run_execution
 from execution.models import Decision, StepRun, WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
 from tests.support.fake_openai import fake_openai_server

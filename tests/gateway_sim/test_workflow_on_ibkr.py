@@ -10,8 +10,8 @@ import pytest
 from broker.adapters import get_adapter
 from broker.models import MarketData, Order, SimulatedOrder
 from broker.simulation import generate_bars
-from execution.engine import run_execution
 from execution.models import Decision, StepRun, WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create, execution_enqueue
 from tests.execution.conftest import make_strategy, wait_for_execution, workflow_from_template
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from broker.models import Alert, Instrument, Order, Position
-from execution.engine import run_execution
 from execution.models import Decision, Notification, WorkflowExecution
 from execution.notifications import approval_requested, order_update, poll_orders_and_notify, publish_alerts
+from execution.runner import run_execution
 from workflows.models import Workflow, WorkflowVersion
 
 pytestmark = pytest.mark.django_db

@@ -104,10 +104,11 @@ def test_queued_runs_on_every_step_are_counted_and_not_resent_by_the_recovery_sw
 def test_an_owner_s_count_follows_its_message_through_receipt_restore_and_purge(alice, exclusive):
     execution = waiting_execution(alice, 0, priority="low")
     app.send_task("execution.tasks.run_workflow_execution", args=[execution.pk], queue="low",
-                  **fair_message_options(execution))  # fmt: skip
+                  **fair_message_options(execution.owner_id, execution.priority))  # fmt: skip
     owner = f"owner:{alice.pk}"
     assert _owner_counts("low") == {owner: 1}
-    assert fair_message_options(execution) == {"priority": 1, "headers": {OWNER_HEADER: owner}}
+    expected = {"priority": 1, "headers": {OWNER_HEADER: owner}}
+    assert fair_message_options(execution.owner_id, execution.priority) == expected
 
     with app.connection_for_write() as connection:
         channel = connection.channel()
@@ -120,4 +121,4 @@ def test_an_owner_s_count_follows_its_message_through_receipt_restore_and_purge(
 
     app.control.purge()
     assert _owner_counts("low") == {}
-    assert fair_message_options(execution)["priority"] == 0
+    assert fair_message_options(execution.owner_id, execution.priority)["priority"] == 0

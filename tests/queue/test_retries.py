@@ -5,7 +5,9 @@ The broker is the simulated one behind an adapter that fails the way an unreacha
 """
 
 import asyncio
+import datetime
 import signal
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -15,10 +17,13 @@ from channels.layers import get_channel_layer
 from broker import marketdata
 from broker.adapters import BrokerUnavailable, PermanentBrokerError
 from broker.adapters.simulated import SimulatedAdapter
-from execution.engine import run_execution
+from execution.leases import suspended_point
 from execution.models import StepRun, WorkflowExecution
 from execution.retries import is_transient
+from execution.runner import run_execution
+from execution.steps import STEP_IMPLEMENTATIONS
 from execution.steps.base import PermanentStepError, StepError
+from tests.support.runs import continuations_kept_here, run_to_end
 from tests.workers import waiting_execution
 from workflows.models import Workflow, WorkflowVersion
 
@@ -65,7 +70,7 @@ def test_a_transient_failure_is_retried_with_backoff_and_every_attempt_is_record
     _gateway(monkeypatch, 2, BrokerUnavailable("IB Gateway not reachable"))
     execution = _fetch_execution(alice)
 
-    run_execution(execution.pk)
+    run_to_end(execution.pk)
 
     execution.refresh_from_db()
     assert execution.status == WorkflowExecution.Status.COMPLETED
@@ -82,13 +87,40 @@ def test_it_gives_up_after_task_max_retries(alice, monkeypatch, fast_backoff):
     gateway = _gateway(monkeypatch, 99, BrokerUnavailable("IB Gateway not reachable"))
     execution = _fetch_execution(alice)
 
-    run_execution(execution.pk)
+    run_to_end(execution.pk)
 
     execution.refresh_from_db()
     assert execution.status == WorkflowExecution.Status.FAILED
     assert gateway.calls == 4  # the first attempt and 3 retries
     last = StepRun.objects.filter(execution=execution).order_by("-id").first()
     assert last.attempt == 4 and last.status == "failed" and "retry_in" not in last.output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_backoff_before_a_retry_holds_no_worker_the_task_returns_and_its_continuation_retries(
+    alice, monkeypatch, settings
+):
+    settings.TASK_RETRY_BASE_SECONDS = 30
+    _gateway(monkeypatch, 1, BrokerUnavailable("IB Gateway not reachable"))
+    execution = _fetch_execution(alice)
+
+    with continuations_kept_here() as sent:
+        run_execution(execution.pk)  # returns at the backoff, long before the retry is due
+
+    execution.refresh_from_db()
+    point = suspended_point(execution)
+    assert execution.status == WorkflowExecution.Status.RUNNING
+    assert (point["kind"], point["retries"]) == ("retry", {"0": 1})
+    failed = StepRun.objects.get(execution=execution)
+    assert (failed.attempt, failed.status, failed.output["retry_in"]) == (1, "failed", 30)
+    assert sent.call_args.kwargs["eta"] == datetime.datetime.fromisoformat(point["wake_at"]) >= failed.finished_at
+
+    done = run_to_end(execution.pk)
+
+    assert done.status == WorkflowExecution.Status.COMPLETED
+    runs = list(StepRun.objects.filter(execution=execution).order_by("id"))
+    assert [(run.attempt, run.status) for run in runs] == [(1, "failed"), (2, "completed")]
+    assert (runs[1].started_at - runs[0].finished_at).total_seconds() >= 30
 
 
 def _listen(group: str):
@@ -142,14 +174,20 @@ def test_it_tells_transient_from_permanent_errors_through_their_causes():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_past_its_soft_time_limit_fails_with_a_timeout_and_keeps_what_was_done(alice):
-    execution = waiting_execution(alice, 0.4, symbols=("AAPL", "MSFT", "NVDA"))
+def test_a_run_past_its_soft_time_limit_fails_with_a_timeout_and_keeps_what_was_done(alice, monkeypatch):
+    def slow_step(config, ctx):  # the second symbol's step takes long in the task, as a slow model call does
+        if ctx.symbol == "MSFT":
+            signal.setitimer(signal.ITIMER_REAL, 0.05)  # and the soft time limit strikes meanwhile
+            time.sleep(1)
+        return {}
+
+    monkeypatch.setitem(STEP_IMPLEMENTATIONS, "wait", slow_step)
+    execution = waiting_execution(alice, 0, symbols=("AAPL", "MSFT", "NVDA"))
 
     def soft_limit(signum, frame):  # what Celery's prefork pool does on the soft time limit
         raise SoftTimeLimitExceeded()
 
     previous = signal.signal(signal.SIGALRM, soft_limit)
-    signal.setitimer(signal.ITIMER_REAL, 0.6)
     try:
         run_execution(execution.pk)
     finally:

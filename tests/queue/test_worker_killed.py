@@ -52,7 +52,9 @@ def test_a_killed_worker_s_execution_is_redelivered_and_completes_without_a_seco
         second.stop()
 
     assert done.status == WorkflowExecution.Status.COMPLETED, done.error
-    assert done.attempt == 2
+    # Killed in its symbol delay, the run was suspended: it goes on, nothing interrupted; killed mid-segment, it is
+    # taken over once. (`attempt` counts segments: a run continues in one per wait.)
+    assert done.interruptions <= 1
     runs = StepRun.objects.filter(execution=execution)
     assert {run.pk: run.status for run in runs.filter(pk__in=kept)} == kept  # no step run lost or rewritten
     assert not runs.filter(status="running").exists()

@@ -33,7 +33,7 @@ def lease_ran_out(execution) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_execution_whose_message_was_lost_is_sent_again_and_runs_once(alice, private_redis, worker_env):
-    execution = waiting_execution(alice, 0.1)
+    execution = waiting_execution(alice, 0)
     execution_enqueue(execution)
     execution.refresh_from_db()
     assert waiting_task_ids() == {execution.task_id}

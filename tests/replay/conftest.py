@@ -6,8 +6,8 @@ The engine runs steps on threads with their own database connections, so these t
 
 import pytest
 
-from execution.engine import run_execution
 from execution.models import WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, small_charts, workflow_from_template  # noqa: F401 - a fixture
 

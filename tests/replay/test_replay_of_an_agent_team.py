@@ -4,8 +4,8 @@ import pytest
 
 from agents.models import LLMCall
 from broker.models import Order, SimulatedOrder
-from execution.engine import run_execution
 from execution.replay import execution_replay
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
 

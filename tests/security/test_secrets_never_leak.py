@@ -16,9 +16,9 @@ from django.test import Client
 from agents.calls import call_model
 from agents.clients import ModelError
 from agents.models import LLMCall
-from execution.engine import run_execution
 from execution.models import Notification, NotificationPreference, StepRun, WorkflowExecution
 from execution.notifications import deliver_notification, notify
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.security.clients import token_client
 from tests.security.discovery import admin_urls, api_endpoints
