@@ -41,6 +41,7 @@ from broker.portfolio import (
 )
 from broker.serializers_orders import OrderModifySerializer
 from tradingweb import selectors
+from tradingweb.access import owner_scope
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +60,6 @@ def with_toast(response, message: str, kind: str = "success", *events: str):
 
 def paginate(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def portfolio_owner(user):
-    """Whose book the portfolio functions read: the trader's own; staff read everyone's (None)."""
-    return None if user.is_staff else user
 
 
 # --- orders ------------------------------------------------------------------------------------
@@ -213,7 +209,7 @@ def order_modify_view(request, pk: int):
 @login_required
 @require_GET
 def portfolio(request):
-    owner = portfolio_owner(request.user)
+    owner = owner_scope(request.user)
     closed = closed_trades(owner)
     filters = TradeFilterForm(request.GET)
     context = {
@@ -230,7 +226,7 @@ def portfolio(request):
 @require_GET
 def portfolio_live(request):
     """Totals, positions and risk at the broker's last prices, loaded after the page (the broker may be slow)."""
-    owner = portfolio_owner(request.user)
+    owner = owner_scope(request.user)
     account, broker_error = None, ""
     try:
         adapter = adapters.get_adapter()
@@ -286,9 +282,7 @@ def charts(request):
         timeframe = DEFAULT_TIMEFRAME
     analysis = None
     if instrument:
-        analysis = (
-            selectors.decisions_for(request.user).filter(instrument=instrument).exclude(analysis_text="").first()
-        )
+        analysis = selectors.decisions_for(request.user).filter(instrument=instrument).exclude(analysis_text="").first()
     context = {
         "instruments": instruments,
         "instrument": instrument,

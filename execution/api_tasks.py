@@ -28,8 +28,7 @@ LIST_STATES = (*ACTIVE_STATES, *FINISHED_STATES, "FINISHED")
 
 
 def _visible_executions(user):
-    executions = WorkflowExecution.objects.exclude(task_id="")
-    return executions if user.is_staff else executions.filter(owner=user)
+    return WorkflowExecution.objects.exclude(task_id="").visible_to(user)
 
 
 class TaskListView(APIView):

@@ -19,6 +19,7 @@ from execution.activity import (
 )
 from execution.analytics import compare_workflows
 from tradingweb import selectors
+from tradingweb.access import owner_scope
 
 WINDOWS = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
 DEFAULT_WINDOW = 30
@@ -61,6 +62,6 @@ def analytics(request):
         "comparison": comparison,
         "comparison_columns": [{"label": "Workflow"}]
         + [{"label": metric.label, "numeric": True} for metric in COMPARED_METRICS],
-        "agents": agent_analytics(owner=None if request.user.is_staff else request.user),
+        "agents": agent_analytics(owner=owner_scope(request.user)),
     }
     return render(request, "execution/analytics.html", context)
