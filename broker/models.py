@@ -90,7 +90,7 @@ class Chart(models.Model):
 
     def image_url(self, grant_to=None) -> str:
         """Where a browser gets the image: the owner-checked view that streams it from the storage
-        (broker.views.chart_image), so charts need no public media URL on any storage.
+        (tradingweb.views.chart_image), so charts need no public media URL on any storage.
 
         `grant_to` (a user) adds a signed grant for that user alone: the chart API hands out
         charts of any instrument, including ones the viewer's strategies and runs never touched.

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from agents.analytics import agent_analytics
+from broker.selectors import orders_for
 from execution.activity import (
     COMPARED_METRICS,
     comparison_rows,
@@ -56,7 +57,7 @@ def analytics(request):
         "filters": filters,
         "days": days,
         "totals": execution_totals(executions.filter(created_at__gte=since)),
-        "orders_placed": selectors.orders_for(request.user).filter(created_at__gte=since).count(),
+        "orders_placed": orders_for(request.user).filter(created_at__gte=since).count(),
         "decisions": decision_breakdown(selectors.decisions_for(request.user).filter(created_at__gte=since)),
         "by_day": executions_by_day(executions, days=days),
         "comparison": comparison,

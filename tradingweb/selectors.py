@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from broker.models import Chart, Instrument, Order, Position, Trade
+from broker.models import Chart, Instrument
 from broker.pnl_history import realized_pnl_by_day
+from broker.selectors import positions_for, trades_for
 from execution.models import Decision, Schedule, StepRun, WorkflowExecution
 from tradingweb.access import sees_everything
 from workflows.models import Strategy, Workflow
@@ -39,18 +40,6 @@ def executions_for(user) -> QuerySet:
 def decisions_for(user) -> QuerySet:
     decisions = Decision.objects.select_related("instrument", "strategy", "execution").prefetch_related("orders")
     return decisions.visible_to(user)
-
-
-def orders_for(user) -> QuerySet:
-    return Order.objects.select_related("instrument", "strategy", "owner").visible_to(user)
-
-
-def positions_for(user) -> QuerySet:
-    return Position.objects.select_related("instrument", "strategy", "owner").visible_to(user)
-
-
-def trades_for(user) -> QuerySet:
-    return Trade.objects.select_related("instrument", "strategy", "owner").visible_to(user)
 
 
 def schedules_for(user) -> QuerySet:
@@ -174,20 +163,4 @@ def workflow_comparison(user, days: int = 30) -> QuerySet:
         )
         .filter(runs__gt=0)
         .order_by("-runs", "name")
-    )
-
-
-def strategy_pnl(user) -> QuerySet:
-    """Realized P&L of closed trades per strategy (trades without one are grouped as manual)."""
-    return (
-        trades_for(user)
-        .filter(exit_at__isnull=False)
-        .values("strategy__name")
-        .annotate(
-            trades=Count("id"),
-            wins=Count("id", filter=Q(realized_pnl__gt=0)),
-            realized=Sum("realized_pnl"),
-            commission=Sum("commission"),
-        )
-        .order_by("-realized")
     )

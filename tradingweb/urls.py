@@ -25,4 +25,4 @@ urlpatterns = [
     path("", include("agents.page_urls")),
 ]
 # No public /media/ route: stored files are traders' data; chart images go through the
-# owner-checked broker.views.chart_image on every storage.
+# owner-checked tradingweb.views.chart_image on every storage.

@@ -48,12 +48,12 @@ def _strategy_or_404(request, pk: int) -> Strategy:
 
 def _with_last_execution(strategies: QuerySet) -> QuerySet:
     """Strategies annotated with their latest execution's id, status and time (last_execution_id, _status, _at)."""
-    execution_model = Strategy._meta.get_field("executions").related_model
-    latest = execution_model.objects.filter(strategy=OuterRef("pk")).order_by("-created_at")
+    # Through the reverse relation's name, so workflows never imports execution (DESIGN §1).
+    latest = Strategy.objects.filter(pk=OuterRef("pk"), executions__isnull=False).order_by("-executions__created_at")
     return strategies.prefetch_related("instruments").annotate(
-        last_execution_id=Subquery(latest.values("pk")[:1]),
-        last_execution_status=Subquery(latest.values("status")[:1]),
-        last_execution_at=Subquery(latest.values("created_at")[:1]),
+        last_execution_id=Subquery(latest.values("executions__pk")[:1]),
+        last_execution_status=Subquery(latest.values("executions__status")[:1]),
+        last_execution_at=Subquery(latest.values("executions__created_at")[:1]),
     )
 
 
