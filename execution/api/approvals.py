@@ -30,7 +30,7 @@ from execution.approvals import (
     approval_reject,
 )
 from execution.models import WorkflowExecution
-from execution.serializers import DecisionSerializer
+from execution.serializers.executions import DecisionSerializer
 from tradingweb.access import visible_or_404
 
 

@@ -11,7 +11,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from execution.models import Decision, StepRun, WorkflowExecution
-from execution.serializers import (
+from execution.serializers.executions import (
     DecisionSerializer,
     ExecuteRequestSerializer,
     ExecuteResponseSerializer,

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from execution.models import Schedule
 from execution.schedules import cron_slots, describe_cron, schedule_create, schedule_delete, schedule_update
-from execution.serializers_queue import CronPreviewSerializer, ScheduleSerializer, ScheduleWriteSerializer
+from execution.serializers.queue import CronPreviewSerializer, ScheduleSerializer, ScheduleWriteSerializer
 from tradingweb.access import visible_or_404
 from tradingweb.api import VisibleToUserMixin
 from workflows.models import Strategy, Workflow

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from execution.cancel import CancelConflict, execution_cancel
 from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
-from execution.serializers_queue import TaskMetricsSerializer, TaskSerializer
+from execution.serializers.queue import TaskMetricsSerializer, TaskSerializer
 from execution.task_status import (
     ACTIVE_STATUSES,
     CELERY_STATES,
