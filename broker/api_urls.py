@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from broker.api import AuthenticateView, ChartHistoryView, ChartView, InstrumentViewSet
+from broker.api.market import AuthenticateView, ChartHistoryView, ChartView, InstrumentViewSet
 
 router = SimpleRouter()
 router.register("instruments", InstrumentViewSet, basename="instrument")

@@ -3,8 +3,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from broker.api_orders import OrderViewSet
-from broker.api_portfolio import PortfolioView, PositionsView, RiskView, TradeListView
+from broker.api.orders import OrderViewSet
+from broker.api.portfolio import PortfolioView, PositionsView, RiskView, TradeListView
 
 router = SimpleRouter()
 router.register("orders", OrderViewSet, basename="order")

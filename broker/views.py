@@ -40,7 +40,7 @@ from broker.portfolio import (
     trade_statistics,
 )
 from broker.selectors import orders_for, strategy_pnl, trades_for
-from broker.serializers_orders import OrderModifySerializer
+from broker.serializers.orders import OrderModifySerializer
 from tradingweb.access import owner_scope
 
 logger = logging.getLogger(__name__)

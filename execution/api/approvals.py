@@ -20,7 +20,7 @@ from agents.approvals import max_price_move_pct
 from agents.models import ApprovalRequest
 from agents.serializers import AgentMessageSerializer
 from broker.adapters import BrokerError
-from broker.serializers import ChartSerializer
+from broker.serializers.market import ChartSerializer
 from execution.approvals import (
     ApprovalConflict,
     ApprovalRefused,

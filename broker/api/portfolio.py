@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from broker import adapters
-from broker.api_orders import BrokerErrorsMixin
+from broker.api.orders import BrokerErrorsMixin
 from broker.models import Trade
 from broker.portfolio import TOP_POSITIONS, portfolio_summary, position_rows, refresh_marks, risk_report
-from broker.serializers_orders import (
+from broker.serializers.portfolio import (
     PortfolioSummarySerializer,
     PositionsSerializer,
     RiskSerializer,

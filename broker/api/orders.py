@@ -12,7 +12,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from broker.adapters.base import BrokerError
 from broker.models import Order
 from broker.orders import OrderRefused, order_cancel, order_modify, order_place_manual, order_refresh
-from broker.serializers_orders import ManualOrderSerializer, OrderModifySerializer, OrderSerializer
+from broker.serializers.orders import ManualOrderSerializer, OrderModifySerializer, OrderSerializer
 from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
 
 logger = logging.getLogger(__name__)
