@@ -9,6 +9,7 @@ from agents.agent_templates import agent_templates
 from agents.analytics import agent_analytics
 from agents.providers import provider_choices
 from agents.serializers import AgentTemplateSerializer, ModelProviderChoiceSerializer
+from tradingweb.access import owner_scope
 
 
 class AgentTemplateListView(ListAPIView):
@@ -27,8 +28,7 @@ class AgentAnalyticsView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        owner = None if request.user.is_staff else request.user
-        return Response(agent_analytics(owner=owner))
+        return Response(agent_analytics(owner=owner_scope(request.user)))
 
 
 class ModelProviderListView(APIView):

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from tradingweb.access import owned_through
+
 
 class LLMCall(models.Model):
     execution = models.ForeignKey(
@@ -28,6 +30,8 @@ class LLMCall(models.Model):
     attempt = models.PositiveIntegerField(default=1)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = owned_through("execution__owner").as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -83,6 +87,8 @@ class AgentMessage(models.Model):
     confidence = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = owned_through("execution__owner").as_manager()
+
     class Meta:
         ordering = ["execution", "id"]
         indexes = [models.Index(fields=["execution", "symbol", "id"], name="agentmessage_execution_idx")]
@@ -109,6 +115,8 @@ class ApprovalRequest(models.Model):
     response = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     responded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = owned_through("execution__owner").as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 from django import forms
 
 from broker.models import Order, Trade
-from broker.serializers_orders import ManualOrderSerializer
+from broker.serializers.orders import ManualOrderSerializer
 
 SYMBOL_ATTRS = {"placeholder": "AAPL", "autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
 

@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from broker.contract_value import contract_multiplier
+from tradingweb.access import VisibleToQuerySet, owned_through
 
 PRICE = {"max_digits": 20, "decimal_places": 6}
 MONEY = {"max_digits": 20, "decimal_places": 4}
@@ -89,7 +90,7 @@ class Chart(models.Model):
 
     def image_url(self, grant_to=None) -> str:
         """Where a browser gets the image: the owner-checked view that streams it from the storage
-        (broker.views.chart_image), so charts need no public media URL on any storage.
+        (tradingweb.views.chart_image), so charts need no public media URL on any storage.
 
         `grant_to` (a user) adds a signed grant for that user alone: the chart API hands out
         charts of any instrument, including ones the viewer's strategies and runs never touched.
@@ -202,6 +203,8 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = VisibleToQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "status", "-created_at"], name="order_owner_status_idx")]
@@ -233,6 +236,8 @@ class Fill(models.Model):
     price = models.DecimalField(**PRICE)
     commission = models.DecimalField(default=Decimal("0"), **MONEY)
     filled_at = models.DateTimeField(db_index=True)
+
+    objects = owned_through("order__owner").as_manager()
 
     class Meta:
         ordering = ["filled_at", "id"]
@@ -268,6 +273,8 @@ class Trade(models.Model):
         default=Decimal("0"), help_text="Quantity exited so far; exit_price averages these exits.", **QUANTITY
     )
 
+    objects = VisibleToQuerySet.as_manager()
+
     class Meta:
         ordering = ["-entry_at"]
 
@@ -300,6 +307,8 @@ class Position(models.Model):
     needs_review = models.BooleanField(default=False, help_text="Differs from the broker's position.")
     review_note = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VisibleToQuerySet.as_manager()
 
     class Meta:
         ordering = ["instrument__symbol"]

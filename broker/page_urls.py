@@ -1,4 +1,4 @@
-"""Pages of the broker app: orders, portfolio and the interactive charts (nav names orders, portfolio, charts)."""
+"""Pages of the broker app: orders, portfolio and chart data (the chart pages are tradingweb's)."""
 
 from django.urls import path
 
@@ -12,7 +12,5 @@ urlpatterns = [
     path("orders/<int:pk>/modify/", views.order_modify_view, name="order-modify"),
     path("portfolio/", views.portfolio, name="portfolio"),
     path("portfolio/live/", views.portfolio_live, name="portfolio-live"),
-    path("charts/", views.charts, name="charts"),
     path("charts/<int:conid>/data/", views.chart_data, name="chart-data"),
-    path("charts/images/<int:pk>.png", views.chart_image, name="chart-image"),
 ]

@@ -1,6 +1,6 @@
-"""The trading pages: orders (active, history, manual order), portfolio, interactive charts.
+"""The trading pages: orders (active, history, manual order), portfolio, chart data.
 
-Rows come through tradingweb.selectors (traders see their own, staff everyone's); orders go
+Rows come through broker.selectors (traders see their own, staff everyone's); orders go
 through broker.orders, numbers through broker.portfolio. Requests made by htmx get the partial
 they swap and a toast in the HX-Trigger header; the same URLs work as plain form posts.
 """
@@ -11,15 +11,15 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from broker import adapters
 from broker.adapters.base import BrokerError
-from broker.chart_data import DAILY, DEFAULT_TIMEFRAME, TIMEFRAMES, WEEKLY, chart_series, timeframe_for
+from broker.chart_data import DEFAULT_TIMEFRAME, chart_series, timeframe_for
 from broker.forms import ManualOrderForm, OrderHistoryFilterForm, TradeFilterForm
-from broker.models import Chart, Instrument, Order
+from broker.models import Instrument, Order
 from broker.orders import (
     OrderConflict,
     OrderRefused,
@@ -39,8 +39,9 @@ from broker.portfolio import (
     risk_report,
     trade_statistics,
 )
-from broker.serializers_orders import OrderModifySerializer
-from tradingweb import selectors
+from broker.selectors import orders_for, strategy_pnl, trades_for
+from broker.serializers.orders import OrderModifySerializer
+from tradingweb.access import owner_scope
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,6 @@ def paginate(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def portfolio_owner(user):
-    """Whose book the portfolio functions read: the trader's own; staff read everyone's (None)."""
-    return None if user.is_staff else user
-
-
 # --- orders ------------------------------------------------------------------------------------
 
 
@@ -81,7 +77,7 @@ def orders(request):
 
 
 def orders_page(request, form: ManualOrderForm):
-    visible = selectors.orders_for(request.user)
+    visible = orders_for(request.user)
     filters = OrderHistoryFilterForm(request.GET)
     context = {
         "open_orders": visible.filter(status__in=Order.OPEN_STATUSES),
@@ -101,7 +97,7 @@ def orders_active(request):
         poll_open_orders()
     except BrokerError as error:
         broker_error = str(error)
-    open_orders = selectors.orders_for(request.user).filter(status__in=Order.OPEN_STATUSES)
+    open_orders = orders_for(request.user).filter(status__in=Order.OPEN_STATUSES)
     return render(
         request, "broker/partials/active_orders.html", {"open_orders": open_orders, "broker_error": broker_error}
     )
@@ -154,7 +150,7 @@ def order_place(request):
 @login_required
 @require_POST
 def order_cancel_view(request, pk: int):
-    order = get_object_or_404(selectors.orders_for(request.user).select_related("instrument"), pk=pk)
+    order = get_object_or_404(orders_for(request.user).select_related("instrument"), pk=pk)
     status, kind = 200, "success"
     try:
         order = order_cancel(order)
@@ -174,7 +170,7 @@ def order_cancel_view(request, pk: int):
 @require_POST
 def order_modify_view(request, pk: int):
     """A new quantity and/or limit price for a working order, checked as the API checks a PATCH."""
-    order = get_object_or_404(selectors.orders_for(request.user).select_related("instrument"), pk=pk)
+    order = get_object_or_404(orders_for(request.user).select_related("instrument"), pk=pk)
     incoming = OrderModifySerializer(
         data={name: request.POST[name] for name in ("quantity", "price") if request.POST.get(name)}
     )
@@ -213,15 +209,15 @@ def order_modify_view(request, pk: int):
 @login_required
 @require_GET
 def portfolio(request):
-    owner = portfolio_owner(request.user)
+    owner = owner_scope(request.user)
     closed = closed_trades(owner)
     filters = TradeFilterForm(request.GET)
     context = {
         "statistics": {**trade_statistics(closed), **r_statistics(closed)},
         "pnl_by_day": realized_pnl_by_day(closed),
-        "pnl_by_strategy": list(selectors.strategy_pnl(request.user)),
+        "pnl_by_strategy": list(strategy_pnl(request.user)),
         "filters": filters,
-        "page": paginate(request, filters.filter(selectors.trades_for(request.user))),
+        "page": paginate(request, filters.filter(trades_for(request.user))),
     }
     return render(request, "broker/portfolio.html", context)
 
@@ -230,7 +226,7 @@ def portfolio(request):
 @require_GET
 def portfolio_live(request):
     """Totals, positions and risk at the broker's last prices, loaded after the page (the broker may be slow)."""
-    owner = portfolio_owner(request.user)
+    owner = owner_scope(request.user)
     account, broker_error = None, ""
     try:
         adapter = adapters.get_adapter()
@@ -252,55 +248,6 @@ def portfolio_live(request):
 
 # --- charts ------------------------------------------------------------------------------------
 
-# The switches above the charts; pages/charts.js knows what each draws and remembers them per session.
-INDICATOR_TOGGLES = [
-    ("sma", "SMA 20/50/200"),
-    ("bollinger", "Bollinger"),
-    ("supertrend", "SuperTrend"),
-    ("volume", "Volume"),
-    ("rsi", "RSI"),
-    ("macd", "MACD"),
-]
-
-
-def default_instrument(user):
-    """The instrument a trader most likely wants to see first: one they hold, trade or analyse."""
-    held = selectors.positions_for(user).exclude(quantity=0).values_list("instrument__symbol", flat=True)
-    watched = selectors.strategies_for(user).exclude(instruments=None).values_list("instruments__symbol", flat=True)
-    return held.first() or watched.first() or Instrument.objects.values_list("symbol", flat=True).first()
-
-
-@login_required
-@require_GET
-def charts(request):
-    instruments = Instrument.objects.order_by("symbol")
-    symbol = (request.GET.get("symbol") or "").strip().upper()
-    instrument = instruments.filter(symbol=symbol).first() if symbol else None
-    if symbol and instrument is None:
-        messages.warning(request, f"No instrument {symbol} is known yet: add it to a strategy or place an order first.")
-    if instrument is None:
-        instrument = instruments.filter(symbol=default_instrument(request.user)).first()
-    timeframe = request.GET.get("timeframe", DEFAULT_TIMEFRAME)
-    if timeframe not in TIMEFRAMES:
-        messages.warning(request, f"Unknown timeframe “{timeframe}”: showing {TIMEFRAMES[DEFAULT_TIMEFRAME].label}.")
-        timeframe = DEFAULT_TIMEFRAME
-    analysis = None
-    if instrument:
-        analysis = (
-            selectors.decisions_for(request.user).filter(instrument=instrument).exclude(analysis_text="").first()
-        )
-    context = {
-        "instruments": instruments,
-        "instrument": instrument,
-        "timeframes": TIMEFRAMES.values(),
-        "timeframe": timeframe,
-        "side_by_side": [TIMEFRAMES[DAILY], TIMEFRAMES[WEEKLY]],
-        "indicator_toggles": INDICATOR_TOGGLES,
-        "analysis": analysis,
-        "rendered_charts": selectors.charts_for(request.user)[:6],
-    }
-    return render(request, "broker/charts.html", context)
-
 
 @login_required
 @require_GET
@@ -314,24 +261,3 @@ def chart_data(request, conid: int):
     except BrokerError as error:
         logger.warning("Chart data for %s unavailable: %s", instrument.symbol, error)
         return JsonResponse({"error": f"The broker could not supply bars for {instrument.symbol}: {error}"}, status=502)
-
-
-@login_required
-@require_GET
-def chart_image(request, pk: int):
-    """A chart's PNG streamed from the default storage (filesystem or S3), for a viewer allowed to see
-    it (selectors.chart_for_viewer) or holding the chart API's grant for them (Chart.image_url)."""
-    chart = selectors.chart_for_viewer(request.user, pk)
-    if chart is None and request.GET.get("grant"):
-        granted = Chart.objects.filter(pk=pk).first()
-        chart = granted if granted and granted.granted_to(request.GET["grant"], request.user) else None
-    if chart is None:
-        raise Http404("No such chart")
-    try:
-        image = chart.image.open("rb")
-    except FileNotFoundError as error:
-        logger.warning("Chart %s has no image in the storage: %s", chart.pk, error)
-        raise Http404("The chart's image is gone") from error
-    response = FileResponse(image, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=86400"  # a chart's image never changes
-    return response

@@ -1,15 +1,15 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from execution.api import DecisionViewSet, StrategyExecuteView, WorkflowExecuteView, WorkflowExecutionViewSet
-from execution.api_analytics import WorkflowCompareView, WorkflowMetricsView
-from execution.api_approvals import ApprovalView, ApproveView, ModifyView, RejectView
-from execution.api_autogen import ExecutionAgentConversationView, StrategyAutogenConfigView
-from execution.api_batch import ExecuteBatchView
-from execution.api_notifications import NotificationPreferenceView, NotificationViewSet, ReconcileView
-from execution.api_replay import ExecutionReplayView
-from execution.api_schedules import ScheduleViewSet, WorkflowScheduleView
-from execution.api_tasks import TaskDetailView, TaskListView, TaskMetricsView
+from execution.api.analytics import WorkflowCompareView, WorkflowMetricsView
+from execution.api.approvals import ApprovalView, ApproveView, ModifyView, RejectView
+from execution.api.autogen import ExecutionAgentConversationView, StrategyAutogenConfigView
+from execution.api.batch import ExecuteBatchView
+from execution.api.executions import DecisionViewSet, StrategyExecuteView, WorkflowExecuteView, WorkflowExecutionViewSet
+from execution.api.notifications import NotificationPreferenceView, NotificationViewSet, ReconcileView
+from execution.api.replay import ExecutionReplayView
+from execution.api.schedules import ScheduleViewSet, WorkflowScheduleView
+from execution.api.tasks import TaskDetailView, TaskListView, TaskMetricsView
 
 router = SimpleRouter()
 router.register("workflow-executions", WorkflowExecutionViewSet, basename="workflow-execution")

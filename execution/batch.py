@@ -5,6 +5,7 @@ from django.db import transaction
 
 from execution.models import WorkflowExecution
 from execution.services import execution_create, execution_enqueue
+from tradingweb.access import may_see_owned
 from workflows.models import Strategy, Workflow
 
 
@@ -20,7 +21,7 @@ def _workflow_for(owner, workflow_id: int | None) -> Workflow | None:
     if workflow_id is None:
         return None
     workflow = Workflow.objects.filter(pk=workflow_id, deleted_at__isnull=True).first()
-    if workflow is None or (workflow.owner_id != owner.pk and not owner.is_staff):
+    if workflow is None or not may_see_owned(owner, workflow.owner_id):
         raise ValidationError({"workflow_id": "workflow not found"})
     return workflow
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from execution.models import WorkflowExecution
 from execution.progress import MONITOR_GROUP, execution_group
 from execution.queue_metrics import queue_metrics
+from tradingweb.access import may_see_owned
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     def may_see(self, event: dict) -> bool:
         user = self.scope["user"]
-        return user.is_staff or event.get("owner_id") == user.pk
+        return may_see_owned(user, event.get("owner_id"))
 
     async def forward(self, event: dict) -> None:
         if self.may_see(event):
@@ -85,8 +86,7 @@ class ExecutionConsumer(ProgressConsumer):
 
     @database_sync_to_async
     def visible(self, user, execution_id: int) -> bool:
-        executions = WorkflowExecution.objects.filter(pk=execution_id)
-        return executions.exists() if user.is_staff else executions.filter(owner=user).exists()
+        return WorkflowExecution.objects.filter(pk=execution_id).visible_to(user).exists()
 
 
 class MonitorConsumer(ProgressConsumer):

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from broker.marketdata import MarketReference
+from tradingweb.access import VisibleToQuerySet, owned_through
 
 PRICE = {"max_digits": 20, "decimal_places": 6}
 RATIO = {"max_digits": 12, "decimal_places": 6}
@@ -68,6 +69,8 @@ class WorkflowExecution(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
+    objects = VisibleToQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -109,6 +112,8 @@ class StepRun(models.Model):
     error = models.TextField(blank=True)
     # Staff only (admin, staff API, staff page): the failure's full traceback; the owner sees the short `error`.
     detail = models.TextField(blank=True)
+
+    objects = owned_through("execution__owner").as_manager()
 
     class Meta:
         ordering = ["execution", "id"]
@@ -163,6 +168,8 @@ class Decision(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED, db_index=True)
     rejection_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = owned_through("execution__owner", "strategy__owner").as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -222,6 +229,8 @@ class Schedule(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = VisibleToQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -264,6 +273,8 @@ class Notification(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VisibleToQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -32,6 +32,7 @@ from broker.models import Instrument
 from execution.maintenance import crontab_for
 from execution.models import Schedule, WorkflowExecution
 from execution.services import execution_create, execution_enqueue
+from tradingweb.access import may_see_owned
 from workflows.models import Strategy, Workflow
 
 logger = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def schedule_next_runs(schedule: Schedule, count: int = 5, start: datetime.datet
 
 
 def _check_strategy(owner, strategy: Strategy | None) -> Strategy:
-    if strategy is None or (strategy.owner_id != owner.pk and not owner.is_staff):
+    if strategy is None or not may_see_owned(owner, strategy.owner_id):
         raise ValidationError({"strategy_id": "strategy not found"})
     if not strategy.active:
         raise ValidationError({"strategy_id": f"strategy {strategy.name!r} is not active"})
@@ -171,7 +172,7 @@ def _check_strategy(owner, strategy: Strategy | None) -> Strategy:
 
 
 def _check_workflow(owner, workflow: Workflow) -> None:
-    if workflow.owner_id != owner.pk and not owner.is_staff:
+    if not may_see_owned(owner, workflow.owner_id):
         raise ValidationError({"workflow": "workflow not found"})
     if workflow.deleted_at is not None or workflow.current_version_id is None:
         raise ValidationError({"workflow": f"workflow {workflow.name!r} has no saved version to run"})

@@ -1,4 +1,4 @@
-"""Shared API plumbing: one error format, owner scoping, date filters safe for any ISO 8601 input."""
+"""Shared API plumbing: one error format, the access rule for viewsets, date filters safe for any ISO 8601 input."""
 
 import logging
 from datetime import UTC
@@ -19,23 +19,11 @@ def exception_handler(exc, context):
     return response
 
 
-class OwnerScopedMixin:
-    """Traders see only their own rows (others' answer 404); staff see all.
-
-    `owner_lookup` is the path from the viewset's model to its owning user,
-    e.g. "owner" or "execution__owner".
-    """
-
-    owner_lookup = "owner"
-
-    def scope_to_owner(self, queryset):
-        user = self.request.user
-        if user.is_staff:
-            return queryset
-        return queryset.filter(**{self.owner_lookup: user})
+class VisibleToUserMixin:
+    """A viewset's rows are those its model's access rule lets the user see (others' answer 404)."""
 
     def get_queryset(self):
-        return self.scope_to_owner(super().get_queryset())
+        return super().get_queryset().visible_to(self.request.user)
 
 
 class UTCDateTimeField(forms.DateTimeField):

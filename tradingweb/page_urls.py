@@ -12,4 +12,6 @@ urlpatterns = [
     path("accounts/token/", views.api_token, name="api-token-page"),
     path("", views.dashboard, name="dashboard"),
     path("dashboard/account/", views.dashboard_account, name="dashboard-account"),
+    path("charts/", views.charts, name="charts"),
+    path("charts/images/<int:pk>.png", views.chart_image, name="chart-image"),
 ]

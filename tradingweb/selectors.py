@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from broker.models import Chart, Instrument, Order, Position, Trade
+from broker.models import Chart, Instrument
 from broker.pnl_history import realized_pnl_by_day
+from broker.selectors import positions_for, trades_for
 from execution.models import Decision, Schedule, StepRun, WorkflowExecution
+from tradingweb.access import sees_everything
 from workflows.models import Strategy, Workflow
 
 logger = logging.getLogger(__name__)
@@ -22,54 +24,32 @@ QUEUED_STATUSES = (
 )
 
 
-def visible_to(user, queryset: QuerySet, *owner_lookups: str) -> QuerySet:
-    """Rows the user may see: any of `owner_lookups` (default "owner") points at them; staff see every row."""
-    if user.is_staff:
-        return queryset
-    condition = Q()
-    for lookup in owner_lookups or ("owner",):
-        condition |= Q(**{lookup: user})
-    return queryset.filter(condition)
-
-
 def strategies_for(user) -> QuerySet:
-    return visible_to(user, Strategy.objects.select_related("workflow", "owner").prefetch_related("instruments"))
+    return Strategy.objects.select_related("workflow", "owner").prefetch_related("instruments").visible_to(user)
 
 
 def workflows_for(user) -> QuerySet:
     workflows = Workflow.objects.filter(deleted_at__isnull=True).select_related("current_version", "owner")
-    return visible_to(user, workflows).annotate(strategy_count=Count("strategies", distinct=True))
+    return workflows.visible_to(user).annotate(strategy_count=Count("strategies", distinct=True))
 
 
 def executions_for(user) -> QuerySet:
-    return visible_to(user, WorkflowExecution.objects.select_related("workflow", "strategy", "version", "owner"))
+    return WorkflowExecution.objects.select_related("workflow", "strategy", "version", "owner").visible_to(user)
 
 
 def decisions_for(user) -> QuerySet:
     decisions = Decision.objects.select_related("instrument", "strategy", "execution").prefetch_related("orders")
-    return visible_to(user, decisions, "execution__owner", "strategy__owner")
-
-
-def orders_for(user) -> QuerySet:
-    return visible_to(user, Order.objects.select_related("instrument", "strategy", "owner"))
-
-
-def positions_for(user) -> QuerySet:
-    return visible_to(user, Position.objects.select_related("instrument", "strategy", "owner"))
-
-
-def trades_for(user) -> QuerySet:
-    return visible_to(user, Trade.objects.select_related("instrument", "strategy", "owner"))
+    return decisions.visible_to(user)
 
 
 def schedules_for(user) -> QuerySet:
-    return visible_to(user, Schedule.objects.select_related("workflow", "strategy", "owner"))
+    return Schedule.objects.select_related("workflow", "strategy", "owner").visible_to(user)
 
 
 def charts_for(user) -> QuerySet:
     """Charts have no owner: a trader sees those of instruments their strategies, positions or orders touch."""
     charts = Chart.objects.select_related("instrument")
-    if user.is_staff:
+    if sees_everything(user):
         return charts
     traded = Instrument.objects.filter(
         Q(strategies__owner=user) | Q(positions__owner=user) | Q(orders__owner=user)
@@ -167,9 +147,7 @@ def workflow_comparison(user, days: int = 30) -> QuerySet:
         return Count("executions", filter=recent & Q(**extra), distinct=True)
 
     def decisions(kind):
-        return Count(
-            "executions__decisions", filter=recent & Q(executions__decisions__type=kind), distinct=True
-        )
+        return Count("executions__decisions", filter=recent & Q(executions__decisions__type=kind), distinct=True)
 
     return (
         workflows_for(user)
@@ -185,20 +163,4 @@ def workflow_comparison(user, days: int = 30) -> QuerySet:
         )
         .filter(runs__gt=0)
         .order_by("-runs", "name")
-    )
-
-
-def strategy_pnl(user) -> QuerySet:
-    """Realized P&L of closed trades per strategy (trades without one are grouped as manual)."""
-    return (
-        trades_for(user)
-        .filter(exit_at__isnull=False)
-        .values("strategy__name")
-        .annotate(
-            trades=Count("id"),
-            wins=Count("id", filter=Q(realized_pnl__gt=0)),
-            realized=Sum("realized_pnl"),
-            commission=Sum("commission"),
-        )
-        .order_by("-realized")
     )

@@ -5,7 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 api_patterns = [
     path("", include("tradingweb.api_urls")),
     path("", include("broker.api_urls")),
-    path("", include("broker.api_urls_portfolio")),
     path("", include("workflows.api_urls")),
     path("", include("execution.api_urls")),
     path("", include("agents.api_urls")),
@@ -22,7 +21,6 @@ urlpatterns = [
     path("", include("workflows.page_urls")),
     path("", include("execution.page_urls")),
     path("", include("broker.page_urls")),
-    path("", include("agents.page_urls")),
 ]
 # No public /media/ route: stored files are traders' data; chart images go through the
-# owner-checked broker.views.chart_image on every storage.
+# owner-checked tradingweb.views.chart_image on every storage.

@@ -7,7 +7,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tradingweb.api import OwnerScopedMixin
+from tradingweb.api import VisibleToUserMixin
 from workflows import services
 from workflows.models import Strategy, Workflow
 from workflows.serializers import (
@@ -44,7 +44,7 @@ class ServiceErrorsMixin:
         return super().handle_exception(exc)
 
 
-class WorkflowViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSet):
+class WorkflowViewSet(ServiceErrorsMixin, VisibleToUserMixin, viewsets.ModelViewSet):
     queryset = Workflow.objects.filter(deleted_at__isnull=True).select_related("current_version")
     serializer_class = WorkflowSerializer
     filterset_fields = ["status", "type"]
@@ -196,7 +196,7 @@ class StepTypeViewSet(viewsets.ViewSet):
         return Response(StepTypeSerializer(step_catalogue(), many=True).data)
 
 
-class StrategyViewSet(ServiceErrorsMixin, OwnerScopedMixin, viewsets.ModelViewSet):
+class StrategyViewSet(ServiceErrorsMixin, VisibleToUserMixin, viewsets.ModelViewSet):
     queryset = Strategy.objects.select_related("workflow").prefetch_related("instruments")
     serializer_class = StrategySerializer
     filterset_fields = ["active", "workflow"]

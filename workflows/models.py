@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from tradingweb.access import VisibleToQuerySet, owned_through
+
 
 class Workflow(models.Model):
     class Type(models.TextChoices):
@@ -33,6 +35,8 @@ class Workflow(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = VisibleToQuerySet.as_manager()
+
     class Meta:
         ordering = ["-updated_at"]
 
@@ -58,6 +62,8 @@ class WorkflowVersion(models.Model):
     note = models.CharField(max_length=255, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = owned_through("workflow__owner").as_manager()
 
     class Meta:
         ordering = ["workflow", "-number"]
@@ -94,6 +100,8 @@ class Strategy(models.Model):
     daily_cost_budget = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = VisibleToQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from broker.models import Instrument
+from tradingweb.access import visible_or_404
 from workflows import services
 from workflows.forms import (
     NewWorkflowForm,
@@ -33,13 +34,8 @@ from workflows.templates import BUILTIN_TEMPLATES, TEMPLATES_BY_TYPE
 # --- lookups ------------------------------------------------------------------
 
 
-def _visible(user, queryset: QuerySet) -> QuerySet:
-    """Traders see their own rows; staff see everyone's (others' rows answer 404)."""
-    return queryset if user.is_staff else queryset.filter(owner=user)
-
-
 def _workflows(user) -> QuerySet:
-    return _visible(user, Workflow.objects.filter(deleted_at__isnull=True).select_related("current_version", "owner"))
+    return Workflow.objects.filter(deleted_at__isnull=True).select_related("current_version", "owner").visible_to(user)
 
 
 def _workflow_or_404(request, pk: int) -> Workflow:
@@ -47,17 +43,17 @@ def _workflow_or_404(request, pk: int) -> Workflow:
 
 
 def _strategy_or_404(request, pk: int) -> Strategy:
-    return get_object_or_404(_visible(request.user, Strategy.objects.select_related("workflow", "owner")), pk=pk)
+    return visible_or_404(request.user, Strategy.objects.select_related("workflow", "owner"), pk=pk)
 
 
 def _with_last_execution(strategies: QuerySet) -> QuerySet:
     """Strategies annotated with their latest execution's id, status and time (last_execution_id, _status, _at)."""
-    execution_model = Strategy._meta.get_field("executions").related_model
-    latest = execution_model.objects.filter(strategy=OuterRef("pk")).order_by("-created_at")
+    # Through the reverse relation's name, so workflows never imports execution (DESIGN §1).
+    latest = Strategy.objects.filter(pk=OuterRef("pk"), executions__isnull=False).order_by("-executions__created_at")
     return strategies.prefetch_related("instruments").annotate(
-        last_execution_id=Subquery(latest.values("pk")[:1]),
-        last_execution_status=Subquery(latest.values("status")[:1]),
-        last_execution_at=Subquery(latest.values("created_at")[:1]),
+        last_execution_id=Subquery(latest.values("executions__pk")[:1]),
+        last_execution_status=Subquery(latest.values("executions__status")[:1]),
+        last_execution_at=Subquery(latest.values("executions__created_at")[:1]),
     )
 
 
@@ -93,8 +89,9 @@ def workflow_new(request):
             )
         except services.WorkflowInvalid as exc:
             for error in exc.errors:
-                form.add_error("name" if error.field == "name" else None,
-                               error.message if error.field == "name" else str(error))
+                form.add_error(
+                    "name" if error.field == "name" else None, error.message if error.field == "name" else str(error)
+                )
         else:
             messages.success(request, f"Workflow “{workflow.name}” created from the {template['name']} template.")
             return redirect("workflows-builder", pk=workflow.pk)
@@ -228,12 +225,14 @@ def side_by_side(before, after) -> dict:
         "before_steps": _diff_rows(before.steps, "id", {**removed, **modified}, step_changes),
         "after_steps": _diff_rows(after.steps, "id", {**added, **modified}, step_changes),
         "before_parameters": _diff_rows(
-            before.parameters, "name",
+            before.parameters,
+            "name",
             {**{p["name"]: "removed" for p in diff["parameters"]["removed"]}, **changed_parameters},
             parameter_changes,
         ),
         "after_parameters": _diff_rows(
-            after.parameters, "name",
+            after.parameters,
+            "name",
             {**{p["name"]: "added" for p in diff["parameters"]["added"]}, **changed_parameters},
             parameter_changes,
         ),
@@ -288,7 +287,7 @@ def workflow_revert(request, pk: int, number: int):
 
 @login_required
 def strategy_list(request):
-    strategies = _with_last_execution(_visible(request.user, Strategy.objects.select_related("workflow", "owner")))
+    strategies = _with_last_execution(Strategy.objects.select_related("workflow", "owner").visible_to(request.user))
     has_workflows = _workflows(request.user).exists()
     return render(request, "workflows/strategy_list.html", {"strategies": strategies, "has_workflows": has_workflows})
 
@@ -339,8 +338,9 @@ def _save_strategy(request, form: StrategyForm, strategy: Strategy | None) -> St
 @login_required
 @require_http_methods(["GET", "POST"])
 def strategy_create(request):
-    form = StrategyForm(request.POST or None, owner=request.user,
-                        initial={"workflow": request.GET.get("workflow"), "active": True})
+    form = StrategyForm(
+        request.POST or None, owner=request.user, initial={"workflow": request.GET.get("workflow"), "active": True}
+    )
     if request.method == "POST" and form.is_valid():
         strategy = _save_strategy(request, form, None)
         if strategy is not None:

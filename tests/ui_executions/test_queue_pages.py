@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from execution.views_queue import schedule_rows
+from execution.views.queue import schedule_rows
 
 
 def test_the_task_lanes_list_the_traders_waiting_runs_with_a_cancel_button(client, alice, alice_history, bob_history):

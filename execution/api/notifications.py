@@ -6,8 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from broker.api_orders import BrokerErrorsMixin
-from broker.api_portfolio import OWNER_PARAMETER, portfolio_owner
+from broker.api.orders import BrokerErrorsMixin
+from broker.api.portfolio import OWNER_PARAMETER, portfolio_owner
 from execution.models import Notification, NotificationPreference
 from execution.notifications import mark_all_read, mark_read, reconcile_and_notify
 from tradingweb.outbound import UnsafeURL, validate_user_url

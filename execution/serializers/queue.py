@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from execution.models import Schedule, WorkflowExecution
 from execution.schedules import describe_cron, schedule_next_runs
-from execution.serializers import ExecuteRequestSerializer
+from execution.serializers.executions import ExecuteRequestSerializer
 
 MAX_BATCH_SIZE = 100
 

@@ -33,8 +33,7 @@ class CompareQuerySerializer(MetricsQuerySerializer):
 
 
 def _visible_workflows(user):
-    workflows = Workflow.objects.filter(deleted_at__isnull=True)
-    return workflows if user.is_staff else workflows.filter(owner=user)
+    return Workflow.objects.filter(deleted_at__isnull=True).visible_to(user)
 
 
 def _query(serializer_class, request) -> dict:

@@ -11,16 +11,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from broker import adapters
-from broker.api_orders import BrokerErrorsMixin
+from broker.api.orders import BrokerErrorsMixin
 from broker.models import Trade
 from broker.portfolio import TOP_POSITIONS, portfolio_summary, position_rows, refresh_marks, risk_report
-from broker.serializers_orders import (
+from broker.serializers.portfolio import (
     PortfolioSummarySerializer,
     PositionsSerializer,
     RiskSerializer,
     TradeSerializer,
 )
-from tradingweb.api import OwnerScopedMixin, UTCDateTimeFilter
+from tradingweb.access import sees_everything
+from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
 
 OWNER_PARAMETER = OpenApiParameter(
     "owner", int, description="Staff only: one trader's portfolio (default: everyone's)."
@@ -29,7 +30,7 @@ OWNER_PARAMETER = OpenApiParameter(
 
 def portfolio_owner(request):
     """A trader's own portfolio; staff see everyone's (None), or one trader's with ?owner=<user id>."""
-    if not request.user.is_staff:
+    if not sees_everything(request.user):
         return request.user
     owner_id = request.query_params.get("owner")
     if not owner_id:
@@ -86,7 +87,7 @@ class TradeFilter(filters.FilterSet):
         fields = ["strategy", "direction", "decision", "owner"]
 
 
-class TradeListView(OwnerScopedMixin, generics.ListAPIView):
+class TradeListView(VisibleToUserMixin, generics.ListAPIView):
     """Round-trip trades, newest entry first, with their holding period."""
 
     queryset = Trade.objects.select_related("instrument")

@@ -8,8 +8,8 @@ from rest_framework.views import APIView
 
 from execution.batch import BatchInvalid, execution_create_batch
 from execution.models import WorkflowExecution
-from execution.serializers import ExecuteResponseSerializer
-from execution.serializers_queue import ExecuteBatchItemSerializer, execute_batch_serializer
+from execution.serializers.executions import ExecuteResponseSerializer
+from execution.serializers.queue import ExecuteBatchItemSerializer, execute_batch_serializer
 
 
 class ExecuteBatchView(APIView):

@@ -9,11 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from broker.adapters import PermanentBrokerError, cached_status
-from broker.api_orders import BrokerErrorsMixin
+from broker.api.orders import BrokerErrorsMixin
 from broker.charts import chart_for
 from broker.instruments import qualify_symbol
 from broker.models import Chart, Instrument
-from broker.serializers import (
+from broker.serializers.market import (
     BrokerStatusSerializer,
     ChartSerializer,
     InstrumentSerializer,

@@ -12,8 +12,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from broker.adapters.base import BrokerError
 from broker.models import Order
 from broker.orders import OrderRefused, order_cancel, order_modify, order_place_manual, order_refresh
-from broker.serializers_orders import ManualOrderSerializer, OrderModifySerializer, OrderSerializer
-from tradingweb.api import OwnerScopedMixin, UTCDateTimeFilter
+from broker.serializers.orders import ManualOrderSerializer, OrderModifySerializer, OrderSerializer
+from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class OrderFilter(filters.FilterSet):
 
 class OrderViewSet(
     BrokerErrorsMixin,
-    OwnerScopedMixin,
+    VisibleToUserMixin,
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

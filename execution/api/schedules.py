@@ -1,7 +1,6 @@
 """The schedule API: cron schedules of a workflow for a strategy, and a cron preview for the UI's helper."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -11,13 +10,10 @@ from rest_framework.views import APIView
 
 from execution.models import Schedule
 from execution.schedules import cron_slots, describe_cron, schedule_create, schedule_delete, schedule_update
-from execution.serializers_queue import CronPreviewSerializer, ScheduleSerializer, ScheduleWriteSerializer
-from tradingweb.api import OwnerScopedMixin
+from execution.serializers.queue import CronPreviewSerializer, ScheduleSerializer, ScheduleWriteSerializer
+from tradingweb.access import visible_or_404
+from tradingweb.api import VisibleToUserMixin
 from workflows.models import Strategy, Workflow
-
-
-def _visible(queryset, user):
-    return queryset if user.is_staff else queryset.filter(owner=user)
 
 
 def _service_errors(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -28,7 +24,7 @@ def _strategy(user, data: dict) -> dict:
     """The validated data with strategy_id swapped for the strategy (None when not the caller's)."""
     data = dict(data)
     if "strategy_id" in data:
-        data["strategy"] = _visible(Strategy.objects.all(), user).filter(pk=data.pop("strategy_id")).first()
+        data["strategy"] = Strategy.objects.visible_to(user).filter(pk=data.pop("strategy_id")).first()
     return data
 
 
@@ -37,7 +33,7 @@ class WorkflowScheduleView(APIView):
 
     @extend_schema(request=ScheduleWriteSerializer, responses={201: ScheduleSerializer})
     def post(self, request, pk: int):
-        workflow = get_object_or_404(_visible(Workflow.objects.filter(deleted_at__isnull=True), request.user), pk=pk)
+        workflow = visible_or_404(request.user, Workflow.objects.filter(deleted_at__isnull=True), pk=pk)
         serializer = ScheduleWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -50,7 +46,7 @@ class WorkflowScheduleView(APIView):
 
 
 class ScheduleViewSet(
-    OwnerScopedMixin,
+    VisibleToUserMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,

@@ -14,13 +14,10 @@ from rest_framework.views import APIView
 from agents.models import AgentMessage
 from agents.serializers import AgentMessageSerializer, AutogenConfigSerializer
 from execution.models import WorkflowExecution
+from tradingweb.access import visible_or_404
 from workflows.models import Strategy
 
 AUTOGEN_CONFIG_KEY = "autogen_config"
-
-
-def _visible(queryset, user):
-    return queryset if user.is_staff else queryset.filter(owner=user)
 
 
 def strategy_set_autogen_config(strategy: Strategy, config: dict) -> Strategy:
@@ -34,7 +31,7 @@ class StrategyAutogenConfigView(APIView):
     """GET the strategy's effective team config; PUT a new one (validated, field errors on 400)."""
 
     def strategy(self, request, pk: int) -> Strategy:
-        return get_object_or_404(_visible(Strategy.objects.all(), request.user), pk=pk)
+        return visible_or_404(request.user, Strategy.objects.all(), pk=pk)
 
     # The serializer declares no fields (agents.team_config validates the whole document): an object in the schema.
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -57,7 +54,7 @@ class ExecutionAgentConversationView(ListAPIView):
     serializer_class = AgentMessageSerializer
 
     def get_queryset(self):
-        executions = _visible(WorkflowExecution.objects.all(), self.request.user)
+        executions = WorkflowExecution.objects.visible_to(self.request.user)
         execution = get_object_or_404(executions, pk=self.kwargs["pk"])
         messages = AgentMessage.objects.filter(execution=execution).order_by("id")
         symbol = self.request.query_params.get("symbol")

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from agents.analytics import agent_analytics
+from broker.selectors import orders_for
 from execution.activity import (
     COMPARED_METRICS,
     comparison_rows,
@@ -19,6 +20,7 @@ from execution.activity import (
 )
 from execution.analytics import compare_workflows
 from tradingweb import selectors
+from tradingweb.access import owner_scope
 
 WINDOWS = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
 DEFAULT_WINDOW = 30
@@ -55,12 +57,12 @@ def analytics(request):
         "filters": filters,
         "days": days,
         "totals": execution_totals(executions.filter(created_at__gte=since)),
-        "orders_placed": selectors.orders_for(request.user).filter(created_at__gte=since).count(),
+        "orders_placed": orders_for(request.user).filter(created_at__gte=since).count(),
         "decisions": decision_breakdown(selectors.decisions_for(request.user).filter(created_at__gte=since)),
         "by_day": executions_by_day(executions, days=days),
         "comparison": comparison,
         "comparison_columns": [{"label": "Workflow"}]
         + [{"label": metric.label, "numeric": True} for metric in COMPARED_METRICS],
-        "agents": agent_analytics(owner=None if request.user.is_staff else request.user),
+        "agents": agent_analytics(owner=owner_scope(request.user)),
     }
     return render(request, "execution/analytics.html", context)

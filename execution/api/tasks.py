@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from execution.cancel import CancelConflict, execution_cancel
 from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
-from execution.serializers_queue import TaskMetricsSerializer, TaskSerializer
+from execution.serializers.queue import TaskMetricsSerializer, TaskSerializer
 from execution.task_status import (
     ACTIVE_STATUSES,
     CELERY_STATES,
@@ -28,8 +28,7 @@ LIST_STATES = (*ACTIVE_STATES, *FINISHED_STATES, "FINISHED")
 
 
 def _visible_executions(user):
-    executions = WorkflowExecution.objects.exclude(task_id="")
-    return executions if user.is_staff else executions.filter(owner=user)
+    return WorkflowExecution.objects.exclude(task_id="").visible_to(user)
 
 
 class TaskListView(APIView):

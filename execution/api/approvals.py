@@ -9,7 +9,6 @@ POST /api/workflow-executions/{id}/modify/    {target_price?, stop_loss?, quanti
 
 from decimal import Decimal
 
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -21,7 +20,7 @@ from agents.approvals import max_price_move_pct
 from agents.models import ApprovalRequest
 from agents.serializers import AgentMessageSerializer
 from broker.adapters import BrokerError
-from broker.serializers import ChartSerializer
+from broker.serializers.market import ChartSerializer
 from execution.approvals import (
     ApprovalConflict,
     ApprovalRefused,
@@ -31,7 +30,8 @@ from execution.approvals import (
     approval_reject,
 )
 from execution.models import WorkflowExecution
-from execution.serializers import DecisionSerializer
+from execution.serializers.executions import DecisionSerializer
+from tradingweb.access import visible_or_404
 
 
 class ApprovalRequestSerializer(serializers.ModelSerializer):
@@ -92,10 +92,7 @@ class ApprovalAnsweredSerializer(ApprovalOverviewSerializer):
 
 
 def _execution(request, pk: int) -> WorkflowExecution:
-    executions = WorkflowExecution.objects.select_related("strategy")
-    if not request.user.is_staff:
-        executions = executions.filter(owner=request.user)
-    return get_object_or_404(executions, pk=pk)
+    return visible_or_404(request.user, WorkflowExecution.objects.select_related("strategy"), pk=pk)
 
 
 def _overview(request, execution: WorkflowExecution, serializer_class=ApprovalOverviewSerializer) -> dict:

@@ -5,7 +5,6 @@
 results["replay"]). Others' executions answer 404, an unfinished one 409.
 """
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from execution.models import WorkflowExecution
 from execution.replay import MODEL, MODES, ReplayConflict, execution_replay
+from tradingweb.access import visible_or_404
 
 
 class ReplayRequestSerializer(serializers.Serializer):
@@ -48,10 +48,7 @@ class ExecutionReplayView(APIView):
         request=ReplayRequestSerializer, responses={201: ReplayReportSerializer, 202: ReplayReportSerializer}
     )
     def post(self, request, pk: int):
-        visible = WorkflowExecution.objects.all()
-        if not request.user.is_staff:
-            visible = visible.filter(owner=request.user)
-        execution = get_object_or_404(visible, pk=pk)
+        execution = visible_or_404(request.user, WorkflowExecution.objects.all(), pk=pk)
         serializer = ReplayRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         mode = serializer.validated_data["mode"]

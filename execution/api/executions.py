@@ -3,7 +3,6 @@
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -12,7 +11,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from execution.models import Decision, StepRun, WorkflowExecution
-from execution.serializers import (
+from execution.serializers.executions import (
     DecisionSerializer,
     ExecuteRequestSerializer,
     ExecuteResponseSerializer,
@@ -21,12 +20,9 @@ from execution.serializers import (
     WorkflowExecutionSerializer,
 )
 from execution.services import execution_create, execution_enqueue
-from tradingweb.api import OwnerScopedMixin, UTCDateTimeFilter
+from tradingweb.access import visible_or_404
+from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
 from workflows.models import Strategy, Workflow
-
-
-def _visible(queryset, user):
-    return queryset if user.is_staff else queryset.filter(owner=user)
 
 
 class ExecuteMixin:
@@ -34,7 +30,7 @@ class ExecuteMixin:
     throttle_scope = "execute"
 
     def start(self, request, data: dict, workflow: Workflow | None) -> Response:
-        strategy = _visible(Strategy.objects.all(), request.user).filter(pk=data["strategy_id"]).first()
+        strategy = Strategy.objects.visible_to(request.user).filter(pk=data["strategy_id"]).first()
         if strategy is None:
             raise serializers.ValidationError({"strategy_id": ["strategy not found"]})
         try:
@@ -63,7 +59,7 @@ class WorkflowExecuteView(ExecuteMixin, APIView):
 
     @extend_schema(request=ExecuteRequestSerializer, responses={202: ExecuteResponseSerializer})
     def post(self, request, pk: int):
-        workflow = get_object_or_404(_visible(Workflow.objects.filter(deleted_at__isnull=True), request.user), pk=pk)
+        workflow = visible_or_404(request.user, Workflow.objects.filter(deleted_at__isnull=True), pk=pk)
         serializer = ExecuteRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self.start(request, serializer.validated_data, workflow)
@@ -92,7 +88,7 @@ class ExecutionFilter(django_filters.FilterSet):
         fields = ["status", "priority", "strategy", "workflow", "since", "until"]
 
 
-class WorkflowExecutionViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
+class WorkflowExecutionViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """GET /api/workflow-executions/ (filters), /{id}/ and /{id}/steps/."""
 
     queryset = WorkflowExecution.objects.select_related("workflow", "strategy", "version")
@@ -125,10 +121,9 @@ class DecisionFilter(django_filters.FilterSet):
         fields = ["type", "status", "strategy", "execution", "symbol", "since", "until"]
 
 
-class DecisionViewSet(OwnerScopedMixin, viewsets.ReadOnlyModelViewSet):
+class DecisionViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """GET /api/decisions/ (filters) and /{id}/."""
 
-    owner_lookup = "execution__owner"
     queryset = Decision.objects.select_related("instrument").prefetch_related("orders")
     serializer_class = DecisionSerializer
     filterset_class = DecisionFilter

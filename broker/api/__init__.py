@@ -1,0 +1,1 @@
+"""The broker API: the market (instruments, status, charts), orders, and the portfolio."""

@@ -1,0 +1,1 @@
+"""The broker API's serializers: the market (instruments, charts, status), orders, and the portfolio."""

@@ -1,0 +1,1 @@
+"""The execution API, one module per resource; execution/api_urls.py routes them."""

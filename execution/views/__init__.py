@@ -1,0 +1,1 @@
+"""The execution pages: analytics, executions (monitor, run, detail) and the queue (tasks, schedules)."""
