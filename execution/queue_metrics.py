@@ -95,7 +95,7 @@ def execution_counts(executions, now: datetime.datetime | None = None) -> dict:
 
 def queue_metrics(user) -> dict:
     """The task metrics: queue lengths and workers are the installation's, the counts the user's (staff: all)."""
-    executions = WorkflowExecution.objects.all() if user.is_staff else WorkflowExecution.objects.filter(owner=user)
+    executions = WorkflowExecution.objects.visible_to(user)
     return {
         "tasks_queued": queued_counts(),
         **execution_counts(executions),

@@ -45,6 +45,7 @@ from execution.services import execution_enqueue
 from execution.steps.base import StepError
 from execution.steps.data import bars_sha256
 from execution.steps.inputs import AccountState, ChartRequest, LiveInputs
+from tradingweb.access import may_see_owned
 
 logger = logging.getLogger(__name__)
 
@@ -442,7 +443,7 @@ def execution_replay(*, execution: WorkflowExecution, mode: str, user) -> Replay
     Raises PermissionDenied for someone else's execution, ValidationError for an unknown mode and
     ReplayConflict for an execution that has not finished.
     """
-    if not (user.is_staff or execution.owner_id == user.pk):
+    if not may_see_owned(user, execution.owner_id):
         raise PermissionDenied(f"execution {execution.pk} is not yours")
     if mode not in MODES:
         raise ValidationError({"mode": f"must be one of {', '.join(MODES)}, not {mode!r}"})

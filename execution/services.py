@@ -16,13 +16,14 @@ from agents.team_config import team_settings
 from execution import dispatch
 from execution.leases import lease_end
 from execution.models import Schedule, WorkflowExecution
+from tradingweb.access import may_see_owned
 from workflows.models import Strategy, Workflow
 from workflows.parameters import ParameterError, coerce_overrides, default_values, merge_parameters, resolve_config
 from workflows.validation import validate_workflow
 
 
 def _check_owner(owner, obj, field: str, what: str) -> None:
-    if obj is None or (obj.owner_id != owner.pk and not owner.is_staff):
+    if obj is None or not may_see_owned(owner, obj.owner_id):
         raise ValidationError({field: f"{what} not found"})
 
 
