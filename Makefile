@@ -15,20 +15,17 @@ export PORT
 run: install assets
 	$(BIN)/python -m tradingweb.launcher
 
-# Tests that start `celery worker`/`beat` subprocesses (or fork workers) run in a pytest session of
-# their own: the main session's in-process worker would otherwise compete with them for tasks and
-# database locks.
-PROCESS_TESTS := tests/queue tests/reliability tests/approvals/test_no_worker_blocked.py \
-	tests/gateway_sim/test_worker_processes.py tests/gateway_sim/test_orders_across_processes.py
-
 test: install assets system-tools
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory test-pytest
 
+# Tests that start `celery worker`/`beat` subprocesses (or fork workers) carry the `processes` marker
+# (pytestmark in their files) and run in a pytest session of their own: the main session's in-process
+# worker would otherwise compete with them for tasks and database locks.
 test-pytest:
-	$(BIN)/pytest $(addprefix --ignore=,$(PROCESS_TESTS))
-	$(BIN)/pytest $(PROCESS_TESTS)
+	$(BIN)/pytest -m "not processes"
+	$(BIN)/pytest -m processes
 
 # The suite with the wall clock moved (time-machine, started by tests/clock_site/sitecustomize.py in
 # pytest and in every process it starts): a Saturday, Thanksgiving, 23:30 in New York, the hour that

@@ -1,6 +1,6 @@
 """Real processes for tests: `celery worker`, `celery beat` and daphne subprocesses, and work for them.
 
-Shared by tests/queue and tests/reliability. Each process runs against the test run's PostgreSQL
+Shared by tests/execution/queue and tests/integration/reliability. Each process runs against the test run's PostgreSQL
 database (and, unless told otherwise through `env`, its Redis), in its own process group so that
 `kill()` is a SIGKILL of the main process and its pool children at once, with its output in a log
 file under the run's VAR_DIR.

@@ -3,9 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.broker.pages.browser import drawn_canvases
 from tests.e2e.conftest import save_screenshots
-from tests.ui.seed import busy_trader
-from tests.ui_account.browser import drawn_canvases
+from tests.support.seed import busy_trader
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 
 from execution.approvals import approval_reject
 from execution.models import Decision
-from tests.approvals.conftest import park_here, wait_for_end
 from tests.e2e.conftest import save_screenshots
+from tests.execution.approvals.conftest import park_here, wait_for_end
 
 pytestmark = pytest.mark.e2e
 

@@ -4,8 +4,8 @@ import pytest
 from playwright.sync_api import expect
 
 from broker.instruments import qualify_symbol
+from tests.broker.pages.browser import drawn_canvases
 from tests.e2e.conftest import save_screenshots
-from tests.ui_account.browser import drawn_canvases
 
 pytestmark = pytest.mark.e2e
 

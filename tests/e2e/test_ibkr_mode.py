@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 
 from broker.models import Order
 from tests.e2e.conftest import DESKTOP, BrowserProblems
-from tests.gateway_sim.conftest import gateway, paper_account, web  # noqa: F401 - fixtures
-from tests.ui.test_every_page_requires_login import PAGES
+from tests.integration.ibkr_gateway.conftest import gateway, paper_account, web  # noqa: F401 - fixtures
+from tests.tradingweb.pages.test_every_page_requires_login import PAGES
 from tests.workers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from broker.models import Order
 from tests.e2e.conftest import save_screenshots
-from tests.ui.seed import busy_trader
+from tests.support.seed import busy_trader
 
 pytestmark = pytest.mark.e2e
 

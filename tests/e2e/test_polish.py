@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from execution.models import Notification
 from execution.notifications import notify
 from tests.e2e.conftest import PHONE
-from tests.ui.seed import busy_trader
+from tests.support.seed import busy_trader
 
 pytestmark = pytest.mark.e2e
 

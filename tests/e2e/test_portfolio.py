@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.broker.pages.browser import drawn_canvases, seed_portfolio
 from tests.e2e.conftest import save_screenshots
-from tests.ui_account.browser import drawn_canvases, seed_portfolio
 
 pytestmark = pytest.mark.e2e
 

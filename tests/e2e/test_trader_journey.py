@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PHONE, TABLET, TRADER_PASSWORD, save_screenshots
-from tests.ui.seed import busy_trader
+from tests.support.seed import busy_trader
 from tradingweb.templatetags.ui import NAVIGATION
 
 pytestmark = pytest.mark.e2e

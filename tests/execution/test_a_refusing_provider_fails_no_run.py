@@ -13,8 +13,8 @@ import pytest
 from django.db import connections
 
 from agents.models import LLMCall
-from execution.engine import run_execution
 from execution.models import StepRun, WorkflowExecution
+from execution.runner import run_execution
 from execution.services import execution_create
 from tests.execution.conftest import make_strategy, workflow_from_template
 from tests.execution.test_the_market_prices_every_order import priced_model

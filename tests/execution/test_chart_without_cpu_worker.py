@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from broker.models import Chart
-from execution.engine import run_execution
 from execution.models import StepRun, WorkflowExecution
+from execution.runner import run_execution
 from tradingweb.celery import app
 from workflows.models import Workflow, WorkflowVersion
 

@@ -1,6 +1,6 @@
 """Execution leases: one worker at a time runs an execution, and a run whose worker died is taken over or settled.
 
-The recovery sweep against a real queue is in tests/reliability/test_stranded_executions.py.
+The recovery sweep against a real queue is in tests/integration/reliability/test_stranded_executions.py.
 """
 
 import datetime

@@ -1,6 +1,7 @@
 """The custom-code sandbox runs numpy/pandas code and refuses everything that could harm the host.
 
-The escape attempts a trader would make, through a real worker, are in tests/security/test_sandbox_escapes.py.
+The escape attempts a trader would make, through a real worker, are in
+tests/tradingweb/security/test_sandbox_escapes.py.
 """
 
 import os

@@ -1,7 +1,7 @@
 """A run that must wait suspends: its task returns, and one continuation, due at the wake time, goes on.
 
-In-process (the engine without Celery); the worker-level cases are in tests/queue/test_waits_release_the_worker.py
-and tests/reliability/test_worker_sigkills.py.
+In-process (the engine without Celery); the worker-level cases are in
+tests/execution/queue/test_waits_release_the_worker.py and tests/integration/reliability/test_worker_sigkills.py.
 """
 
 import datetime
