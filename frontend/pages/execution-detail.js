@@ -34,7 +34,7 @@
         }
         if (answer.body.execution_status === "cancelled") {
           this.state = "cancelled";
-          window.toast(`Execution #${executionId} cancelled before it ran.`, "success");
+          window.toast(`Cancelled execution #${executionId}.`, "success");
         } else {
           window.toast(`Cancelling execution #${executionId}: it stops at its next step.`, "info");
         }

@@ -72,7 +72,7 @@
       if (!answer.ok) {
         window.toast(window.tw.errorLines(answer.body).join(" "), "error");
       } else if (answer.body.execution_status === "cancelled") {
-        window.toast(`Execution #${execution} cancelled before it ran.`, "success");
+        window.toast(`Cancelled execution #${execution}.`, "success");
       } else {
         window.toast(`Cancelling execution #${execution}: it stops at its next step.`, "info");
       }
