@@ -85,7 +85,10 @@ def sleeping_workflow(owner, seconds: int) -> Workflow:
     return workflow
 
 
-@pytest.mark.xfail(strict=False, reason="failed in the worker-process session after the worker redesign (issue 18): to be diagnosed")
+@pytest.mark.xfail(
+    strict=False,
+    reason="failed in the worker-process session after the worker redesign (issue 18): to be diagnosed",
+)
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_run_killed_by_the_hard_time_limit_ends_failed_with_its_timeout(alice, worker_env):
