@@ -1,1 +1,1 @@
-"""The execution API, one module per resource; execution/api_urls.py routes them."""
+"""The execution API, one module per resource; execution/urls.py routes them."""

@@ -1,4 +1,7 @@
-from django.urls import path
+"""Routes of the execution app: its API (running workflows, approvals, schedules, the task queue, analytics,
+notifications) and its pages (executions, the queue, schedules, analytics)."""
+
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from execution.api.analytics import WorkflowCompareView, WorkflowMetricsView
@@ -10,6 +13,7 @@ from execution.api.notifications import NotificationPreferenceView, Notification
 from execution.api.replay import ExecutionReplayView
 from execution.api.schedules import ScheduleViewSet, WorkflowScheduleView
 from execution.api.tasks import TaskDetailView, TaskListView, TaskMetricsView
+from execution.views import analytics, executions, queue
 
 router = SimpleRouter()
 router.register("workflow-executions", WorkflowExecutionViewSet, basename="workflow-execution")
@@ -17,7 +21,7 @@ router.register("decisions", DecisionViewSet, basename="decision")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("schedules", ScheduleViewSet, basename="schedule")
 
-urlpatterns = [
+api_urlpatterns = [
     path("workflows/<int:pk>/execute/", WorkflowExecuteView.as_view(), name="workflow-execute"),
     path("workflow/execute/", StrategyExecuteView.as_view(), name="strategy-execute"),
     path("workflows/execute-batch/", ExecuteBatchView.as_view(), name="workflow-execute-batch"),
@@ -38,4 +42,22 @@ urlpatterns = [
     path("notifications/preferences/", NotificationPreferenceView.as_view(), name="notification-preferences"),
     path("portfolio/reconcile/", ReconcileView.as_view(), name="portfolio-reconcile"),
     *router.urls,
+]
+
+urlpatterns = [
+    path("api/", include(api_urlpatterns)),
+    path("analytics/", analytics.analytics, name="analytics"),
+    # Executions: the live monitor and list, running one, one execution's detail and its live partials.
+    path("executions/", executions.executions, name="executions"),
+    path("executions/run/", executions.execution_run, name="executions-run"),
+    path("executions/<int:pk>/", executions.execution_detail, name="executions-detail"),
+    path("executions/<int:pk>/monitor-row/", executions.monitor_row, name="executions-monitor-row"),
+    path("executions/<int:pk>/results/", executions.execution_sections, name="executions-results"),
+    path("executions/<int:pk>/approval/", executions.execution_approval, name="executions-approval"),
+    # The task queue and schedules.
+    path("tasks/", queue.tasks, name="tasks"),
+    path("tasks/lanes/", queue.task_lanes_partial, name="tasks-lanes"),
+    path("tasks/metrics/", queue.task_metrics_partial, name="tasks-metrics"),
+    path("schedules/", queue.schedules, name="schedules"),
+    path("schedules/rows/", queue.schedule_rows_partial, name="schedules-rows"),
 ]

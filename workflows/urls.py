@@ -1,14 +1,26 @@
-"""Pages of workflows (list, template gallery, builder, versions) and strategies.
+"""Routes of the workflows app: its API (workflows, templates, step types, strategies) and its pages (list,
+template gallery, builder, versions, strategies).
 
 Page names start with the plural ("workflows-…", "strategies-…") so they never meet the API's
 router names ("workflow-detail", "workflow-versions", …).
 """
 
-from django.urls import path
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from workflows import views
+from workflows.api import StepTypeViewSet, StrategyViewSet, WorkflowTemplateViewSet, WorkflowViewSet
+
+router = SimpleRouter()
+router.register("workflows", WorkflowViewSet, basename="workflow")
+router.register("workflow-templates", WorkflowTemplateViewSet, basename="workflow-template")
+router.register("workflow-step-types", StepTypeViewSet, basename="workflow-step-type")
+router.register("strategies", StrategyViewSet, basename="strategy")
+
+api_urlpatterns = router.urls
 
 urlpatterns = [
+    path("api/", include(api_urlpatterns)),
     path("workflows/", views.workflow_list, name="workflows"),
     path("workflows/new/", views.workflow_new, name="workflows-new"),
     path("workflows/import/", views.workflow_import, name="workflows-import"),
