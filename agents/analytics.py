@@ -24,26 +24,22 @@ TRADE_SIDES = {Trade.Direction.LONG: "BUY", Trade.Direction.SHORT: "SELL"}
 PLACES = Decimal("0.0001")
 
 
-def _scoped(queryset, owner, owner_lookup: str):
-    return queryset if owner is None else queryset.filter(**{owner_lookup: owner})
-
-
 def _ratio(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) / Decimal(whole)).quantize(PLACES, ROUND_HALF_UP) if whole else None
 
 
 def agent_analytics(*, owner=None) -> dict:
     """Per-agent figures over the debates of `owner` (everyone's when None)."""
-    messages = _scoped(AgentMessage.objects.exclude(agent_name=TEAM_SPEAKER), owner, "execution__owner")
+    messages = AgentMessage.objects.exclude(agent_name=TEAM_SPEAKER).owned_by(owner)
+    verdicts = AgentMessage.objects.filter(message_type=AgentMessage.MessageType.DECISION).owned_by(owner)
     finals = {
         (row["execution_id"], row["symbol"]): row["stance"]
-        for row in _scoped(AgentMessage.objects.filter(message_type=AgentMessage.MessageType.DECISION), owner,
-                           "execution__owner").order_by("id").values("execution_id", "symbol", "stance")
+        for row in verdicts.order_by("id").values("execution_id", "symbol", "stance")
     }
     stances: dict[str, dict[tuple, str]] = defaultdict(dict)
     for row in messages.exclude(stance="").order_by("id").values("agent_name", "execution_id", "symbol", "stance"):
         stances[row["agent_name"]][(row["execution_id"], row["symbol"])] = row["stance"]
-    trades = _scoped(Trade.objects.filter(decision__isnull=False, realized_pnl__isnull=False), owner, "owner")
+    trades = Trade.objects.filter(decision__isnull=False, realized_pnl__isnull=False).owned_by(owner)
     outcomes = {
         (row["decision__execution_id"], row["instrument__symbol"]): (TRADE_SIDES[row["direction"]],
                                                                     row["realized_pnl"] > 0)

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from broker.contract_value import contract_multiplier
@@ -70,6 +71,18 @@ CHART_GRANT_SALT = "broker.chart-image-grant"
 CHART_GRANT_SECONDS = 7 * 24 * 3600
 
 
+class ChartQuerySet(VisibleToQuerySet):
+    """Charts have no owner: a trader's are those of instruments their strategies, positions or orders touch."""
+
+    def owned_by(self, owner):
+        if owner is None:
+            return self
+        traded = Instrument.objects.filter(
+            Q(strategies__owner=owner) | Q(positions__owner=owner) | Q(orders__owner=owner)
+        ).values("pk")
+        return self.filter(instrument__in=traded)
+
+
 class Chart(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="charts")
     timeframe = models.CharField(max_length=32)
@@ -80,6 +93,8 @@ class Chart(models.Model):
     height = models.PositiveIntegerField(default=1080)
     sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ChartQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -111,8 +111,7 @@ def _reconcile_orders(owner, adapter: BrokerAdapter, report: ReconciliationRepor
     broker_open = adapter.open_orders()
     open_by_id = {state.broker_order_id: state for state in broker_open}
     orders = Order.objects.filter(status__in=Order.OPEN_STATUSES).select_related("instrument", "owner", "parent")
-    if owner is not None:
-        orders = orders.filter(owner=owner)
+    orders = orders.owned_by(owner)
     for order in orders.order_by("id"):
         report.orders_checked += 1
         try:

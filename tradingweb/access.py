@@ -2,8 +2,9 @@
 
 Every owned model's manager is built from `VisibleToQuerySet`, so `Model.objects.visible_to(user)` is the
 rule for the API (`VisibleToUserMixin`), the pages (`visible_or_404`) and the consumers. A model whose
-owner is reached through a relation says so once, in its queryset's `owner_lookups`. This module imports
-no app (DESIGN §1).
+owner is reached through a relation says so once, in its queryset's `owner_lookups`. Code that works on
+one book or every book (an owner, or None for staff) narrows a queryset with `owned_by(owner)`. This module
+imports no app (DESIGN §1).
 """
 
 from django.db import models
@@ -31,11 +32,15 @@ class VisibleToQuerySet(models.QuerySet):
     owner_lookups: tuple[str, ...] = ("owner",)
 
     def visible_to(self, user):
-        if sees_everything(user):
+        return self.owned_by(owner_scope(user))
+
+    def owned_by(self, owner):
+        """One trader's rows, or every row for None: the book that `owner_scope` names."""
+        if owner is None:
             return self
         condition = Q()
         for lookup in self.owner_lookups:
-            condition |= Q(**{lookup: user})
+            condition |= Q(**{lookup: owner})
         return self.filter(condition)
 
 

@@ -1,11 +1,18 @@
-"""Shared API plumbing: one error format, the access rule for viewsets, date filters safe for any ISO 8601 input."""
+"""Shared API plumbing: one error format, the access rule for viewsets and for one-book-or-every-book endpoints,
+date filters safe for any ISO 8601 input."""
 
 import logging
 from datetime import UTC
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from tradingweb.access import owner_scope
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +31,25 @@ class VisibleToUserMixin:
 
     def get_queryset(self):
         return super().get_queryset().visible_to(self.request.user)
+
+
+OWNER_PARAMETER = OpenApiParameter(
+    "owner", int, description="Staff only: one trader's portfolio (default: everyone's)."
+)
+
+
+def requested_owner(request):
+    """The book an endpoint works on (`owner_scope`): the trader's own; staff's is everyone's (None), or one
+    trader's with ?owner=<user id>."""
+    owner = owner_scope(request.user)
+    if owner is not None:
+        return owner
+    owner_id = request.query_params.get("owner")
+    if not owner_id:
+        return None
+    if not owner_id.isdigit():
+        raise ValidationError({"owner": "Must be a user id."})
+    return get_object_or_404(get_user_model(), pk=int(owner_id))
 
 
 class UTCDateTimeField(forms.DateTimeField):

@@ -8,11 +8,10 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from broker.models import Chart, Instrument
+from broker.models import Chart
 from broker.pnl_history import realized_pnl_by_day
 from broker.selectors import positions_for, trades_for
 from execution.models import Decision, Schedule, StepRun, WorkflowExecution
-from tradingweb.access import sees_everything
 from workflows.models import Strategy, Workflow
 
 logger = logging.getLogger(__name__)
@@ -47,14 +46,7 @@ def schedules_for(user) -> QuerySet:
 
 
 def charts_for(user) -> QuerySet:
-    """Charts have no owner: a trader sees those of instruments their strategies, positions or orders touch."""
-    charts = Chart.objects.select_related("instrument")
-    if sees_everything(user):
-        return charts
-    traded = Instrument.objects.filter(
-        Q(strategies__owner=user) | Q(positions__owner=user) | Q(orders__owner=user)
-    ).values("pk")
-    return charts.filter(instrument__in=traded)
+    return Chart.objects.select_related("instrument").visible_to(user)
 
 
 def chart_for_viewer(user, pk: int) -> Chart | None:
@@ -62,7 +54,7 @@ def chart_for_viewer(user, pk: int) -> Chart | None:
     chart = charts_for(user).filter(pk=pk).first()
     if chart is not None:
         return chart
-    drawn = StepRun.objects.filter(execution__owner=user, step_type="generate_chart", output__chart_id=pk)
+    drawn = StepRun.objects.visible_to(user).filter(step_type="generate_chart", output__chart_id=pk)
     return Chart.objects.filter(pk=pk).first() if drawn.exists() else None
 
 

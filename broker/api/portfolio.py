@@ -1,12 +1,9 @@
 """Portfolio API: summary, positions, trades and risk of the caller (staff: everyone, or ?owner=)."""
 
-from django.contrib.auth import get_user_model
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,24 +17,7 @@ from broker.serializers.portfolio import (
     RiskSerializer,
     TradeSerializer,
 )
-from tradingweb.access import sees_everything
-from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
-
-OWNER_PARAMETER = OpenApiParameter(
-    "owner", int, description="Staff only: one trader's portfolio (default: everyone's)."
-)
-
-
-def portfolio_owner(request):
-    """A trader's own portfolio; staff see everyone's (None), or one trader's with ?owner=<user id>."""
-    if not sees_everything(request.user):
-        return request.user
-    owner_id = request.query_params.get("owner")
-    if not owner_id:
-        return None
-    if not owner_id.isdigit():
-        raise ValidationError({"owner": "Must be a user id."})
-    return get_object_or_404(get_user_model(), pk=int(owner_id))
+from tradingweb.api import OWNER_PARAMETER, UTCDateTimeFilter, VisibleToUserMixin, requested_owner
 
 
 class MarkedPortfolioView(BrokerErrorsMixin, APIView):
@@ -53,7 +33,7 @@ class MarkedPortfolioView(BrokerErrorsMixin, APIView):
 class PortfolioView(MarkedPortfolioView):
     @extend_schema(parameters=[OWNER_PARAMETER], responses=PortfolioSummarySerializer)
     def get(self, request):
-        owner = portfolio_owner(request)
+        owner = requested_owner(request)
         account = self.marked_account(owner)
         return Response(PortfolioSummarySerializer(portfolio_summary(owner, account=account)).data)
 
@@ -61,7 +41,7 @@ class PortfolioView(MarkedPortfolioView):
 class PositionsView(MarkedPortfolioView):
     @extend_schema(parameters=[OWNER_PARAMETER], responses=PositionsSerializer)
     def get(self, request):
-        owner = portfolio_owner(request)
+        owner = requested_owner(request)
         account = self.marked_account(owner)
         rows = position_rows(owner, equity=account.equity)
         payload = {"equity": account.equity, "positions": rows, "top_positions": rows[:TOP_POSITIONS]}
@@ -71,7 +51,7 @@ class PositionsView(MarkedPortfolioView):
 class RiskView(MarkedPortfolioView):
     @extend_schema(parameters=[OWNER_PARAMETER], responses=RiskSerializer)
     def get(self, request):
-        owner = portfolio_owner(request)
+        owner = requested_owner(request)
         account = self.marked_account(owner)
         return Response(RiskSerializer(risk_report(owner, equity=account.equity)).data)
 

@@ -7,9 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from broker.api.orders import BrokerErrorsMixin
-from broker.api.portfolio import OWNER_PARAMETER, portfolio_owner
 from execution.models import Notification, NotificationPreference
 from execution.notifications import mark_all_read, mark_read, reconcile_and_notify
+from tradingweb.api import OWNER_PARAMETER, requested_owner
 from tradingweb.outbound import UnsafeURL, validate_user_url
 
 
@@ -101,5 +101,5 @@ class ReconcileView(BrokerErrorsMixin, APIView):
 
     @extend_schema(request=None, parameters=[OWNER_PARAMETER], responses=dict)
     def post(self, request):
-        report = reconcile_and_notify(portfolio_owner(request))
+        report = reconcile_and_notify(requested_owner(request))
         return Response(report.as_dict())

@@ -22,6 +22,7 @@ from execution.task_status import (
     task_state,
     with_retrying,
 )
+from tradingweb.access import sees_everything
 
 ACTIVE_STATES = ("PENDING", "STARTED", "RETRY")
 LIST_STATES = (*ACTIVE_STATES, *FINISHED_STATES, "FINISHED")
@@ -59,7 +60,7 @@ class TaskListView(APIView):
             executions = executions.filter(strategy_id=int(strategy))
         paginator = self.pagination_class()
         if state in (*FINISHED_STATES, "FINISHED"):
-            every_task = request.user.is_staff and not strategy
+            every_task = sees_everything(request.user) and not strategy
             history = task_history(executions, every_task=every_task, state="" if state == "FINISHED" else state)
             page = paginator.paginate_queryset(history, request, view=self)
             return paginator.get_paginated_response(TaskSerializer(history_infos(page), many=True).data)

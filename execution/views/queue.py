@@ -14,6 +14,7 @@ from execution.queue_metrics import queue_metrics
 from execution.schedules import describe_cron, schedule_next_runs
 from execution.task_status import ACTIVE_STATUSES, history_infos, task_history, task_info, with_retrying
 from tradingweb import selectors
+from tradingweb.access import sees_everything
 
 PRIORITY_ORDER = WorkflowExecution.Priority.values
 HISTORY_ROWS = 20
@@ -30,7 +31,7 @@ def task_lanes(user) -> list[dict]:
 
 def recent_history(user) -> list[dict]:
     """The latest finished tasks from the result store: the user's executions' (staff: every task)."""
-    results = task_history(selectors.executions_for(user), every_task=user.is_staff)[:HISTORY_ROWS]
+    results = task_history(selectors.executions_for(user), every_task=sees_everything(user))[:HISTORY_ROWS]
     return history_infos(results)
 
 
