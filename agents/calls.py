@@ -19,13 +19,14 @@ from django.utils import timezone
 from agents.clients import (
     ModelClient,
     ModelError,
+    OpenAICompatibleClient,
     TransientModelError,
     estimate_tokens,
-    get_model_client,
     messages_text,
 )
 from agents.limits import client_limits, pause_provider, provider_capacity
 from agents.models import BudgetLedger, LLMCall
+from agents.offline import OfflineAnalyst
 from agents.providers import UnknownModel, model_price, resolve_model
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,21 @@ class RetryBudget:
 
 class UnpricedModel(BudgetExceeded):
     """A strategy with a cost budget asked for a model whose price is unknown: it fails closed."""
+
+
+def get_model_client(model: str | None = None, provider: str = "") -> ModelClient:
+    """The client for `model` at the named provider (see agents.providers.resolve_model).
+
+    The offline analyst answers for its own model name and for an offline provider. Raises
+    ModelError when no provider offers the model.
+    """
+    try:
+        chosen, model = resolve_model(provider, model or "")
+    except UnknownModel as exc:
+        raise ModelError(str(exc)) from exc
+    if chosen.offline:
+        return OfflineAnalyst()
+    return OpenAICompatibleClient(model, provider=chosen)
 
 
 def call_cost(provider: str, model: str, tokens_in: int, tokens_out: int, *, priced_as: str = "") -> Decimal | None:

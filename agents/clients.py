@@ -1,6 +1,6 @@
-"""Model clients: one protocol, an OpenAI-compatible provider and the offline analyst.
+"""Model clients: one protocol and the OpenAI-compatible provider (the offline analyst, agents.offline, is the other).
 
-Everything above this module asks `get_model_client(model)` for a client and calls
+Everything above asks `agents.calls.get_model_client(model)` for a client and calls
 `client.complete(messages, ...)`; it never asks which provider answered. Retries, logging,
 budgets and the providers' limits live in `agents.calls`, so the clients themselves make exactly
 one request per call.
@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 import openai
 from django.conf import settings
 
-from agents.providers import Provider, UnknownModel, default_provider, resolve_model
+from agents.providers import Provider, default_provider
 
 
 class ModelError(Exception):
@@ -199,20 +199,3 @@ class OpenAICompatibleClient:
             model=response.model or self.model,
             provider=self.provider,
         )
-
-
-def get_model_client(model: str | None = None, provider: str = "") -> ModelClient:
-    """The client for `model` at the named provider (see agents.providers.resolve_model).
-
-    The offline analyst answers for its own model name and for an offline provider. Raises
-    ModelError when no provider offers the model.
-    """
-    from agents.offline import OfflineAnalyst
-
-    try:
-        chosen, model = resolve_model(provider, model or "")
-    except UnknownModel as exc:
-        raise ModelError(str(exc)) from exc
-    if chosen.offline:
-        return OfflineAnalyst()
-    return OpenAICompatibleClient(model, provider=chosen)

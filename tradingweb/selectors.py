@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
+from broker.adapters import get_adapter
 from broker.models import Chart
 from broker.pnl_history import realized_pnl_by_day
 from broker.selectors import positions_for, trades_for
@@ -85,8 +86,6 @@ def realized_pnl_today(user) -> Decimal | None:
 def account_overview(user) -> AccountOverview:
     """Asks the configured broker adapter for the account summary; any failure becomes a message to show."""
     try:
-        from broker.adapters import get_adapter
-
         summary = get_adapter().account_summary()
     except Exception as exc:  # The dashboard must render whatever state the broker is in.
         logger.warning("Account summary unavailable: %s: %s", type(exc).__name__, exc)

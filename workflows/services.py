@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from broker.adapters.base import BrokerError
+from broker.instruments import qualify_symbol
 from broker.models import Instrument
 from workflows.models import Strategy, Workflow, WorkflowVersion
 from workflows.parameters import RESERVED_STRATEGY_KEYS, ParameterError, coerce_overrides
@@ -394,9 +396,6 @@ def _strategy_params(workflow: Workflow | None, params: Any) -> dict:
 
 def _qualify(symbol: str) -> Instrument:
     """Ask the broker for a symbol no Instrument row knows yet; ValueError says why it cannot be traded."""
-    from broker.adapters.base import BrokerError
-    from broker.instruments import qualify_symbol
-
     try:
         return qualify_symbol(symbol)
     except (BrokerError, LookupError) as exc:

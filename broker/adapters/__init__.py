@@ -46,6 +46,8 @@ ADAPTERS = ("simulated", "ibkr")
 
 def get_adapter() -> BrokerAdapter:
     """The configured adapter. The IBKR adapter is one per worker process (it holds the connection)."""
+    # Each adapter is imported when chosen: the IBKR one loads ib_insync and its event loop, which a
+    # simulated deployment never needs, and both import broker.adapters.base through this package.
     name = settings.BROKER_ADAPTER
     if name == "simulated":
         from broker.adapters.simulated import SimulatedAdapter

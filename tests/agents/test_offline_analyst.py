@@ -3,7 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from agents.clients import ModelError, get_model_client
+from agents.calls import get_model_client
+from agents.clients import ModelError
 from agents.decisions import DECISION_SCHEMA, parse_decision
 from agents.offline import OfflineAnalyst
 from agents.prompts import analysis_prompt, consolidate_prompt, decision_prompt
