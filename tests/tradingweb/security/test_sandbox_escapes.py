@@ -113,7 +113,7 @@ def _assert_nothing_leaks(seen: str, secrets: list[str]):
     for secret in secrets:
         assert secret not in seen, f"a secret reached the trader: {secret[:12]}…"
     # No platform traceback either: the worker's files and the sandbox's own machinery stay out of sight.
-    for server_path in ("engine.py", "sandbox_runner", "/sandbox/runner.py", "site-packages"):
+    for server_path in ("engine.py", "/sandbox/runner.py", "site-packages"):
         assert server_path not in seen
 
 

@@ -13,7 +13,7 @@ Inner layers, unchanged:
 - resource limits set between fork and exec and inherited by the child: CPU seconds, address
   space (memory bombs end in MemoryError), file size, open files, no core dumps; the runner
   adds RLIMIT_NPROC (note the kernel does not apply it to root, hence the audit hook);
-- the runner (execution/sandbox_runner.py) installs an audit hook that refuses sockets,
+- the runner (agents/sandbox/runner.py) installs an audit hook that refuses sockets,
   subprocesses, fork/exec, ctypes and writes outside the scratch dir, and an import allow-list
   for the user's own imports (numpy, pandas, scipy, pure stdlib);
 - a wall-clock timeout that kills the child's whole process group.
@@ -45,7 +45,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-RUNNER = Path(__file__).with_name("sandbox_runner.py")
+RUNNER = Path(__file__).with_name("runner.py")
 MAX_OUTPUT_CHARS = 64_000
 MAX_TIMEOUT_SECONDS = 300.0
 MAX_FILE_BYTES = 16 * 1024 * 1024
