@@ -9,9 +9,7 @@ output and error, the execution, or the error's traceback.
 
 import json
 import os
-import socketserver
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -35,33 +33,6 @@ def _worker_environment_secrets() -> list[str]:
     """Values of this process's (the worker's) start-up environment, paths aside: what /proc/<pid>/environ holds."""
     values = Path("/proc/self/environ").read_bytes().decode(errors="replace").split("\0")
     return [value.partition("=")[2] for value in values if len(value.partition("=")[2]) >= 12 and "/" not in value]
-
-
-class ConnectionCounter(socketserver.ThreadingTCPServer):
-    """A listener on loopback that counts who connected: a sandbox with network would reach it."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self):
-        self.connections = 0
-        counter = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                counter.connections += 1
-                self.request.sendall(b"HTTP/1.0 200 OK\r\n\r\na,b\n1,2\n")
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture
-def listener():
-    server = ConnectionCounter()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
