@@ -1,8 +1,10 @@
 """A trader's custom_code step cannot reach a secret, the network, another process or the host's files.
 
 Each attempt is what a trader would write into a custom_code step: it runs through the API, on the
-real Celery worker, in the real sandbox (bubblewrap). Secrets are planted where the issue found
-them: the worker's environment, `var/` (the demo credentials), the database file and `.env`.
+real Celery worker, in the real sandbox (bubblewrap), both ways code reaches it: bubblewrap started
+by the worker, and the sandbox service (SANDBOX_SOCKET; a process of its own, as nobody, without
+network). Secrets are planted where the issue found them: the worker's environment, `var/` (the
+demo credentials), the database file and `.env`.
 Each attempt must be refused, and no secret may appear anywhere the trader can read: the step's
 output and error, the execution, or the error's traceback.
 """
@@ -27,6 +29,8 @@ SANDBOX_ROOT_ENTRIES = {"bin", "dev", "lib", "lib32", "lib64", "proc", "sandbox"
     Path(os.path.realpath(sys.base_prefix)).parts[1]
 }
 OS = "import pandas as pd\nos = pd.io.common.os\n"  # `os` as a library holds it; the import guard is no wall
+
+pytestmark = pytest.mark.usefixtures("sandbox_transport")
 
 
 def _worker_environment_secrets() -> list[str]:
