@@ -14,7 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VAR_DIR=/app/var
 WORKDIR /app
-# bubblewrap isolates custom_code steps and agents' code; without it they do not run (see execution/sandbox.py).
+# bubblewrap isolates custom_code steps and agents' code; without it they do not run (see agents/sandbox/).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap \
     && rm -rf /var/lib/apt/lists/*

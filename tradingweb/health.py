@@ -101,8 +101,8 @@ class ComponentDown(Exception):
 
 
 def check_sandbox() -> tuple[str, dict]:
-    # Imported here, like the broker: the sandbox belongs to the execution app.
-    from execution.sandbox import sandbox_status
+    # Imported here, like the broker: the sandbox belongs to the agents app.
+    from agents.sandbox import sandbox_status
 
     sandbox = sandbox_status()
     details = {"mode": sandbox.mode, "isolated": sandbox.isolated}

@@ -372,6 +372,10 @@ SANDBOX_BWRAP_PATH = os.environ.get("SANDBOX_BWRAP_PATH") or "/usr/bin/bwrap"
 if os.environ.get("SANDBOX_UNISOLATED", "").strip().lower() not in {"", "0", "1", "false", "true", "no", "yes"}:
     raise ImproperlyConfigured(f"SANDBOX_UNISOLATED must be 1 or 0, not {os.environ['SANDBOX_UNISOLATED']!r}")
 SANDBOX_UNISOLATED = env_bool("SANDBOX_UNISOLATED")
+# The sandbox service's Unix socket (compose: the `sandbox` container); empty: this process starts bubblewrap itself.
+SANDBOX_SOCKET = os.environ.get("SANDBOX_SOCKET", "").strip()
+if SANDBOX_SOCKET and not (SANDBOX_SOCKET.startswith("/") and len(SANDBOX_SOCKET.encode()) <= 107):
+    raise ImproperlyConfigured(f"SANDBOX_SOCKET must be an absolute path of at most 107 bytes, not {SANDBOX_SOCKET!r}")
 
 # --- Mail and notifications ---------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

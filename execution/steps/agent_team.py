@@ -5,7 +5,7 @@ indicator summaries of every fetch and the PNGs of the charts named in `inputs` 
 when empty). Every message is stored as it arrives (agents.team) and pushed to the
 execution's websocket group here, because only `execution` may publish progress. The tools
 size trades with the risk settings of the workflow's validate_risk step; code the agents
-write runs in this app's sandbox, handed to the team as a plain function.
+write runs in the agents' sandbox (agents.sandbox), handed to the team as a plain function.
 """
 
 from datetime import datetime
@@ -15,12 +15,12 @@ from agents.calls import BudgetExceeded
 from agents.clients import ModelError
 from agents.decisions import jsonable_decision
 from agents.models import AgentMessage
+from agents.sandbox import SandboxUnavailable, run_code
 from agents.team import TeamFailed, TeamRequest, run_team
 from agents.team_config import team_settings, validate_autogen_config
 from agents.tools import trading_desk
 from broker.risk import RiskConfig
 from execution import progress
-from execution.sandbox import SandboxUnavailable, run_code
 from execution.steps.ai import record_decision, reference_now, reused_decision
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 from execution.steps.risk import RISK_SETTINGS

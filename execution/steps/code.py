@@ -1,6 +1,6 @@
 """custom_code: the user's Python, run in the sandbox with the symbol's context as `inputs`."""
 
-from execution.sandbox import SandboxUnavailable, run_code
+from agents.sandbox import SandboxUnavailable, run_code
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 
 

@@ -20,7 +20,7 @@ def failed_execution(alice):
 
 
 def _server_paths() -> list[str]:
-    return [str(settings.BASE_DIR), "site-packages", "sandbox_runner", "/sandbox/runner.py", "engine.py"]
+    return [str(settings.BASE_DIR), "site-packages", "/sandbox/runner.py", "engine.py"]
 
 
 @pytest.mark.django_db(transaction=True)

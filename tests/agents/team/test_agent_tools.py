@@ -8,6 +8,7 @@ import pytest
 from autogen_core import CancellationToken
 from django.core.files.storage import default_storage
 
+from agents.sandbox import run_code
 from agents.tools import (
     MAX_CODE_ATTEMPTS,
     bind_tool,
@@ -17,7 +18,6 @@ from agents.tools import (
     risk_calculator,
     run_python,
 )
-from execution.sandbox import run_code
 from tests.agents.team.conftest import desk
 
 

@@ -1,17 +1,17 @@
 """A trader's custom_code step cannot reach a secret, the network, another process or the host's files.
 
 Each attempt is what a trader would write into a custom_code step: it runs through the API, on the
-real Celery worker, in the real sandbox (bubblewrap). Secrets are planted where the issue found
-them: the worker's environment, `var/` (the demo credentials), the database file and `.env`.
+real Celery worker, in the real sandbox (bubblewrap), both ways code reaches it: bubblewrap started
+by the worker, and the sandbox service (SANDBOX_SOCKET; a process of its own, as nobody, without
+network). Secrets are planted where the issue found them: the worker's environment, `var/` (the
+demo credentials), the database file and `.env`.
 Each attempt must be refused, and no secret may appear anywhere the trader can read: the step's
 output and error, the execution, or the error's traceback.
 """
 
 import json
 import os
-import socketserver
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -30,38 +30,13 @@ SANDBOX_ROOT_ENTRIES = {"bin", "dev", "lib", "lib32", "lib64", "proc", "sandbox"
 }
 OS = "import pandas as pd\nos = pd.io.common.os\n"  # `os` as a library holds it; the import guard is no wall
 
+pytestmark = pytest.mark.usefixtures("sandbox_transport")
+
 
 def _worker_environment_secrets() -> list[str]:
     """Values of this process's (the worker's) start-up environment, paths aside: what /proc/<pid>/environ holds."""
     values = Path("/proc/self/environ").read_bytes().decode(errors="replace").split("\0")
     return [value.partition("=")[2] for value in values if len(value.partition("=")[2]) >= 12 and "/" not in value]
-
-
-class ConnectionCounter(socketserver.ThreadingTCPServer):
-    """A listener on loopback that counts who connected: a sandbox with network would reach it."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self):
-        self.connections = 0
-        counter = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                counter.connections += 1
-                self.request.sendall(b"HTTP/1.0 200 OK\r\n\r\na,b\n1,2\n")
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture
-def listener():
-    server = ConnectionCounter()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
@@ -113,7 +88,7 @@ def _assert_nothing_leaks(seen: str, secrets: list[str]):
     for secret in secrets:
         assert secret not in seen, f"a secret reached the trader: {secret[:12]}…"
     # No platform traceback either: the worker's files and the sandbox's own machinery stay out of sight.
-    for server_path in ("engine.py", "sandbox_runner", "/sandbox/runner.py", "site-packages"):
+    for server_path in ("engine.py", "/sandbox/runner.py", "site-packages"):
         assert server_path not in seen
 
 

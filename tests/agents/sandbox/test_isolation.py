@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from execution.sandbox import SandboxUnavailable, run_code, sandbox_status
+from agents.sandbox import SandboxUnavailable, run_code, sandbox_status
 
 
 def test_it_runs_numpy_and_pandas_and_returns_result_and_output():

@@ -1,6 +1,6 @@
 """Runs untrusted user code inside the sandbox's child process.
 
-Started by execution/sandbox.py as `python -I sandbox_runner.py` (inside bubblewrap)
+Started by agents/sandbox/__init__.py as `python -I runner.py` (inside bubblewrap)
 with resource limits already applied, an empty environment and a scratch directory as
 cwd. It reads {"code", "inputs", "nonce", "scratch", "libraries"} as JSON on stdin
 (`libraries`: directories holding the allowed libraries, put on sys.path), then,

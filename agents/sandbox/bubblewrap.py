@@ -1,4 +1,7 @@
-"""Runs untrusted Python (custom_code steps, code written by agents) in an isolated child process.
+"""Runs untrusted Python (custom_code steps, code written by agents) in an isolated child of this process.
+
+This process is the worker (embedded and services mode) or the sandbox service (compose,
+agents/sandbox/service.py); either way this is the one place a sandbox is built.
 
 The wall is the operating system: the child runs under bubblewrap (settings.SANDBOX_BWRAP_PATH)
 in its own user, pid, network, mount, IPC and UTS namespaces, as the unprivileged user nobody,
@@ -13,12 +16,12 @@ Inner layers, unchanged:
 - resource limits set between fork and exec and inherited by the child: CPU seconds, address
   space (memory bombs end in MemoryError), file size, open files, no core dumps; the runner
   adds RLIMIT_NPROC (note the kernel does not apply it to root, hence the audit hook);
-- the runner (execution/sandbox_runner.py) installs an audit hook that refuses sockets,
+- the runner (agents/sandbox/runner.py) installs an audit hook that refuses sockets,
   subprocesses, fork/exec, ctypes and writes outside the scratch dir, and an import allow-list
   for the user's own imports (numpy, pandas, scipy, pure stdlib);
 - a wall-clock timeout that kills the child's whole process group.
 
-Fail closed: where bubblewrap is missing or cannot create its namespaces, run_code raises
+Fail closed: where bubblewrap is missing or cannot create its namespaces, run_here raises
 SandboxUnavailable and nothing runs, unless staff set SANDBOX_UNISOLATED=1 (a single-user
 machine), in which case the child runs with the inner layers only and health and admin say so.
 """
@@ -38,14 +41,15 @@ import sys
 import sysconfig
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 
+from agents.sandbox.results import SandboxResult, SandboxStatus, SandboxUnavailable
+
 logger = logging.getLogger(__name__)
 
-RUNNER = Path(__file__).with_name("sandbox_runner.py")
+RUNNER = Path(__file__).with_name("runner.py")
 MAX_OUTPUT_CHARS = 64_000
 MAX_TIMEOUT_SECONDS = 300.0
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -63,48 +67,9 @@ RUNNER_INSIDE = "/sandbox/runner.py"
 SCRATCH_BYTES = 4 * MAX_FILE_BYTES
 NOBODY = "65534"
 BWRAP_SETUP_FAILED = 1  # bwrap's own exit code when it cannot set the sandbox up
-STATUS_CACHE_SECONDS = 30
 # Options of newer bubblewraps, used where present: Debian 12 ships 0.8, Ubuntu 22.04 0.6.
 TMPFS_SIZE_SINCE = (0, 7)
 DISABLE_USERNS_SINCE = (0, 8)
-_status_cache: dict[tuple, tuple[float, "SandboxStatus"]] = {}  # (bwrap path, unisolated) -> (probed at, status)
-
-
-class SandboxUnavailable(Exception):
-    """Isolation cannot be set up here, so untrusted code does not run (the message says what to install)."""
-
-
-@dataclass
-class SandboxResult:
-    ok: bool
-    result: object = None
-    stdout: str = ""
-    stderr: str = ""
-    error: str = ""
-    timed_out: bool = False
-    exit_code: int | None = None
-    duration_ms: int = 0
-    traceback: str = ""  # the user's own frames only: what their code did, no server paths
-    detail: str = field(default="", repr=False)  # the full traceback, for the logs and staff only
-
-    def as_dict(self) -> dict:
-        """What the code's author may see (the agent, the trader): everything but `detail`."""
-        data = asdict(self)
-        del data["detail"]
-        return data
-
-
-@dataclass
-class SandboxStatus:
-    """What health and admin report: `isolated` is true only when bubblewrap works."""
-
-    ok: bool
-    isolated: bool
-    mode: str  # "bubblewrap" | "unisolated" | "unavailable"
-    message: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _limit_resources(cpu_seconds: int, memory_bytes: int):
@@ -273,8 +238,10 @@ def _setup_failure(exit_code, stdout: bytes, stderr: bytes, nonce: str) -> str:
     return ""
 
 
-def run_code(code: str, *, inputs: dict | None = None, timeout: float | None = None, memory_mb: int | None = None):
-    """Run `code` in the sandbox; its `inputs` variable holds `inputs`, its `result` variable comes back.
+def run_here(
+    code: str, *, inputs: dict | None = None, timeout: float | None = None, memory_mb: int | None = None
+) -> SandboxResult:
+    """Run `code` in a sandbox this process starts; its `inputs` variable holds `inputs`, its `result` comes back.
 
     `timeout` (default settings.SANDBOX_TIMEOUT_SECONDS, at most 300 s) covers the whole child,
     imports included; memory is at most settings.SANDBOX_MEMORY_MB.
@@ -328,21 +295,8 @@ def run_code(code: str, *, inputs: dict | None = None, timeout: float | None = N
     return _result_from(process.returncode, stdout, stderr, nonce, timed_out, timeout, duration_ms)
 
 
-def sandbox_status() -> SandboxStatus:
-    """Whether untrusted code runs isolated here, at most STATUS_CACHE_SECONDS old.
-
-    The health check asks without a login, so one probe serves every request for a while.
-    """
-    key = (settings.SANDBOX_BWRAP_PATH, settings.SANDBOX_UNISOLATED)
-    probed_at, status = _status_cache.get(key, (None, None))
-    if status is None or time.monotonic() - probed_at > STATUS_CACHE_SECONDS:
-        status = _probe_sandbox()
-        _status_cache[key] = (time.monotonic(), status)
-    return status
-
-
-def _probe_sandbox() -> SandboxStatus:
-    """Runs an empty program in the sandbox, the way a step would, and says whether it worked."""
+def status_here() -> SandboxStatus:
+    """Runs an empty program in the sandbox here, the way a step would, and says whether it worked."""
     if settings.SANDBOX_UNISOLATED:
         return SandboxStatus(
             ok=False,
@@ -352,7 +306,7 @@ def _probe_sandbox() -> SandboxStatus:
             "operating-system isolation and can read this machine's files; only for a single-user machine",
         )
     try:
-        outcome = run_code("result = 'ok'", timeout=10)
+        outcome = run_here("result = 'ok'", timeout=10)
     except SandboxUnavailable as exc:
         return SandboxStatus(ok=False, isolated=False, mode="unavailable", message=str(exc))
     if not outcome.ok or outcome.result != "ok":

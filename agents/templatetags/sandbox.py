@@ -2,7 +2,7 @@
 
 from django import template
 
-from execution.sandbox import sandbox_status
+from agents.sandbox import sandbox_status
 
 register = template.Library()
 

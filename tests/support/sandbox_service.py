@@ -1,0 +1,168 @@
+"""The sandbox service as its own OS process, started the way compose runs it: unprivileged, without network.
+
+Also a loopback listener that counts connections, which a sandbox (or the service) with network would reach.
+
+`manage.py sandbox_server` runs as nobody in network and mount namespaces of its own (`unshare`),
+so it has no network at all, like a container with `network_mode: none`, and reaches the workers
+only through its Unix socket. Starting a process as another user takes root (CI runs the suite
+as root); elsewhere the fixture skips, saying so.
+
+nobody must be able to read the interpreter. Here pyenv's Python lives under /root (mode 0700):
+inside the service's private mount namespace, /root becomes an empty, enterable tmpfs holding only
+the directories on the way to the runtime, bound from the real ones. Nothing changes outside that
+namespace, and the files themselves keep their own permissions.
+"""
+
+import os
+import shlex
+import shutil
+import signal
+import socketserver
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+USER, GROUP = "nobody", "nogroup"
+NOBODY_UID = 65534
+READY_TIMEOUT_SECONDS = 60
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The highest directory above `path` that other users cannot enter, if any."""
+    for parent in reversed(path.parents):
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            return parent
+    return None
+
+
+def _runtime_paths() -> list[Path]:
+    """What the service's Python needs to read: the interpreter's prefix, the venv and the project."""
+    return [Path(os.path.realpath(sys.base_prefix)), Path(sys.prefix), Path(os.path.realpath(sys.executable)), ROOT]
+
+
+def _opening_script(stage: Path) -> list[str]:
+    """Shell lines that make every closed directory on the way to the runtime enterable in this mount namespace."""
+    lines = []
+    openings: dict[Path, set[str]] = {}
+    for path in _runtime_paths():
+        closed = _closed_ancestor(path)
+        if closed is not None:
+            openings.setdefault(closed, set()).add(path.relative_to(closed).parts[0])
+    for number, (closed, children) in enumerate(sorted(openings.items())):
+        for child in sorted(children):
+            held = stage / f"{number}-{child}"
+            lines += [f"mkdir -p {shlex.quote(str(held))}",
+                      f"mount --bind {shlex.quote(str(closed / child))} {shlex.quote(str(held))}"]  # fmt: skip
+        lines.append(f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(closed))}")
+        for child in sorted(children):
+            held = stage / f"{number}-{child}"
+            lines += [f"mkdir -p {shlex.quote(str(closed / child))}",
+                      f"mount --move {shlex.quote(str(held))} {shlex.quote(str(closed / child))}"]  # fmt: skip
+    return lines
+
+
+class SandboxService:
+    """`manage.py sandbox_server` as nobody, without network; `socket` is its Unix socket."""
+
+    def __init__(self):
+        self.directory = Path(tempfile.mkdtemp(prefix="tw-sandbox-service-"))  # /tmp: nobody may enter it
+        os.chown(self.directory, NOBODY_UID, NOBODY_UID)
+        self.socket = str(self.directory / "sandbox.sock")
+        self.log_path = self.directory / "service.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "SandboxService":
+        stage = Path(tempfile.mkdtemp(prefix="tw-sandbox-stage-"))
+        server = ["setpriv", f"--reuid={USER}", f"--regid={GROUP}", "--clear-groups", "--",
+                  sys.executable, "manage.py", "sandbox_server"]  # fmt: skip
+        script = "\n".join(["set -e", *_opening_script(stage), "exec " + shlex.join(server)])
+        environment = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.directory),
+            "DJANGO_SETTINGS_MODULE": "tradingweb.settings",
+            "VAR_DIR": str(self.directory),
+            "SANDBOX_SOCKET": self.socket,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "LOG_LEVEL": "INFO",
+        }
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", script],
+                cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self._wait_ready()
+        shutil.rmtree(stage, ignore_errors=True)
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the sandbox service exited ({self.process.returncode}): {self.log_text()}")
+            if "listening on" in self.log_text():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the sandbox service did not listen in {READY_TIMEOUT_SECONDS} s: {self.log_text()}")
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class ConnectionCounter(socketserver.ThreadingTCPServer):
+    """A listener on loopback that counts who connected: a sandbox with network would reach it."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        self.connections = 0
+        counter = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                counter.connections += 1
+                self.request.sendall(b"HTTP/1.0 200 OK\r\n\r\na,b\n1,2\n")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def listener():
+    server = ConnectionCounter()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_service():
+    """One sandbox service for the test run (started as nobody, so it needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("starting the sandbox service as nobody in namespaces of its own needs root (CI runs as root)")
+    service = SandboxService().start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(params=["here", "service"])
+def sandbox_transport(request, settings):
+    """Each way untrusted code reaches the sandbox: bubblewrap started here, or the sandbox service's socket."""
+    if request.param == "service":
+        settings.SANDBOX_SOCKET = request.getfixturevalue("sandbox_service").socket
+    else:
+        settings.SANDBOX_SOCKET = ""
+    return request.param
