@@ -296,7 +296,7 @@ def check_caps(
     if exposure_after > config.max_exposure_pct:
         reasons.append(f"Exposure after the order would be {exposure_after:.1%}, above {config.max_exposure_pct:.0%}")
     elif exposure_after > EXPOSURE_WARNING_PCT:
-        warnings.append(f"Exposure after the order would be {exposure_after:.1%}, above 75%")
+        warnings.append(f"Exposure after the order would be {exposure_after:.1%}, above {EXPOSURE_WARNING_PCT:.0%}")
     if open_positions + 1 > config.max_open_positions:
         reasons.append(f"{open_positions} positions are open; the maximum is {config.max_open_positions}")
     return CapCheck(reasons=reasons, warnings=warnings, exposure_after_pct=exposure_after)

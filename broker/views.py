@@ -40,7 +40,7 @@ from broker.portfolio import (
     trade_statistics,
 )
 from broker.selectors import orders_for, strategy_pnl, trades_for
-from broker.serializers.orders import OrderModifySerializer
+from broker.serializers.orders import OrderModifySerializer, manual_order_fields
 from tradingweb.access import owner_scope
 
 logger = logging.getLogger(__name__)
@@ -118,18 +118,8 @@ def placed_message(order: Order) -> tuple[str, str]:
 def order_place(request):
     form = ManualOrderForm(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            order = order_place_manual(
-                owner=request.user,
-                instrument=data["instrument"],
-                side=data["side"],
-                quantity=data["quantity"],
-                order_type=data["order_type"],
-                limit_price=data.get("price"),
-                tif=data["tif"],
-                idempotency_key=data.get("idempotency_key", ""),
-            )
+            order = order_place_manual(owner=request.user, **manual_order_fields(form.cleaned_data))
         except OrderRefused as refusal:
             form.add_error(None, refusal.reason)
         except BrokerError as error:

@@ -29,11 +29,11 @@ broker transport when the broker is Redis.
 """
 
 from celery import current_app
+from django.conf import settings
 from kombu.transport import redis
 from kombu.utils.json import dumps
 from kombu.utils.scheduling import priority_cycle
 
-DEFAULT_ORDER = ("high", "normal", "low")
 OWNER_HEADER = "fair_owner"
 # KEYS[1]: a queue's owner counts, KEYS[2..]: its lists; ARGV[1]: an owner. Their waiting messages.
 READ_OWNER_COUNT = """
@@ -63,10 +63,7 @@ class StrictPriorityCycle(priority_cycle):
     """Always offers the queues in the configured priority order (nothing rotates)."""
 
     def update(self, it):
-        from django.conf import settings
-
-        order = getattr(settings, "CELERY_TASK_QUEUES_BY_PRIORITY", DEFAULT_ORDER)
-        self.items[:] = sorted(it, key=queue_rank(order))
+        self.items[:] = sorted(it, key=queue_rank(settings.CELERY_TASK_QUEUES_BY_PRIORITY))
 
 
 def consumption_keys(channel, queues) -> list[str]:

@@ -2,6 +2,7 @@ import uuid
 import warnings
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
@@ -107,7 +108,7 @@ def celery_worker(django_db_setup):
         app,
         pool="threads",
         concurrency=2,
-        queues=["high", "normal", "low"],
+        queues=list(settings.CELERY_TASK_QUEUES_BY_PRIORITY),
         perform_ping_check=False,
         shutdown_timeout=60,
         hostname=f"tests-{uuid.uuid4().hex[:6]}@localhost",

@@ -23,7 +23,7 @@ from execution.models import WorkflowExecution
 from tradingweb.celery import app
 from workflows.models import Workflow, WorkflowVersion
 
-QUEUES = ("high", "normal", "low")
+QUEUES = settings.CELERY_TASK_QUEUES_BY_PRIORITY
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -3,15 +3,11 @@ import os
 
 from celery import Celery, signals
 from django.db import connection
-from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradingweb.settings")
 
 app = Celery("tradingweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# The io workers' queues; the cpu workers' one (CPU_WORK_QUEUE, tradingweb/worker.py) is declared when a
-# cpu worker or the first chart sent to it names it (task_create_missing_queues).
-app.conf.task_queues = [Queue(name) for name in ("high", "normal", "low")]
 app.autodiscover_tasks()
 
 

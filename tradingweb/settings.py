@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from tradingweb.outbound import parse_allowed
 
@@ -196,6 +197,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_DEFAULT_QUEUE = "normal"
 CELERY_TASK_QUEUES_BY_PRIORITY = ("high", "normal", "low")
+# The io workers' queues; the cpu workers' one (CPU_WORK_QUEUE, tradingweb/worker.py) is declared when a
+# cpu worker or the first chart sent to it names it (task_create_missing_queues).
+CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_TASK_QUEUES_BY_PRIORITY]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -12,7 +12,12 @@ from rest_framework.throttling import ScopedRateThrottle
 from broker.adapters.base import BrokerError
 from broker.models import Order
 from broker.orders import OrderRefused, order_cancel, order_modify, order_place_manual, order_refresh
-from broker.serializers.orders import ManualOrderSerializer, OrderModifySerializer, OrderSerializer
+from broker.serializers.orders import (
+    ManualOrderSerializer,
+    OrderModifySerializer,
+    OrderSerializer,
+    manual_order_fields,
+)
 from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
 
 logger = logging.getLogger(__name__)
@@ -84,17 +89,7 @@ class OrderViewSet(
     def create(self, request, *args, **kwargs):
         incoming = ManualOrderSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
-        order = order_place_manual(
-            owner=request.user,
-            instrument=data["instrument"],
-            side=data["side"],
-            quantity=data["quantity"],
-            order_type=data["order_type"],
-            limit_price=data.get("price"),
-            tif=data["tif"],
-            idempotency_key=data.get("idempotency_key", ""),
-        )
+        order = order_place_manual(owner=request.user, **manual_order_fields(incoming.validated_data))
         return Response(self.get_serializer(order).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, *args, **kwargs):

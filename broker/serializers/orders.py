@@ -151,6 +151,19 @@ class ManualOrderSerializer(serializers.Serializer):
             ) from error
 
 
+def manual_order_fields(data: dict) -> dict:
+    """broker.orders.order_place_manual's arguments from a valid ManualOrderSerializer's data (API and order form)."""
+    return {
+        "instrument": data["instrument"],
+        "side": data["side"],
+        "quantity": data["quantity"],
+        "order_type": data["order_type"],
+        "limit_price": data.get("price"),
+        "tif": data["tif"],
+        "idempotency_key": data.get("idempotency_key", ""),
+    }
+
+
 class OrderModifySerializer(serializers.Serializer):
     """A change to a working order: a new whole quantity, a new limit price, or both."""
 

@@ -1,5 +1,6 @@
 """The task API: follow and cancel the Celery tasks that run executions, and the queue's metrics."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 from execution.cancel import CancelConflict, execution_cancel
 from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
+from execution.queue_order import queue_rank
 from execution.serializers.queue import TaskMetricsSerializer, TaskSerializer
 from execution.task_status import (
     ACTIVE_STATUSES,
@@ -69,8 +71,8 @@ class TaskListView(APIView):
             executions = executions.filter(
                 status__in=[name for name, celery_state in CELERY_STATES.items() if celery_state == state]
             )
-        order = {"high": 0, "normal": 1, "low": 2}
-        rows = sorted(executions, key=lambda execution: (order[execution.priority], execution.created_at))
+        lane = queue_rank(settings.CELERY_TASK_QUEUES_BY_PRIORITY)
+        rows = sorted(executions, key=lambda execution: (lane(execution.priority), execution.created_at))
         if state:
             rows = [execution for execution in rows if task_state(execution) == state]
         page = paginator.paginate_queryset(rows, request, view=self)

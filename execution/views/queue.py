@@ -9,14 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from execution.models import WorkflowExecution
 from execution.queue_metrics import queue_metrics
 from execution.schedules import describe_cron, schedule_next_runs
 from execution.task_status import ACTIVE_STATUSES, history_infos, task_history, task_info, with_retrying
 from tradingweb import selectors
 from tradingweb.access import sees_everything
 
-PRIORITY_ORDER = WorkflowExecution.Priority.values
+PRIORITY_ORDER = settings.CELERY_TASK_QUEUES_BY_PRIORITY
 HISTORY_ROWS = 20
 
 
