@@ -24,8 +24,8 @@ COPY . .
 COPY --from=assets /app/tradingweb/static/build ./tradingweb/static/build
 RUN python manage.py collectstatic --noinput --verbosity 0 \
     && useradd --create-home --uid 1000 tradingweb \
-    && mkdir -p /app/var \
-    && chown -R tradingweb /app/var
+    && mkdir -p /app/var /run/sandbox \
+    && chown -R tradingweb /app/var /run/sandbox
 USER tradingweb
 EXPOSE 8000
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "tradingweb.asgi:application"]

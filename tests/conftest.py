@@ -8,7 +8,7 @@ from django.db import connection
 
 from tests.clock import MARKET_OPEN, clock_at
 
-pytest_plugins = ["tests.s3"]
+pytest_plugins = ["tests.s3", "tests.support.sandbox_service"]
 
 
 @pytest.fixture(scope="session", autouse=True)

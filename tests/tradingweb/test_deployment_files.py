@@ -96,6 +96,7 @@ def test_flower_needs_a_password_and_the_gateways_are_opt_in_profiles():
     always_on = {name for name, service in services.items() if "profiles" not in service}
     assert always_on == {
         "postgres", "redis", "minio", "createbuckets", "migrate", "web", "worker-io", "worker-cpu", "beat", "flower",
+        "sandbox",
     }  # fmt: skip
 
 

@@ -1,1 +1,0 @@
-from tests.support.sandbox_service import listener, sandbox_service  # noqa: F401 - fixtures
