@@ -105,12 +105,8 @@ def execution_abandon(execution: WorkflowExecution, error: str, status: str = St
     """Record as `status` (cancelled, or failed) a run whose worker is gone: partial results kept, no order
     left in doubt."""
     now = timezone.now()
-    for order in Order.objects.filter(execution=execution, status=Order.Status.PENDING, broker_order_id=""):
-        settle_order_in_doubt(order)
-    StepRun.objects.filter(execution=execution, status=StepRun.Status.RUNNING).update(
-        status=StepRun.Status.CANCELLED if status == Status.CANCELLED else StepRun.Status.FAILED,
-        error=f"Stopped while running: {error}",
-        finished_at=now,
+    settle_stopped_steps(
+        execution, error, StepRun.Status.CANCELLED if status == Status.CANCELLED else StepRun.Status.FAILED
     )
     WorkflowExecution.objects.filter(pk=execution.pk).exclude(status__in=WorkflowExecution.TERMINAL_STATUSES).update(
         status=status, error=error, completed_at=now, lease_expires_at=None
@@ -118,6 +114,16 @@ def execution_abandon(execution: WorkflowExecution, error: str, status: str = St
     execution.refresh_from_db()
     progress.execution_status(execution)
     return execution
+
+
+def settle_stopped_steps(execution: WorkflowExecution, error: str, step_status: str) -> None:
+    """The steps of `execution` still running were stopped from outside: each is recorded `step_status` with
+    `error`, and an order one was submitting is confirmed at the broker or marked for reconciliation."""
+    for order in Order.objects.filter(execution=execution, status=Order.Status.PENDING, broker_order_id=""):
+        settle_order_in_doubt(order)
+    StepRun.objects.filter(execution=execution, status=StepRun.Status.RUNNING).update(
+        status=step_status, error=f"Stopped while running: {error}", finished_at=timezone.now()
+    )
 
 
 def settle_order_in_doubt(order: Order) -> Order:

@@ -11,9 +11,11 @@ import datetime
 import time
 
 import pandas as pd
+import redis
 from celery import current_app
 from celery.result import AsyncResult
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 from broker.charts import render_chart as render_chart_here
 from broker.marketdata import frozen_bars
@@ -81,6 +83,9 @@ EXPIRE_APPROVAL = "execution.expire_approval"
 DELIVER_NOTIFICATION = "execution.deliver_notification"
 RECONCILE_AND_NOTIFY = "execution.reconcile_and_notify"
 HIGH_QUEUE = "high"
+# What sending raises when the broker cannot be reached: kombu's error once it has retried, or Redis's own
+# from the queue's owner counts (execution.queue_order).
+BROKER_ERRORS = (OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def send_execution_run(

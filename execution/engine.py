@@ -21,6 +21,15 @@ wait that ends while other steps still run ends in the same segment.
 
 The cancel flag is read between steps, between symbols and once more when the run ends (a cancel
 during the last step still counts); a suspended run is cancelled at once by execution.cancel.
+
+Time limits (DESIGN §6) are kept here, so they hold on every pool (the io worker's threads pool has
+no signal to enforce Celery's): a segment that has run settings.CELERY_TASK_SOFT_TIME_LIMIT seconds
+starts no further step and ends failed, "Timed out: …", with the work done kept, once its running
+steps end. A step still running at settings.CELERY_TASK_TIME_LIMIT is abandoned: its sandbox child is
+killed, it is recorded "Stopped while running: Timed out: …" (an order it was placing is confirmed at
+the broker or marked for reconciliation, as for a terminated cancel), and the run ends failed; a thread
+stuck in a model or broker call ends with that call's own timeout and records nothing more. Celery's
+limits on the run task lie beyond these (execution.tasks), for a prefork pool's child stuck elsewhere.
 A segment first claims its execution and holds a lease on it while it runs (execution.leases),
 so one execution never runs on two workers at once, and a run whose worker died is taken over.
 """
@@ -42,9 +51,10 @@ from django.utils import timezone
 
 from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
 from execution import approvals, leases, notifications, progress, retries
-from execution.cancel import execution_abandon
+from execution.cancel import execution_abandon, settle_stopped_steps
 from execution.graph import StepNode, build_graph
 from execution.models import StepRun, WorkflowExecution
+from agents.sandbox import SandboxChildren, children_scope
 from execution.steps import get_step
 from execution.steps.base import CriticalError, StepError, StepSkipped, SymbolContext, WaitRequested
 from execution.steps.inputs import LiveInputs
@@ -209,6 +219,15 @@ class ExecutionRun:
         self.cancelled = False
         self.lease: leases.HeldLease | None = None
         self.progress_lock = threading.Lock()
+        # The segment's time limits (time.monotonic(), set when it starts) and, once the soft one is
+        # past, the run's error.
+        self.soft_limit_at = self.hard_limit_at = float("inf")
+        self.timeout_error = ""
+        # A step's thread records its attempt under this lock; the hard limit abandons steps under it too,
+        # so a step is recorded either by its thread or as stopped, never both.
+        self.record_lock = threading.Lock()
+        self.abandoned: set[int] = set()  # graph indexes of the steps abandoned at the hard limit
+        self.step_children: dict[int, SandboxChildren] = {}  # graph index -> the sandbox children of its step
         self.resume: dict | None = None  # where a continuation goes on (set by the claim)
 
     # --- the run -----------------------------------------------------------------
@@ -232,6 +251,9 @@ class ExecutionRun:
             self.results = {**self.results, **self.execution.results}
             self.progress = {**self.progress, **self.execution.progress}
         announce = claim.resumed_status != WorkflowExecution.Status.RUNNING
+        started = time.monotonic()
+        self.soft_limit_at = started + settings.CELERY_TASK_SOFT_TIME_LIMIT
+        self.hard_limit_at = started + settings.CELERY_TASK_TIME_LIMIT
         self._mark_running(taken_over=claim.taken_over, announce=announce)
         error = ""
         self.lease = leases.hold_lease(self.execution)
@@ -260,15 +282,8 @@ class ExecutionRun:
                 self._record_symbol(outcome)
                 if self.cancelled:
                     break
-        except SoftTimeLimitExceeded:
-            error = (
-                f"Timed out: the soft time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s was reached; "
-                "the work done so far is kept"
-            )
-            # The steps still running stop at their next boundary, before the hard limit kills them;
-            # should it kill them, the error kept here lets the next claim settle the run as failed.
-            WorkflowExecution.objects.filter(pk=self.execution.pk).update(cancel_requested=True, error=error)
-            logger.error("Execution %s: %s", self.execution.pk, error)
+        except SoftTimeLimitExceeded:  # Celery's own limit (execution.tasks): the engine's did not stop the run
+            self._soft_limit_reached()
         except CriticalError as exc:
             error = str(exc)
             logger.error("Execution %s aborted: %s", self.execution.pk, error)
@@ -330,6 +345,7 @@ class ExecutionRun:
 
     def _finish(self, error: str) -> dict:
         execution = self.execution
+        error = error or self.timeout_error
         failed_symbols = {entry["symbol"] for entry in self.results["errors"]}
         if not error:
             # A cancel that lands during the last step is seen by no boundary check; it still ends the run cancelled.
@@ -407,11 +423,47 @@ class ExecutionRun:
         )
 
     def _cancel_requested(self) -> bool:
-        """Whether the run should stop: cancelled by its owner, or taken over by another worker."""
+        """Whether the run should stop: cancelled by its owner, taken over by another worker, or past its soft
+        time limit."""
+        if not self.timeout_error and time.monotonic() >= self.soft_limit_at:
+            self._soft_limit_reached()
         lost = self.lease is not None and self.lease.lost.is_set()
         if not self.cancelled and (lost or self.execution.cancel_was_requested()):
             self.cancelled = True
         return self.cancelled
+
+    def _soft_limit_reached(self) -> None:
+        """The run stops (see the module doc) and fails with a timeout; steps still running get until the hard limit."""
+        with self.progress_lock:  # step threads ask _cancel_requested too: the limit is reached once
+            if self.timeout_error:
+                return
+            self.timeout_error = (
+                f"Timed out: the soft time limit of {settings.CELERY_TASK_SOFT_TIME_LIMIT} s was reached; "
+                "the work done so far is kept"
+            )
+        self.cancelled = True
+        # Should the worker die before the run ends, the error kept here lets the next claim settle it as failed.
+        WorkflowExecution.objects.filter(pk=self.execution.pk).update(cancel_requested=True, error=self.timeout_error)
+        logger.error("Execution %s: %s", self.execution.pk, self.timeout_error)
+
+    def _seconds_to_time_limit(self) -> float:
+        """Until the soft time limit or, once past it, the hard one."""
+        limit_at = self.hard_limit_at if self.timeout_error else self.soft_limit_at
+        return max(0.0, limit_at - time.monotonic())
+
+    def _abandon_steps(self, ctx: SymbolContext, nodes: list[StepNode]) -> None:
+        """At the hard time limit: stop the steps still running and record them stopped (see the module doc)."""
+        with self.record_lock:
+            for node in nodes:
+                self.abandoned.add(node.index)
+                children = self.step_children.get(node.index)
+                killed = children.kill_all() if children is not None else 0
+                logger.error(
+                    "Execution %s, %s: step %s still ran at the hard time limit (%s s); abandoned%s",
+                    self.execution.pk, ctx.symbol, node.step_id, settings.CELERY_TASK_TIME_LIMIT,
+                    f", its {killed} sandbox process(es) killed" if killed else "",
+                )  # fmt: skip
+            settle_stopped_steps(self.execution, self.timeout_error, StepRun.Status.FAILED)
 
     def _check_broker(self) -> None:
         """Abort when the broker says this session is no longer authenticated; other trouble fails symbols."""
@@ -480,6 +532,11 @@ class ExecutionRun:
         approval: dict | None = None
         while pending or running:
             stop = outcome.failed or approval is not None or critical is not None or self._cancel_requested()
+            if running and self.timeout_error and self._seconds_to_time_limit() == 0:
+                self._abandon_steps(ctx, list(running.values()))
+                running.clear()
+                critical = critical or CriticalError(self.timeout_error)
+                break
             progressed = False
             if not stop:
                 now = timezone.now()
@@ -518,8 +575,10 @@ class ExecutionRun:
                 outcome.wake_at = min(timer.wake_at for timer in timers.values())
                 break  # only waits are left: the run suspends until the first ends
             next_wake = min((timer.wake_at for timer in timers.values()), default=None)
-            timeout = max(0.0, (next_wake - timezone.now()).total_seconds()) if next_wake else None
-            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            timeout = self._seconds_to_time_limit()
+            if next_wake:
+                timeout = min(timeout, max(0.0, (next_wake - timezone.now()).total_seconds()))
+            done, _ = wait(running, timeout=None if timeout == float("inf") else timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 node = running.pop(future)
                 try:
@@ -613,6 +672,24 @@ class ExecutionRun:
         """
         attempt = StepRun.objects.filter(execution=self.execution, symbol=ctx.symbol, step_id=node.step_id).count() + 1
         step_run, output, failure = self._attempt_step(ctx, node, attempt)
+        with self.record_lock:
+            if node.index in self.abandoned:  # recorded as stopped at the hard time limit; its run has ended
+                logger.info("Execution %s, %s: abandoned step %s ended; not recorded",
+                            self.execution.pk, ctx.symbol, node.step_id)  # fmt: skip
+                return {}
+            return self._record_attempt(ctx, node, step_run, output, failure, attempt, retries_done)
+
+    def _record_attempt(
+        self,
+        ctx: SymbolContext,
+        node: StepNode,
+        step_run: StepRun,
+        output: dict,
+        failure: BaseException | None,
+        attempt: int,
+        retries_done: int,
+    ) -> "dict | StepWaiting":
+        """Record what one attempt of a step did (see _run_step); raises the step's failure."""
         if isinstance(failure, WaitRequested):
             wake_at = step_run.started_at + datetime.timedelta(seconds=failure.seconds)
             return StepWaiting(kind="wait", wake_at=wake_at, step_run_id=step_run.pk, seconds=failure.seconds)
@@ -680,7 +757,8 @@ class ExecutionRun:
         failure: BaseException | None = None
         status = StepRun.Status.COMPLETED
         try:
-            with ctx.running(step, node.index):
+            with ctx.running(step, node.index), children_scope() as children:
+                self.step_children[node.index] = children
                 output = get_step(step["type"])(step["config"], ctx) or {}
         except WaitRequested as exc:
             # The StepRun stays running through the wait (the engine ends it, see _end_wait).
@@ -699,6 +777,8 @@ class ExecutionRun:
         except Exception as exc:
             logger.exception("Execution %s, %s, step %s failed", self.execution.pk, ctx.symbol, step["id"])
             status, failure = StepRun.Status.FAILED, self._step_error(node, exc)
+        finally:
+            self.step_children.pop(node.index, None)
         with ctx.lock:
             ctx.outputs[step["id"]] = output
         step_run.status = status

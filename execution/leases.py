@@ -183,7 +183,7 @@ def suspend(
         ).update(status=status, progress={**progress_state, PARKED: parked}, results=results, lease_expires_at=lease)
         if saved and wake_at:
             transaction.on_commit(
-                lambda: dispatch.send_execution_run(
+                lambda: _send_continuation(
                     execution.pk, queue=execution.priority, task_id=execution.task_id, token=token, eta=wake_at
                 )
             )
@@ -203,10 +203,25 @@ def continue_now(execution: WorkflowExecution) -> None:
     WorkflowExecution.objects.filter(pk=execution.pk).update(lease_expires_at=lease)
     execution.lease_expires_at = lease
     transaction.on_commit(
-        lambda: dispatch.send_execution_run(
+        lambda: _send_continuation(
             execution.pk, queue=row.priority, task_id=row.task_id, token=point["token"], owner_id=row.owner_id
         )
     )
+
+
+def _send_continuation(execution_id: int, **message) -> None:
+    """Send a continuation whose resume point and lease are committed already.
+
+    The broker may be down (a Redis restart): the run then stays suspended, not failed, and once its
+    lease runs out the recovery sweep sends the continuation again, with the same token.
+    """
+    try:
+        dispatch.send_execution_run(execution_id, **message)
+    except dispatch.BROKER_ERRORS as error:
+        logger.warning(
+            "Execution %s: its continuation could not be sent (%s); the recovery sweep sends it when its lease "
+            "runs out", execution_id, error,
+        )  # fmt: skip
 
 
 # --- renewing the leases this process holds -------------------------------------------

@@ -9,6 +9,7 @@ import logging
 
 from celery import shared_task
 from celery.signals import beat_init
+from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import receiver
 
@@ -22,7 +23,20 @@ from execution.runner import run_execution
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, name=dispatch.RUN_EXECUTION, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+# The engine keeps an execution's time limits itself, on every pool (execution.engine); Celery's own, which
+# only a prefork pool enforces, lie this far beyond them, for a run stuck where the engine cannot stop it.
+RUN_BACKSTOP_SECONDS = 60
+
+
+@shared_task(
+    bind=True,
+    name=dispatch.RUN_EXECUTION,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    soft_time_limit=settings.CELERY_TASK_TIME_LIMIT + RUN_BACKSTOP_SECONDS,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT + 2 * RUN_BACKSTOP_SECONDS,
+)
 def run_workflow_execution(self, execution_id: int, token: int | None = None) -> dict:
     """Run one segment of an execution (see execution.engine): a cancelled one is not started, a redelivered
     one is finished, never run anew; `token` marks the continuation of a suspension (see execution.leases).

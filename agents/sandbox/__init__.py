@@ -13,9 +13,18 @@ import time
 from django.conf import settings
 
 from agents.sandbox import bubblewrap, service
+from agents.sandbox.bubblewrap import SandboxChildren, children_scope
 from agents.sandbox.results import SandboxResult, SandboxStatus, SandboxUnavailable
 
-__all__ = ["SandboxResult", "SandboxStatus", "SandboxUnavailable", "run_code", "sandbox_status"]
+__all__ = [
+    "SandboxChildren",
+    "SandboxResult",
+    "SandboxStatus",
+    "SandboxUnavailable",
+    "children_scope",
+    "run_code",
+    "sandbox_status",
+]
 
 STATUS_CACHE_SECONDS = 30
 _status_cache: dict[tuple, tuple[float, SandboxStatus]] = {}  # (socket, bwrap path, unisolated) -> (probed at, status)

@@ -7,6 +7,7 @@ The broker is the simulated one behind an adapter that fails the way an unreacha
 import asyncio
 import datetime
 import signal
+import threading
 import time
 
 import pytest
@@ -203,3 +204,53 @@ def test_a_run_past_its_soft_time_limit_fails_with_a_timeout_and_keeps_what_was_
     runs = StepRun.objects.filter(execution=execution)
     assert runs.filter(symbol="AAPL", status="completed").exists()
     assert not runs.filter(symbol="NVDA").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_engine_keeps_the_soft_time_limit_itself_and_lets_the_running_step_finish(alice, monkeypatch, settings):
+    # No signal here, as on the io worker's threads pool: the engine watches the limit itself.
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 2
+
+    def slow_step(config, ctx):
+        if ctx.symbol == "AAPL":
+            time.sleep(2.5)  # past the soft limit, well before the hard one
+        return {}
+
+    monkeypatch.setitem(STEP_IMPLEMENTATIONS, "wait", slow_step)
+    execution = waiting_execution(alice, 0, symbols=("AAPL", "MSFT", "NVDA"))
+
+    run_execution(execution.pk)
+
+    execution.refresh_from_db()
+    assert execution.status == WorkflowExecution.Status.FAILED
+    assert execution.error.startswith("Timed out: the soft time limit of 2 s was reached")
+    assert execution.results["symbols_processed"] == 1
+    runs = StepRun.objects.filter(execution=execution)
+    assert runs.get(symbol="AAPL").status == "completed"  # the step running at the limit finished
+    assert not runs.exclude(symbol="AAPL").exists()  # and nothing started after it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_step_still_running_at_the_hard_time_limit_is_recorded_stopped_and_the_run_fails(
+    alice, monkeypatch, settings
+):
+    settings.CELERY_TASK_SOFT_TIME_LIMIT, settings.CELERY_TASK_TIME_LIMIT = 2, 3
+    release = threading.Event()
+
+    def stuck_step(config, ctx):  # a call that ignores the run's limits, until the test lets it go
+        if ctx.symbol == "AAPL":
+            release.wait(timeout=60)
+        return {}
+
+    monkeypatch.setitem(STEP_IMPLEMENTATIONS, "wait", stuck_step)
+    execution = waiting_execution(alice, 0, symbols=("AAPL", "MSFT", "NVDA"))
+    try:
+        run_execution(execution.pk)
+    finally:
+        release.set()
+
+    execution.refresh_from_db()
+    assert execution.status == WorkflowExecution.Status.FAILED
+    assert execution.error.startswith("Timed out: the soft time limit of 2 s was reached")
+    stopped = StepRun.objects.get(execution=execution)  # AAPL's, and nothing after it
+    assert stopped.status == "failed" and stopped.error.startswith("Stopped while running: Timed out")

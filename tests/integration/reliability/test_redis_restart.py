@@ -21,10 +21,6 @@ EXECUTIONS = 40
 STEPS = 2
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="failed once in the worker-process session after the worker redesign (issue 18); not yet diagnosed",
-)
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_redis_restart_during_a_batch_loses_and_duplicates_no_execution(alice, private_redis, worker_env):
