@@ -49,12 +49,12 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
+from agents.sandbox import SandboxChildren, children_scope
 from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
 from execution import approvals, leases, notifications, progress, retries
 from execution.cancel import execution_abandon, settle_stopped_steps
 from execution.graph import StepNode, build_graph
 from execution.models import StepRun, WorkflowExecution
-from agents.sandbox import SandboxChildren, children_scope
 from execution.steps import get_step
 from execution.steps.base import CriticalError, StepError, StepSkipped, SymbolContext, WaitRequested
 from execution.steps.inputs import LiveInputs
