@@ -121,6 +121,15 @@ class RunningLauncher:
         """The app's base URL, once the launcher printed its banner."""
         return self.wait_for(r"tradingweb is running at (http://\S+?)/?$", START_TIMEOUT_SECONDS).group(1)
 
+    def wait_until_workers_ready(self) -> None:
+        """Both worker kinds have said they are ready (the banner comes once the web server serves)."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        logs = [self.var_dir / "logs" / f"{worker}.log" for worker in ("worker-io", "worker-cpu")]
+        while not all(log.exists() and " ready." in log.read_text() for log in logs):
+            if time.monotonic() > deadline:
+                pytest.fail("the workers never said they were ready; output:\n" + "\n".join(self.lines[-60:]))
+            time.sleep(0.5)
+
     def wait(self, timeout: float) -> int:
         """The exit code, once the process ended and all its output was read."""
         returncode = self.process.wait(timeout=timeout)

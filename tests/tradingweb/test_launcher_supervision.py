@@ -142,6 +142,7 @@ def test_a_sigkilled_launcher_takes_every_child_with_it(app):
     commands = " ".join(" ".join(child.cmdline()) for child in psutil.Process(run.process.pid).children())
     expected = ("redis-server", "daphne", "--pool threads", "--pool prefork", "beat")
     assert all(name in commands for name in expected), commands
+    run.wait_until_workers_ready()  # a worker killed before it set up its signal handlers has no warm shutdown
 
     run.process.kill()
 
