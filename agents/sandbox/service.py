@@ -44,6 +44,11 @@ class RequestRefused(ValueError):
     """A request the service does not run: the message says what was wrong with it."""
 
 
+def _refusal(exc: RequestRefused) -> dict:
+    logger.warning("sandbox service: refused a request: %s", exc)
+    return {"refused": f"sandbox service: refused the request: {exc}"}
+
+
 def _read_until_closed(connection: socket.socket, limit: int) -> bytes:
     chunks, size = [], 0
     while chunk := connection.recv(65536):
@@ -97,8 +102,7 @@ def answer(message: bytes) -> dict:
             return {"status": bubblewrap.status_here().as_dict()}
         raise RequestRefused('op must be "run" or "status" (a status request has no other field)')
     except RequestRefused as exc:
-        logger.warning("sandbox service: refused a request: %s", exc)
-        return {"refused": f"sandbox service: refused the request: {exc}"}
+        return _refusal(exc)
 
 
 class RequestHandler(socketserver.BaseRequestHandler):
@@ -107,8 +111,7 @@ class RequestHandler(socketserver.BaseRequestHandler):
         try:
             message = _read_until_closed(self.request, MAX_REQUEST_BYTES)
         except RequestRefused as exc:
-            reply = {"refused": f"sandbox service: refused the request: {exc}"}
-            logger.warning("sandbox service: refused a request: %s", exc)
+            reply = _refusal(exc)
         except TimeoutError:
             logger.warning("sandbox service: a client sent no complete request in %d s", READ_TIMEOUT_SECONDS)
             return
