@@ -51,6 +51,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from agents.sandbox import unprivileged
 from agents.sandbox.results import SandboxResult, SandboxStatus, SandboxUnavailable
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,9 @@ SCRATCH = "/scratch"
 LIBRARIES = "/sandbox/site-packages"
 RUNNER_INSIDE = "/sandbox/runner.py"
 SCRATCH_BYTES = 4 * MAX_FILE_BYTES
-NOBODY = "65534"
-BWRAP_SETUP_FAILED = 1  # bwrap's own exit code when it cannot set the sandbox up
+NOBODY = str(unprivileged.NOBODY)
+# How the complaints of the tools that set the sandbox up begin (bubblewrap, and a root worker's privilege drop).
+SETUP_COMPLAINTS = ("bwrap:", *(f"{tool}:" for tool in unprivileged.TOOLS))
 # Options of newer bubblewraps, used where present: Debian 12 ships 0.8, Ubuntu 22.04 0.6.
 TMPFS_SIZE_SINCE = (0, 7)
 DISABLE_USERNS_SINCE = (0, 8)
@@ -261,6 +263,11 @@ def _bwrap_arguments(scratch_size: int) -> list[str]:
     return arguments
 
 
+def _bwrap_reads(bwrap: str) -> list[Path]:
+    """What bubblewrap opens on the host to build the sandbox (beyond the system directories)."""
+    return [Path(bwrap), Path(os.path.realpath(sys.base_prefix)), _interpreter(), RUNNER, *allowed_library_entries()]
+
+
 def _command(scratch: str) -> tuple[list[str], dict, str, list[str]]:
     """(argv, environment, the scratch dir as the child sees it, library dirs for its sys.path)."""
     if settings.SANDBOX_UNISOLATED:
@@ -272,17 +279,23 @@ def _command(scratch: str) -> tuple[list[str], dict, str, list[str]]:
             f"{INSTALL_HINT} (or point SANDBOX_BWRAP_PATH at it); {UNISOLATED_HINT}"
         )
     argv = [*_bwrap_arguments(SCRATCH_BYTES), "--", str(_interpreter()), "-I", RUNNER_INSIDE]
+    if os.geteuid() == 0:
+        if missing := unprivileged.missing_tools():
+            raise SandboxUnavailable(
+                f"sandbox: this worker runs as root and must drop to nobody before it starts bubblewrap, "
+                f"but {', '.join(missing)} is not installed; {unprivileged.TOOLS_HINT}; {UNISOLATED_HINT}"
+            )
+        stage = Path(scratch).parent / "stage"
+        argv = unprivileged.as_nobody(argv, reads=_bwrap_reads(bwrap), stage=stage)
     return argv, _sandbox_environment(SCRATCH), SCRATCH, [LIBRARIES]
 
 
 def _setup_failure(exit_code, stdout: bytes, stderr: bytes, nonce: str) -> str:
-    """bubblewrap's own complaint when it could not build the sandbox (so the runner never ran), else ""."""
-    if settings.SANDBOX_UNISOLATED or nonce.encode() in stdout:
+    """The complaint of the tool that could not build the sandbox (so the runner never ran), else ""."""
+    if settings.SANDBOX_UNISOLATED or nonce.encode() in stdout or not exit_code:
         return ""
     first_line = stderr.decode("utf-8", errors="replace").strip().splitlines()[:1]
-    if exit_code == BWRAP_SETUP_FAILED and first_line and first_line[0].startswith("bwrap:"):
-        return first_line[0]
-    return ""
+    return first_line[0] if first_line and first_line[0].startswith(SETUP_COMPLAINTS) else ""
 
 
 def run_here(

@@ -8,9 +8,8 @@ only through its Unix socket. Starting a process as another user takes root (CI 
 as root); elsewhere the fixture skips, saying so.
 
 nobody must be able to read the interpreter. Here pyenv's Python lives under /root (mode 0700):
-inside the service's private mount namespace, /root becomes an empty, enterable tmpfs holding only
-the directories on the way to the runtime, bound from the real ones. Nothing changes outside that
-namespace, and the files themselves keep their own permissions.
+inside the service's private mount namespace, /root is opened the way a root worker opens it for
+its sandboxes (agents/sandbox/unprivileged.py).
 """
 
 import os
@@ -18,7 +17,6 @@ import shlex
 import shutil
 import signal
 import socketserver
-import stat
 import subprocess
 import sys
 import tempfile
@@ -28,44 +26,17 @@ from pathlib import Path
 
 import pytest
 
+from agents.sandbox.unprivileged import opening_script
+
 ROOT = Path(__file__).resolve().parents[2]
 USER, GROUP = "nobody", "nogroup"
 NOBODY_UID = 65534
 READY_TIMEOUT_SECONDS = 60
 
 
-def _closed_ancestor(path: Path) -> Path | None:
-    """The highest directory above `path` that other users cannot enter, if any."""
-    for parent in reversed(path.parents):
-        if not parent.stat().st_mode & stat.S_IXOTH:
-            return parent
-    return None
-
-
 def _runtime_paths() -> list[Path]:
     """What the service's Python needs to read: the interpreter's prefix, the venv and the project."""
     return [Path(os.path.realpath(sys.base_prefix)), Path(sys.prefix), Path(os.path.realpath(sys.executable)), ROOT]
-
-
-def _opening_script(stage: Path) -> list[str]:
-    """Shell lines that make every closed directory on the way to the runtime enterable in this mount namespace."""
-    lines = []
-    openings: dict[Path, set[str]] = {}
-    for path in _runtime_paths():
-        closed = _closed_ancestor(path)
-        if closed is not None:
-            openings.setdefault(closed, set()).add(path.relative_to(closed).parts[0])
-    for number, (closed, children) in enumerate(sorted(openings.items())):
-        for child in sorted(children):
-            held = stage / f"{number}-{child}"
-            lines += [f"mkdir -p {shlex.quote(str(held))}",
-                      f"mount --bind {shlex.quote(str(closed / child))} {shlex.quote(str(held))}"]  # fmt: skip
-        lines.append(f"mount -t tmpfs -o mode=0755 tmpfs {shlex.quote(str(closed))}")
-        for child in sorted(children):
-            held = stage / f"{number}-{child}"
-            lines += [f"mkdir -p {shlex.quote(str(closed / child))}",
-                      f"mount --move {shlex.quote(str(held))} {shlex.quote(str(closed / child))}"]  # fmt: skip
-    return lines
 
 
 class SandboxService:
@@ -82,7 +53,7 @@ class SandboxService:
         stage = Path(tempfile.mkdtemp(prefix="tw-sandbox-stage-"))
         server = ["setpriv", f"--reuid={USER}", f"--regid={GROUP}", "--clear-groups", "--",
                   sys.executable, "manage.py", "sandbox_server"]  # fmt: skip
-        script = "\n".join(["set -e", *_opening_script(stage), "exec " + shlex.join(server)])
+        script = "\n".join(["set -e", *opening_script(_runtime_paths(), stage), "exec " + shlex.join(server)])
         environment = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.directory),
