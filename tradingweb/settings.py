@@ -380,6 +380,9 @@ SANDBOX_UNISOLATED = env_bool("SANDBOX_UNISOLATED")
 SANDBOX_SOCKET = os.environ.get("SANDBOX_SOCKET", "").strip()
 if SANDBOX_SOCKET and not (SANDBOX_SOCKET.startswith("/") and len(SANDBOX_SOCKET.encode()) <= 107):
     raise ImproperlyConfigured(f"SANDBOX_SOCKET must be an absolute path of at most 107 bytes, not {SANDBOX_SOCKET!r}")
+# The sandbox service's bounds: sandboxes running at once, and requests waiting for one of them (more: "busy").
+SANDBOX_MAX_CONCURRENT = env_int("SANDBOX_MAX_CONCURRENT", os.cpu_count() or 1, minimum=1)
+SANDBOX_MAX_WAITING = env_int("SANDBOX_MAX_WAITING", 2 * SANDBOX_MAX_CONCURRENT, minimum=0)
 
 # --- Mail and notifications ---------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

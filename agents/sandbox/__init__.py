@@ -13,10 +13,11 @@ import time
 from django.conf import settings
 
 from agents.sandbox import bubblewrap, service
-from agents.sandbox.bubblewrap import SandboxChildren, children_scope
-from agents.sandbox.results import SandboxResult, SandboxStatus, SandboxUnavailable
+from agents.sandbox.children import SandboxChildren, children_scope
+from agents.sandbox.results import SandboxBusy, SandboxResult, SandboxStatus, SandboxUnavailable
 
 __all__ = [
+    "SandboxBusy",
     "SandboxChildren",
     "SandboxResult",
     "SandboxStatus",
@@ -38,7 +39,8 @@ def run_code(
     `timeout` (default settings.SANDBOX_TIMEOUT_SECONDS, at most 300 s) covers the whole child,
     imports included; memory is at most settings.SANDBOX_MEMORY_MB (the service's, with a service).
 
-    Raises SandboxUnavailable when isolation cannot be set up or the service cannot be reached;
+    Raises SandboxUnavailable when isolation cannot be set up or the service cannot be reached,
+    SandboxBusy (a SandboxUnavailable) when the service has no sandbox free;
     never raises for anything the code does: the SandboxResult says what happened.
     """
     if settings.SANDBOX_SOCKET:

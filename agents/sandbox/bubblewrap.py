@@ -21,15 +21,14 @@ Inner layers, unchanged:
   for the user's own imports (numpy, pandas, scipy, pure stdlib);
 - a wall-clock timeout that kills the child's whole process group.
 
-A child started inside `children_scope()` can also be killed from another thread through the scope
-(a step abandoned at its run's hard time limit, see execution.engine).
+A child started inside `children_scope()` (agents/sandbox/children.py) can also be killed from
+another thread through the scope (a step abandoned at its run's hard time limit, see execution.engine).
 
 Fail closed: where bubblewrap is missing or cannot create its namespaces, run_here raises
 SandboxUnavailable and nothing runs, unless staff set SANDBOX_UNISOLATED=1 (a single-user
 machine), in which case the child runs with the inner layers only and health and admin say so.
 """
 
-import contextvars
 import functools
 import importlib.metadata
 import json
@@ -44,14 +43,13 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 
 from agents.sandbox import unprivileged
+from agents.sandbox.children import current_scope
 from agents.sandbox.results import SandboxResult, SandboxStatus, SandboxUnavailable
 
 logger = logging.getLogger(__name__)
@@ -111,47 +109,6 @@ def _kill_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-class SandboxChildren:
-    """The sandbox children started under one `children_scope()`, which `kill_all()` kills from any thread."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.processes: set[subprocess.Popen] = set()
-        self.killed = False
-
-    def add(self, process: subprocess.Popen) -> None:
-        with self.lock:
-            self.processes.add(process)
-            if self.killed:  # started after the kill: it does not get to run either
-                _kill_group(process)
-
-    def discard(self, process: subprocess.Popen) -> None:
-        with self.lock:
-            self.processes.discard(process)
-
-    def kill_all(self) -> int:
-        """Kill every child still running (its whole group); the thread waiting for it gets a killed result."""
-        with self.lock:
-            self.killed = True
-            for process in self.processes:
-                _kill_group(process)
-            return len(self.processes)
-
-
-_children: contextvars.ContextVar[SandboxChildren | None] = contextvars.ContextVar("sandbox_children", default=None)
-
-
-@contextmanager
-def children_scope():
-    """The sandbox children that run_here starts in this context (this thread) until the block ends."""
-    scope = SandboxChildren()
-    token = _children.set(scope)
-    try:
-        yield scope
-    finally:
-        _children.reset(token)
 
 
 def _truncate(text: str) -> str:
@@ -332,9 +289,9 @@ def run_here(
             close_fds=True,
             start_new_session=True,  # its own process group, killed as a whole
         )
-        scope = _children.get()
+        scope = current_scope()
         if scope is not None:
-            scope.add(process)
+            scope.add(process, functools.partial(_kill_group, process))
         timed_out = False
         try:
             stdout, stderr = process.communicate(

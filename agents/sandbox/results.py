@@ -7,6 +7,10 @@ class SandboxUnavailable(Exception):
     """Isolation cannot be set up here, so untrusted code does not run (the message says what to install)."""
 
 
+class SandboxBusy(SandboxUnavailable):
+    """The sandbox service has no sandbox free and no room to wait: the code did not run, later it may."""
+
+
 @dataclass
 class SandboxResult:
     ok: bool

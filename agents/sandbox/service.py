@@ -9,24 +9,37 @@ One request per connection: the client writes one JSON object and closes its sen
 service answers one JSON object and closes. Requests:
 
 - {"op": "run", "code": str, "inputs": object, "timeout": number | null, "memory_mb": int | null}
-  → {"result": {…SandboxResult fields…}} or {"unavailable": message} (isolation cannot be set up);
+  → {"result": {…SandboxResult fields…}}, {"unavailable": message} (isolation cannot be set up)
+  or {"busy": message} (see below);
 - {"op": "status"} → {"status": {…SandboxStatus fields…}}.
 
 Anything else (not JSON, too large, unknown fields, wrong types) → {"refused": message}, and
 nothing runs. The service's own limits (SANDBOX_TIMEOUT_SECONDS, SANDBOX_MEMORY_MB) cap what a
 request asks for.
+
+At most SANDBOX_MAX_CONCURRENT sandboxes run at once; up to SANDBOX_MAX_WAITING more requests
+wait for one (at most SLOT_WAIT_SECONDS); any other run request is answered "busy" at once.
+A client that hangs up before its reply (a worker abandoning a step at its hard time limit)
+has its sandbox killed.
 """
 
+import functools
 import json
 import logging
 import os
+import select
 import socket
 import socketserver
 import stat
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 
+from django.conf import settings
+
 from agents.sandbox import bubblewrap
-from agents.sandbox.results import SandboxResult, SandboxStatus, SandboxUnavailable
+from agents.sandbox.children import SandboxChildren, children_scope, current_scope
+from agents.sandbox.results import SandboxBusy, SandboxResult, SandboxStatus, SandboxUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +51,49 @@ REPLY_ALLOWANCE_SECONDS = 10
 SOCKET_MODE = 0o660  # the workers share the service's user or group
 RUN_FIELDS = {"op", "code", "inputs", "timeout", "memory_mb"}
 START_HINT = "start it with `python manage.py sandbox_server` (the `sandbox` service in compose)"
+SLOT_WAIT_SECONDS = 30  # how long a waiting request waits for a free sandbox before it is answered busy
+KILLED_BY_HANG_UP = "sandbox: the process was killed (the run was abandoned)"
 
 
 class RequestRefused(ValueError):
     """A request the service does not run: the message says what was wrong with it."""
+
+
+class RunSlots:
+    """At most `running` sandboxes at once, and at most `waiting` requests waiting for one; others are busy."""
+
+    def __init__(self, running: int, waiting: int):
+        self.running, self.max_waiting = running, waiting
+        self.free = threading.BoundedSemaphore(running)
+        self.lock = threading.Lock()
+        self.waiting = 0
+
+    @contextmanager
+    def slot(self):
+        """Holds a free sandbox for the block; SandboxBusy when none is free and the queue is full or slow."""
+        if not self.free.acquire(blocking=False):
+            with self.lock:
+                if self.waiting >= self.max_waiting:
+                    raise SandboxBusy(self._busy(f"{self.waiting} more are waiting"))
+                self.waiting += 1
+                logger.info("sandbox service: a run waits for a free sandbox (%d waiting)", self.waiting)
+            try:
+                got_one = self.free.acquire(timeout=SLOT_WAIT_SECONDS)
+            finally:
+                with self.lock:
+                    self.waiting -= 1
+            if not got_one:
+                raise SandboxBusy(self._busy(f"none was free for {SLOT_WAIT_SECONDS} s"))
+        try:
+            yield
+        finally:
+            self.free.release()
+
+    def _busy(self, why: str) -> str:
+        return (
+            f"sandbox: the sandbox service is busy: it runs {self.running} sandbox(es) at once "
+            f"(SANDBOX_MAX_CONCURRENT) and {why}; the code did not run, try again later"
+        )
 
 
 def _refusal(exc: RequestRefused) -> dict:
@@ -68,7 +120,7 @@ def _number(request: dict, name: str, kind: type) -> float | int | None:
     return value
 
 
-def _run_request(request: dict) -> dict:
+def _run_request(request: dict, slots: RunSlots) -> dict:
     unknown = set(request) - RUN_FIELDS
     if unknown:
         raise RequestRefused(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -80,15 +132,22 @@ def _run_request(request: dict) -> dict:
     timeout = _number(request, "timeout", int | float)
     memory_mb = _number(request, "memory_mb", int)
     try:
-        outcome = bubblewrap.run_here(code, inputs=inputs, timeout=timeout, memory_mb=memory_mb)
+        with slots.slot():
+            outcome = bubblewrap.run_here(code, inputs=inputs, timeout=timeout, memory_mb=memory_mb)
+    except SandboxBusy as exc:
+        logger.warning("sandbox service: %s", exc)
+        return {"busy": str(exc)}
     except SandboxUnavailable as exc:
         return {"unavailable": str(exc)}
     logger.info("sandbox service: ran %d characters of code: ok=%s, %d ms", len(code), outcome.ok, outcome.duration_ms)
     return {"result": asdict(outcome)}
 
 
-def answer(message: bytes) -> dict:
-    """The service's reply to one request (a dict to send back as JSON); never raises for a bad request."""
+def answer(message: bytes, *, slots: RunSlots) -> dict:
+    """The service's reply to one request (a dict to send back as JSON); never raises for a bad request.
+
+    A run takes one of `slots`; it is started in the current children_scope(), if any.
+    """
     try:
         try:
             request = json.loads(message)
@@ -97,7 +156,7 @@ def answer(message: bytes) -> dict:
         if not isinstance(request, dict):
             raise RequestRefused("the request must be a JSON object")
         if request.get("op") == "run":
-            return _run_request(request)
+            return _run_request(request, slots)
         if request.get("op") == "status" and set(request) == {"op"}:
             return {"status": bubblewrap.status_here().as_dict()}
         raise RequestRefused('op must be "run" or "status" (a status request has no other field)')
@@ -117,17 +176,43 @@ class RequestHandler(socketserver.BaseRequestHandler):
             return
         else:
             self.request.settimeout(None)
-            reply = answer(message)
+            with children_scope() as runs, _killing_on_hang_up(self.request, runs):
+                reply = answer(message, slots=self.server.slots)
         try:
             self.request.sendall(json.dumps(reply, default=str).encode())
         except OSError as exc:
             logger.warning("sandbox service: the client left before the reply: %s", exc)
 
 
+@contextmanager
+def _killing_on_hang_up(connection: socket.socket, runs: SandboxChildren):
+    """While the block runs, a client that hangs up has the block's sandbox runs killed."""
+    woken, wake = os.pipe()
+    watch = select.poll()
+    watch.register(connection, select.POLLHUP | select.POLLERR)
+    watch.register(woken, select.POLLIN)
+
+    def watch_the_client():
+        events = dict(watch.poll())
+        if woken not in events and runs.kill_all():
+            logger.warning("sandbox service: the client hung up before its reply: its sandbox was killed")
+
+    watcher = threading.Thread(target=watch_the_client, name="sandbox-hang-up", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        os.write(wake, b"x")
+        watcher.join()
+        os.close(woken)
+        os.close(wake)
+
+
 class SandboxServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
 
     def __init__(self, path: str):
+        self.slots = RunSlots(settings.SANDBOX_MAX_CONCURRENT, settings.SANDBOX_MAX_WAITING)
         if os.path.exists(path) and stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)  # left by a previous run of the service
         super().__init__(path, RequestHandler)
@@ -141,14 +226,28 @@ def serve(path: str) -> None:
         server.serve_forever()
 
 
-def _ask(path: str, request: dict, timeout: float) -> dict:
+def _hang_up(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)  # wakes the thread reading the reply; the service kills the run
+    except OSError:
+        pass  # already closed
+
+
+def _ask(path: str, request: dict, timeout: float, runs: SandboxChildren | None = None) -> dict:
+    """The service's reply; with `runs`, the request is one of them, stopped by hanging up."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout)
             connection.connect(path)
-            connection.sendall(json.dumps(request, default=str).encode())
-            connection.shutdown(socket.SHUT_WR)
-            reply = json.loads(_read_until_closed(connection, MAX_REPLY_BYTES))
+            if runs is not None:
+                runs.add(connection, functools.partial(_hang_up, connection))
+            try:
+                connection.sendall(json.dumps(request, default=str).encode())
+                connection.shutdown(socket.SHUT_WR)
+                reply = json.loads(_read_until_closed(connection, MAX_REPLY_BYTES))
+            finally:
+                if runs is not None:
+                    runs.discard(connection)
     except TimeoutError as exc:
         raise SandboxUnavailable(f"sandbox: the sandbox service at {path} did not answer in {timeout:g} s") from exc
     except OSError as exc:
@@ -160,6 +259,8 @@ def _ask(path: str, request: dict, timeout: float) -> dict:
         raise SandboxUnavailable(f"sandbox: the sandbox service at {path} sent an unreadable reply ({exc})") from exc
     if not isinstance(reply, dict):
         raise SandboxUnavailable(f"sandbox: the sandbox service at {path} sent an unreadable reply")
+    if "busy" in reply:
+        raise SandboxBusy(str(reply["busy"]))
     if "unavailable" in reply or "refused" in reply:
         raise SandboxUnavailable(str(reply.get("unavailable") or reply.get("refused")))
     return reply
@@ -175,10 +276,21 @@ def _from_reply(kind: type, data) -> object:
 def run_remotely(
     path: str, code: str, *, inputs: dict | None, timeout: float | None, memory_mb: int | None, default_timeout: float
 ) -> SandboxResult:
-    """Runs `code` in the sandbox service at `path`; SandboxUnavailable when it cannot be reached or cannot isolate."""
+    """Runs `code` in the sandbox service at `path`; SandboxUnavailable when it cannot be reached or cannot isolate.
+
+    SandboxBusy when the service has no sandbox free. Inside a children_scope(), killing the scope
+    hangs up, the service kills the run, and the result says it was killed.
+    """
     request = {"op": "run", "code": code, "inputs": inputs or {}, "timeout": timeout, "memory_mb": memory_mb}
-    wait = min(float(timeout or default_timeout), bubblewrap.MAX_TIMEOUT_SECONDS) + REPLY_ALLOWANCE_SECONDS
-    return _from_reply(SandboxResult, _ask(path, request, wait).get("result"))
+    run_time = min(float(timeout or default_timeout), bubblewrap.MAX_TIMEOUT_SECONDS)
+    runs = current_scope()
+    try:
+        reply = _ask(path, request, SLOT_WAIT_SECONDS + run_time + REPLY_ALLOWANCE_SECONDS, runs)
+    except SandboxUnavailable:
+        if runs is not None and runs.killed:
+            return SandboxResult(ok=False, error=KILLED_BY_HANG_UP)
+        raise
+    return _from_reply(SandboxResult, reply.get("result"))
 
 
 def status_remotely(path: str) -> SandboxStatus:

@@ -1,6 +1,6 @@
 """custom_code: the user's Python, run in the sandbox with the symbol's context as `inputs`."""
 
-from agents.sandbox import SandboxUnavailable, run_code
+from agents.sandbox import SandboxBusy, SandboxUnavailable, run_code
 from execution.steps.base import PermanentStepError, StepError, SymbolContext
 
 
@@ -10,6 +10,8 @@ def custom_code(config: dict, ctx: SymbolContext) -> dict:
         raise PermanentStepError("custom_code: code is required")
     try:
         outcome = run_code(code, inputs=ctx.values(), timeout=config.get("timeout"))
+    except SandboxBusy as exc:
+        raise StepError(f"custom_code did not run: {exc}") from exc  # a retry may find a free sandbox
     except SandboxUnavailable as exc:
         raise PermanentStepError(f"custom_code did not run: {exc}") from exc
     output = {

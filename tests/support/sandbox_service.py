@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from agents.sandbox.unprivileged import opening_script
+from agents.sandbox.bubblewrap import RUNNER_INSIDE
+from agents.sandbox.unprivileged import NOBODY, opening_script
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, GROUP = "nobody", "nogroup"
-NOBODY_UID = 65534
 READY_TIMEOUT_SECONDS = 60
 
 
@@ -39,12 +39,39 @@ def _runtime_paths() -> list[Path]:
     return [Path(os.path.realpath(sys.base_prefix)), Path(sys.prefix), Path(os.path.realpath(sys.executable)), ROOT]
 
 
+def descendants(ancestor: int) -> dict[int, dict]:
+    """{pid: {"parent", "cmdline", "Uid", "Gid"}} of every live process below `ancestor`."""
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = dict(line.split(":\t", 1) for line in (entry / "status").read_text().splitlines() if ":\t" in line)
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace").rstrip("\0").split("\0")
+        except (OSError, ValueError):
+            continue  # not a process, or one that just ended
+        processes[int(entry.name)] = {"parent": int(status["PPid"]), "cmdline": cmdline,
+                                      "Uid": status["Uid"].split(), "Gid": status["Gid"].split()}  # fmt: skip
+    below, frontier = {}, {ancestor}
+    while frontier:
+        frontier = {pid for pid, process in processes.items() if process["parent"] in frontier} - set(below)
+        below.update({pid: processes[pid] for pid in frontier})
+    return below
+
+
+def sandboxed_interpreters(processes: dict[int, dict]) -> list[dict]:
+    """The sandboxed interpreters among `processes` (bubblewrap's own command line names the runner too)."""
+    interpreters = [process for process in processes.values() if Path(process["cmdline"][0]).name != "bwrap"]
+    return [process for process in interpreters if process["cmdline"][-2:] == ["-I", RUNNER_INSIDE]]
+
+
 class SandboxService:
     """`manage.py sandbox_server` as nobody, without network; `socket` is its Unix socket."""
 
-    def __init__(self):
+    def __init__(self, **settings_environment: str):
+        self.settings_environment = settings_environment  # e.g. SANDBOX_MAX_CONCURRENT="1"
         self.directory = Path(tempfile.mkdtemp(prefix="tw-sandbox-service-"))  # /tmp: nobody may enter it
-        os.chown(self.directory, NOBODY_UID, NOBODY_UID)
+        os.chown(self.directory, NOBODY, NOBODY)
         self.socket = str(self.directory / "sandbox.sock")
         self.log_path = self.directory / "service.log"
         self.process: subprocess.Popen | None = None
@@ -62,6 +89,7 @@ class SandboxService:
             "SANDBOX_SOCKET": self.socket,
             "PYTHONDONTWRITEBYTECODE": "1",
             "LOG_LEVEL": "INFO",
+            **self.settings_environment,
         }
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

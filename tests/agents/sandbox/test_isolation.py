@@ -7,14 +7,11 @@ tests/tradingweb/security/test_sandbox_escapes.py.
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from agents.sandbox import SandboxUnavailable, children_scope, run_code, sandbox_status
-from agents.sandbox.bubblewrap import RUNNER_INSIDE
-
-NOBODY = "65534"
+from tests.support.sandbox_service import NOBODY, descendants, sandboxed_interpreters
 
 
 def test_it_runs_numpy_and_pandas_and_returns_result_and_output():
@@ -139,32 +136,6 @@ def test_the_code_runs_as_nobody_in_its_own_pid_namespace_without_the_workers_en
     assert [entry for entry in outcome.result["pids"] if entry.isdigit()] == ["1", "2"]  # bubblewrap's init and itself
 
 
-def _descendants_of_this_process() -> dict[int, dict]:
-    """{pid: {"parent", "cmdline", "Uid", "Gid"}} of every live process below this one."""
-    processes = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = dict(line.split(":\t", 1) for line in (entry / "status").read_text().splitlines() if ":\t" in line)
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace").rstrip("\0").split("\0")
-        except (OSError, ValueError):
-            continue  # not a process, or one that just ended
-        processes[int(entry.name)] = {"parent": int(status["PPid"]), "cmdline": cmdline,
-                                      "Uid": status["Uid"].split(), "Gid": status["Gid"].split()}  # fmt: skip
-    below, frontier = {}, {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, process in processes.items() if process["parent"] in frontier} - set(below)
-        below.update({pid: processes[pid] for pid in frontier})
-    return below
-
-
-def _runners(processes: dict[int, dict]) -> list[dict]:
-    """The sandboxed interpreters among `processes` (bubblewrap's own command line names the runner too)."""
-    interpreters = [process for process in processes.values() if Path(process["cmdline"][0]).name != "bwrap"]
-    return [process for process in interpreters if process["cmdline"][-2:] == ["-I", RUNNER_INSIDE]]
-
-
 def test_every_process_of_the_sandbox_is_nobody_on_the_host_too():
     """Seen from outside, through /proc: not root, even when the worker is (CI runs it as root)."""
     outcome, scopes = {}, []
@@ -178,15 +149,15 @@ def test_every_process_of_the_sandbox_is_nobody_on_the_host_too():
     thread.start()
     deadline = time.monotonic() + 60
     sandbox = {}
-    while time.monotonic() < deadline and not _runners(sandbox):
+    while time.monotonic() < deadline and not sandboxed_interpreters(sandbox):
         time.sleep(0.05)
-        sandbox = _descendants_of_this_process()
+        sandbox = descendants(os.getpid())
     scopes[0].kill_all()
     thread.join()
 
-    [runner] = _runners(sandbox)
-    assert runner["Uid"] == [NOBODY] * 4 and runner["Gid"] == [NOBODY] * 4, runner
-    assert all(process["Uid"] == [NOBODY] * 4 for process in sandbox.values()), sandbox  # bubblewrap's too
+    [runner] = sandboxed_interpreters(sandbox)
+    assert runner["Uid"] == [str(NOBODY)] * 4 and runner["Gid"] == [str(NOBODY)] * 4, runner
+    assert all(process["Uid"] == [str(NOBODY)] * 4 for process in sandbox.values()), sandbox  # bubblewrap's too
     assert not outcome["result"].ok and "killed" in outcome["result"].error
 
 

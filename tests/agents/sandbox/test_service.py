@@ -11,12 +11,17 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
-from agents.sandbox import SandboxUnavailable, run_code, sandbox_status, service
+from agents.sandbox import SandboxBusy, SandboxUnavailable, children_scope, run_code, sandbox_status, service
 from execution.models import StepRun
 from tests.execution.conftest import run_custom_code
+from tests.support.sandbox_service import SandboxService, descendants, sandboxed_interpreters
+
+SPIN = "while True:\n    pass"
 
 
 @pytest.fixture
@@ -108,7 +113,7 @@ def test_a_custom_code_step_fails_at_once_when_the_service_is_unreachable(alice,
     ],
 )
 def test_the_service_refuses_malformed_requests_and_runs_nothing(message, refusal):
-    reply = service.answer(message)
+    reply = service.answer(message, slots=service.RunSlots(1, 0))
 
     assert set(reply) == {"refused"} and reply["refused"].startswith("sandbox service: refused the request: ")
     assert refusal in reply["refused"]
@@ -130,3 +135,77 @@ def test_the_services_own_limits_cap_what_a_request_asks_for(through_the_service
     outcome = run_code("hoard = bytearray(2 * 1024 * 1024 * 1024)", timeout=5, memory_mb=100_000)
 
     assert not outcome.ok and "MemoryError" in outcome.error
+
+
+class RunInTheBackground:
+    """run_code in a thread of its own, inside a children_scope() that the test may kill."""
+
+    def __init__(self, code: str):
+        self.outcome, self.scope, self.raised = None, None, None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(code,), daemon=True)
+        self.thread.start()
+        self.started.wait()
+
+    def _run(self, code: str):
+        with children_scope() as scope:
+            self.scope = scope
+            self.started.set()
+            try:
+                self.outcome = run_code(code, timeout=120)  # longer than any wait below: only a kill ends it
+            except SandboxUnavailable as exc:
+                self.raised = exc
+
+    def kill(self):
+        self.scope.kill_all()
+        self.thread.join(timeout=60)
+
+
+def _wait_until(condition, what: str, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.05)
+
+
+def _interpreters_of(service_process) -> list[dict]:
+    return sandboxed_interpreters(descendants(service_process.pid))
+
+
+def test_a_step_abandoned_at_its_hard_limit_has_its_sandbox_killed_in_the_service(through_the_service):
+    spinning = RunInTheBackground(SPIN)
+    _wait_until(lambda: _interpreters_of(through_the_service.process), "the sandbox to start in the service")
+
+    spinning.kill()  # what the engine does to a step it abandons
+
+    assert not spinning.thread.is_alive() and spinning.raised is None
+    assert not spinning.outcome.ok and "killed" in spinning.outcome.error
+    _wait_until(lambda: not _interpreters_of(through_the_service.process), "the service to kill the sandbox")
+    assert "hung up before its reply: its sandbox was killed" in through_the_service.log_text()
+
+
+@pytest.fixture
+def one_sandbox_service(settings):
+    """A service that runs one sandbox at a time and lets one more request wait."""
+    if os.geteuid() != 0:
+        pytest.skip("starting the sandbox service as nobody in namespaces of its own needs root (CI runs as root)")
+    started = SandboxService(SANDBOX_MAX_CONCURRENT="1", SANDBOX_MAX_WAITING="1").start()
+    settings.SANDBOX_SOCKET = started.socket
+    yield started
+    started.stop()
+
+
+def test_the_service_runs_at_most_its_limit_at_once_lets_some_wait_and_refuses_the_rest(one_sandbox_service):
+    spinning = RunInTheBackground(SPIN)
+    _wait_until(lambda: _interpreters_of(one_sandbox_service.process), "the first sandbox to start")
+    waiting = RunInTheBackground("result = 'my turn'")
+    _wait_until(lambda: "waits for a free sandbox" in one_sandbox_service.log_text(), "the second request to wait")
+
+    with pytest.raises(SandboxBusy, match=r"sandbox service is busy: it runs 1 sandbox\(es\) at once") as busy:
+        run_code("result = 'too many'", timeout=10)
+    assert "the code did not run, try again later" in str(busy.value)
+    assert len(_interpreters_of(one_sandbox_service.process)) == 1 and waiting.thread.is_alive()
+
+    spinning.kill()
+    waiting.thread.join(timeout=60)
+    assert waiting.outcome.ok and waiting.outcome.result == "my turn"
