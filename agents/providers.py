@@ -196,6 +196,11 @@ def model_choice_problem(provider_name: str = "", model: str = "") -> str | None
     return None
 
 
+def offered_model_problem(model: str) -> str | None:
+    """Why no provider here offers `model`, or None: how a live workflow's model names are checked."""
+    return model_choice_problem("", model)
+
+
 def model_price(provider_name: str, model: str) -> tuple[Decimal, Decimal] | None:
     """USD per 1M (input, output) tokens of `model` as served by the named provider; None when unknown."""
     if provider_name == OFFLINE_PROVIDER:

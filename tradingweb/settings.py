@@ -349,6 +349,8 @@ LLM_LIMIT_WAIT_SECONDS = env_float("LLM_LIMIT_WAIT_SECONDS", 600.0)
 # The offline analyst answers whenever no API key is configured.
 LLM_PROVIDER = os.environ.get("LLM_PROVIDER") or ("openai" if LLM_API_KEY else "offline")
 OFFLINE_MODEL_NAME = "offline-analyst"
+# What checks the model names of a workflow going live: the agents' providers (workflows may not import agents).
+WORKFLOW_MODEL_CHECK = "agents.providers.offered_model_problem"
 # The default model provider's name, as traders pick it (staff add more in the admin).
 LLM_PROVIDER_NAME = os.environ.get("LLM_PROVIDER_NAME", "default")
 # USD per 1M (input, output) tokens of the default provider's models; staff add and override

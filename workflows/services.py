@@ -5,11 +5,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from broker.adapters.base import BrokerError
 from broker.instruments import qualify_symbol
@@ -202,14 +202,12 @@ def workflow_delete(*, workflow: Workflow) -> None:
 
 
 def known_model_problem(model: str) -> str | None:
-    """Refuses model names no provider offers: the default's (settings), staff's (the admin) or the offline analyst."""
-    # By name, not import: workflows describes, agents runs (see DESIGN, layout).
-    staff_models = apps.get_model("agents", "ModelProvider").objects.values_list("allowed_models", flat=True)
-    known = set(settings.LLM_MODELS) | {settings.OFFLINE_MODEL_NAME}
-    known |= {name for models in staff_models for name in models or () if isinstance(name, str)}
-    if model in known:
-        return None
-    return f"model {model!r} is not served here (known: {', '.join(sorted(known))})"
+    """Why no provider offers `model`, or None, as the function settings.WORKFLOW_MODEL_CHECK names says.
+
+    Providers are the agents' (DESIGN §1: workflows describe and do not import agents), so the
+    project's settings wire the check in.
+    """
+    return import_string(settings.WORKFLOW_MODEL_CHECK)(model)
 
 
 def workflow_activate(

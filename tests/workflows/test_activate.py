@@ -1,5 +1,6 @@
 import pytest
 
+from agents.models import ModelProvider
 from tests.workflows.conftest import template_definition
 from workflows.models import Workflow
 from workflows.services import WorkflowInvalid, workflow_activate, workflow_create
@@ -44,3 +45,14 @@ def test_the_model_check_is_a_hook(alice):
     assert workflow.status == Workflow.Status.ACTIVE
     with pytest.raises(WorkflowInvalid, match="endpoint unreachable"):
         workflow_activate(workflow=workflow, model_problem=lambda model: "endpoint unreachable")
+
+
+def test_activation_accepts_a_model_staff_serve_through_a_provider(alice):
+    ModelProvider.objects.create(name="lab", base_url="http://models.internal:8000/v1", allowed_models=["lab-llama"])
+    definition = template_definition("single_timeframe")
+    definition["parameters"][0]["default"] = "lab-llama"
+    workflow = workflow_create(owner=alice, name="Lab model", **definition)
+
+    workflow_activate(workflow=workflow)
+
+    assert workflow.status == Workflow.Status.ACTIVE
