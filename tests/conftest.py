@@ -8,7 +8,7 @@ from django.db import connection
 
 from tests.clock import MARKET_OPEN, clock_at
 
-pytest_plugins = ["tests.s3", "tests.support.sandbox_service"]
+pytest_plugins = ["tests.s3", "tests.support.sandbox_service", "tests.support.seed"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,6 +57,13 @@ def bob(db):
 @pytest.fixture
 def staff(db):
     return User.objects.create_user("staff", "staff@example.com", "staff-password", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    """The browser of alice, logged in."""
+    client.force_login(alice)
+    return client
 
 
 @pytest.fixture

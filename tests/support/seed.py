@@ -1,10 +1,14 @@
-"""A trader's realistic history, written straight to the models: what the pages list."""
+"""A trader's realistic history, written straight to the models: what the pages list.
+
+Also the fixtures `alice_history` and `bob_history` (registered as a plugin in tests/conftest.py).
+"""
 
 import itertools
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from django.utils import timezone
 
 from broker.models import Instrument, Order, Position, Trade
@@ -167,3 +171,13 @@ def busy_trader(user) -> list[History]:
         status=Decision.Status.APPROVED,
     )
     return histories
+
+
+@pytest.fixture
+def alice_history(alice):
+    return trading_history(alice, label="Alice", symbol="AAPL")
+
+
+@pytest.fixture
+def bob_history(bob):
+    return trading_history(bob, label="Bob", symbol="MSFT")

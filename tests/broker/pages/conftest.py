@@ -1,26 +1,9 @@
-"""Fixtures of the account pages: a trader's seeded history, and orders on the simulated broker."""
+"""Fixtures of the account pages: orders on the simulated broker (seeded histories: tests/support/seed.py)."""
 
 import pytest
 
 from broker.adapters.simulated import SimulatedAdapter
 from broker.instruments import qualify_symbol
-from tests.support.seed import trading_history
-
-
-@pytest.fixture
-def alice_history(alice):
-    return trading_history(alice, label="Alice", symbol="AAPL")
-
-
-@pytest.fixture
-def bob_history(bob):
-    return trading_history(bob, label="Bob", symbol="MSFT")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
 
 
 @pytest.fixture

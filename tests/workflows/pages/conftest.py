@@ -1,15 +1,7 @@
-import copy
-
 import pytest
 
 from broker.models import Instrument
-from workflows.services import strategy_create, workflow_create
-from workflows.templates import TEMPLATES_BY_TYPE
-
-
-def template_definition(workflow_type: str = "single_timeframe") -> dict:
-    template = TEMPLATES_BY_TYPE[workflow_type]
-    return {"steps": copy.deepcopy(template["steps"]), "parameters": copy.deepcopy(template["parameters"])}
+from workflows.services import strategy_create
 
 
 @pytest.fixture
@@ -23,17 +15,6 @@ def msft(db):
 
 
 @pytest.fixture
-def alice_workflow(alice):
-    return workflow_create(owner=alice, name="Alice daily", type="single_timeframe", **template_definition())
-
-
-@pytest.fixture
 def alice_strategy(alice, alice_workflow, aapl):
     return strategy_create(owner=alice, name="Alice tech", workflow=alice_workflow, symbols=["AAPL"],
                            params={"risk_per_trade": 0.02, "autogen_config": {"max_rounds": 4}})
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
