@@ -1,6 +1,7 @@
 """Which step failures are worth another attempt, and how long to wait before it.
 
-A transient failure (the broker or the model unreachable for a moment, a network timeout)
+A transient failure (the broker or the model unreachable for a moment, a network timeout, the
+sandbox service busy)
 is retried by the engine, step by step, after 1, 2, 4 … seconds (settings.TASK_RETRY_BASE_SECONDS
 doubling) up to settings.TASK_MAX_RETRIES times; the steps already done are kept. Anything else
 (bad data, a refused order, an invalid configuration, authentication) fails at once.
@@ -15,10 +16,11 @@ import traceback
 from django.conf import settings
 
 from agents.clients import TransientModelError
+from agents.sandbox import SandboxBusy
 from broker.adapters import PermanentBrokerError, TransientBrokerError
 from execution.steps.base import CriticalError, PermanentStepError, StepSkipped
 
-TRANSIENT_ERRORS = (TransientBrokerError, TransientModelError, ConnectionError, TimeoutError)
+TRANSIENT_ERRORS = (TransientBrokerError, TransientModelError, SandboxBusy, ConnectionError, TimeoutError)
 PERMANENT_ERRORS = (PermanentBrokerError, PermanentStepError, CriticalError, StepSkipped)
 TRACEBACK_CHARS = 8000
 

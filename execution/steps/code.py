@@ -11,7 +11,7 @@ def custom_code(config: dict, ctx: SymbolContext) -> dict:
     try:
         outcome = run_code(code, inputs=ctx.values(), timeout=config.get("timeout"))
     except SandboxBusy as exc:
-        raise StepError(f"custom_code did not run: {exc}") from exc  # a retry may find a free sandbox
+        raise StepError(f"custom_code did not run: {exc}") from exc  # transient: retried (execution.retries)
     except SandboxUnavailable as exc:
         raise PermanentStepError(f"custom_code did not run: {exc}") from exc
     output = {

@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from celery.exceptions import SoftTimeLimitExceeded
 from channels.layers import get_channel_layer
 
+from agents.sandbox import SandboxBusy, SandboxUnavailable
 from broker import marketdata
 from broker.adapters import BrokerUnavailable, PermanentBrokerError
 from broker.adapters.simulated import SimulatedAdapter
@@ -171,6 +172,8 @@ def test_it_tells_transient_from_permanent_errors_through_their_causes():
 
     assert is_transient(raised_from(StepError("fetch failed"), BrokerUnavailable("down")))
     assert is_transient(raised_from(StepError("model failed"), ConnectionResetError()))
+    assert is_transient(raised_from(StepError("custom_code did not run"), SandboxBusy("the service is busy")))
+    assert not is_transient(raised_from(PermanentStepError("custom_code did not run"), SandboxUnavailable("no bwrap")))
     assert not is_transient(raised_from(StepError("fetch failed"), PermanentBrokerError("bad contract")))
     assert not is_transient(raised_from(PermanentStepError("bad config"), TimeoutError()))
     assert not is_transient(StepError("no bars"))
