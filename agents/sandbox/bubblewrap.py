@@ -5,12 +5,13 @@ agents/sandbox/service.py); either way this is the one place a sandbox is built.
 
 The wall is the operating system: the child runs under bubblewrap (settings.SANDBOX_BWRAP_PATH)
 in its own user, pid, network, mount, IPC and UTS namespaces, as the unprivileged user nobody,
-with no capabilities. Its file system holds only read-only binds of the system libraries (/usr),
-the interpreter's prefix and the allowed libraries (numpy, pandas, scipy and what they need),
-a fresh /proc of its own pid namespace, a minimal /dev and a small tmpfs scratch directory:
-no project directory, no var/, no .env, no other process. Its environment is a handful of
-fixed variables (the bwrap process itself is started with only those, so its /proc/1/environ
-holds no secret either).
+with no capabilities. A root worker starts bubblewrap as nobody (agents/sandbox/unprivileged.py),
+so the child is nobody on the host as well, not root mapped to nobody. Its file system holds
+only read-only binds of the system libraries (/usr), the interpreter's prefix and the allowed
+libraries (numpy, pandas, scipy and what they need), a fresh /proc of its own pid namespace, a
+minimal /dev and a small tmpfs scratch directory: no project directory, no var/, no .env, no
+other process. Its environment is a handful of fixed variables (the bwrap process itself is
+started with only those, so its /proc/1/environ holds no secret either).
 
 Inner layers, unchanged:
 - resource limits set between fork and exec and inherited by the child: CPU seconds, address
