@@ -238,7 +238,7 @@ def _command(scratch: str) -> tuple[list[str], dict, str, list[str]]:
         )
     argv = [*_bwrap_arguments(SCRATCH_BYTES), "--", str(_interpreter()), "-I", RUNNER_INSIDE]
     if os.geteuid() == 0:
-        if missing := unprivileged.missing_tools():
+        if missing := unprivileged.missing_tools(_sandbox_environment(SCRATCH)["PATH"]):
             raise SandboxUnavailable(
                 f"sandbox: this worker runs as root and must drop to nobody before it starts bubblewrap, "
                 f"but {', '.join(missing)} is not installed; {unprivileged.TOOLS_HINT}; {UNISOLATED_HINT}"

@@ -51,8 +51,9 @@ def opening_script(paths: list[Path], stage: Path) -> list[str]:
     return lines
 
 
-def missing_tools() -> list[str]:
-    return [tool for tool in TOOLS if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
+def missing_tools(path: str) -> list[str]:
+    """The tools `as_nobody` needs that are not on `path` (the PATH the command is started with)."""
+    return [tool for tool in TOOLS if shutil.which(tool, path=path) is None]
 
 
 def as_nobody(argv: list[str], *, reads: list[Path], stage: Path) -> list[str]:
