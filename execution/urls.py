@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from execution.api.analytics import WorkflowCompareView, WorkflowMetricsView
 from execution.api.approvals import ApprovalView, ApproveView, ModifyView, RejectView
 from execution.api.autogen import ExecutionAgentConversationView, StrategyAutogenConfigView
+from execution.api.backtests import BacktestViewSet, WorkflowBacktestView
 from execution.api.batch import ExecuteBatchView
 from execution.api.executions import DecisionViewSet, StrategyExecuteView, WorkflowExecuteView, WorkflowExecutionViewSet
 from execution.api.notifications import NotificationPreferenceView, NotificationViewSet, ReconcileView
@@ -20,11 +21,13 @@ router.register("workflow-executions", WorkflowExecutionViewSet, basename="workf
 router.register("decisions", DecisionViewSet, basename="decision")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("schedules", ScheduleViewSet, basename="schedule")
+router.register("backtests", BacktestViewSet, basename="backtest")
 
 api_urlpatterns = [
     path("workflows/<int:pk>/execute/", WorkflowExecuteView.as_view(), name="workflow-execute"),
     path("workflow/execute/", StrategyExecuteView.as_view(), name="strategy-execute"),
     path("workflows/execute-batch/", ExecuteBatchView.as_view(), name="workflow-execute-batch"),
+    path("workflows/<int:pk>/backtests/", WorkflowBacktestView.as_view(), name="workflow-backtests"),
     path("workflows/<int:pk>/schedule/", WorkflowScheduleView.as_view(), name="workflow-schedule"),
     path("tasks/", TaskListView.as_view(), name="task-list"),
     path("tasks/metrics/", TaskMetricsView.as_view(), name="task-metrics"),
