@@ -24,6 +24,7 @@ from execution.models import Backtest
 from execution.services import MODEL_STEP_TYPES, _check_owner, _check_workflow
 from workflows.models import Strategy, Workflow
 from workflows.parameters import merge_parameters, resolve_config
+from workflows.steps import STEP_TYPES
 
 ESTIMATED_PROMPT_TOKENS = 1500  # an analysis prompt with its indicator summaries, about 6 000 characters
 DATA_START = ORIGIN.astype(date)
@@ -67,7 +68,7 @@ def estimated_cost(model: str, steps: list[dict], params: dict, calls_per_step: 
     for step in steps:
         if step.get("type") not in MODEL_STEP_TYPES:
             continue
-        config = resolve_config(step.get("config") or {}, params)
+        config = STEP_TYPES[step["type"]].with_defaults(resolve_config(step.get("config") or {}, params))
         client = get_model_client(model or config.get("model"), "" if model else str(config.get("provider") or ""))
         max_tokens = int(config.get("max_tokens") or 2000)
         cost = call_cost(client.provider, client.model, ESTIMATED_PROMPT_TOKENS, max_tokens)
