@@ -14,7 +14,7 @@ from execution.api.notifications import NotificationPreferenceView, Notification
 from execution.api.replay import ExecutionReplayView
 from execution.api.schedules import ScheduleViewSet, WorkflowScheduleView
 from execution.api.tasks import TaskDetailView, TaskListView, TaskMetricsView
-from execution.views import analytics, executions, queue
+from execution.views import analytics, backtests, executions, queue
 
 router = SimpleRouter()
 router.register("workflow-executions", WorkflowExecutionViewSet, basename="workflow-execution")
@@ -57,6 +57,7 @@ urlpatterns = [
     path("executions/<int:pk>/monitor-row/", executions.monitor_row, name="executions-monitor-row"),
     path("executions/<int:pk>/results/", executions.execution_sections, name="executions-results"),
     path("executions/<int:pk>/approval/", executions.execution_approval, name="executions-approval"),
+    path("backtests/<int:pk>/", backtests.backtest_detail, name="backtests-detail"),
     # The task queue and schedules.
     path("tasks/", queue.tasks, name="tasks"),
     path("tasks/lanes/", queue.task_lanes_partial, name="tasks-lanes"),
