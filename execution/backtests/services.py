@@ -35,6 +35,8 @@ def _range_errors(start: date, end: date, every: str, steps: list[dict], params:
         return {"start": f"the start {start} is after the end {end}"}
     if end >= timezone.now().date():
         return {"end": f"the range must be over: end before today ({timezone.now().date()})"}
+    if start < DATA_START:
+        return {"start": f"the market data starts on {DATA_START}: start then or later"}
     error = every_error(every)
     if error:
         return {"every": error}
