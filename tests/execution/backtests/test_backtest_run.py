@@ -1,6 +1,6 @@
 """A backtest walks the real steps forward on point-in-time data, on its own ledger, and reports."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,7 @@ from broker.simulation import DEFAULT_ACCOUNT_ID
 from execution.backtests.engine import BacktestRun, backtest_exchange
 from execution.backtests.results import ledger_equity
 from execution.models import Backtest, Decision, WorkflowExecution
+from execution.tasks import run_backtest
 from tests.execution.backtests.conftest import new_backtest
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +53,13 @@ def test_the_same_backtest_twice_gives_identical_results_on_separate_ledgers(ali
     assert first.results == second.results
     fields = ("point", "symbol", "type", "status", "reference_price", "quantity", "stop_loss", "target_price")
     assert list(first.decisions.values_list(*fields)) == list(second.decisions.values_list(*fields))
+
+
+def test_the_task_runs_a_pending_backtest_once(alice):
+    backtest = new_backtest(alice, start=date(2024, 3, 4), end=date(2024, 3, 4))
+    assert run_backtest.apply(args=[backtest.pk]).get() == {"backtest_id": backtest.pk, "status": "completed"}
+    decisions = backtest.decisions.count()
+    assert decisions == 2
+    # A redelivered message finds it finished and leaves it as it is.
+    assert run_backtest.apply(args=[backtest.pk]).get()["status"] == "completed"
+    assert backtest.decisions.count() == decisions
