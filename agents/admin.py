@@ -1,7 +1,15 @@
 from django import forms
 from django.contrib import admin
 
-from agents.models import AgentMessage, AgentTemplate, ApprovalRequest, LLMCall, ModelPrice, ModelProvider
+from agents.models import (
+    AgentMessage,
+    AgentTemplate,
+    ApprovalRequest,
+    LLMCall,
+    ModelAnswer,
+    ModelPrice,
+    ModelProvider,
+)
 from agents.providers import encrypt_api_key, reserved_provider_names, stored_api_key
 
 
@@ -159,3 +167,10 @@ class ModelPriceAdmin(admin.ModelAdmin):
     list_display = ("model", "provider", "input_price", "output_price")
     list_filter = ("provider",)
     search_fields = ("model",)
+
+
+@admin.register(ModelAnswer)
+class ModelAnswerAdmin(ReadOnlyAdmin):
+    list_display = ("key", "provider", "model", "tokens_in", "tokens_out", "cost", "created_at")
+    list_filter = ("provider",)
+    search_fields = ("key", "model")

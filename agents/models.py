@@ -231,3 +231,23 @@ class BudgetLedger(models.Model):
 
     def __str__(self):
         return f"{self.strategy_id} {self.day}: {self.tokens_spent} tokens, ${self.cost_spent}"
+
+
+class ModelAnswer(models.Model):
+    """A model's answer kept by the sha256 of its full input (provider, model, messages, images, settings), so a
+    backtest rerun, or a second version sharing steps, pays nothing for an answer it already has."""
+
+    key = models.CharField(max_length=64, unique=True)
+    provider = models.CharField(max_length=64)
+    model = models.CharField(max_length=128)
+    response = models.TextField()
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(null=True, blank=True, max_digits=14, decimal_places=6)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.provider} {self.model} answer {self.key[:12]}"

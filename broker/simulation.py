@@ -369,9 +369,22 @@ def _end_of_day(moment: datetime) -> datetime:
 class SimulatedExchange:
     """A paper exchange whose book lives in the database; safe to use from many processes at once."""
 
-    def __init__(self, *, seed: int | None = None, account_id: str = DEFAULT_ACCOUNT_ID):
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        starting_cash: Decimal | None = None,
+        commission_per_share: Decimal | None = None,
+        slippage_bps: Decimal = Decimal("0"),
+    ):
+        """`starting_cash` opens a new account with that cash (default settings.SIMULATED_STARTING_CASH);
+        `slippage_bps` moves market and stop fills against the order (a backtest's own account sets both)."""
         self.seed = settings.SIMULATED_SEED if seed is None else seed
         self.account_id = account_id
+        self.starting_cash = starting_cash
+        self.commission_per_share = commission_per_share
+        self.slippage_bps = Decimal(slippage_bps)
 
     # reference data and prices
 
@@ -407,9 +420,10 @@ class SimulatedExchange:
     # the account
 
     def account(self) -> SimulatedAccount:
+        cash = settings.SIMULATED_STARTING_CASH if self.starting_cash is None else self.starting_cash
         account, _ = SimulatedAccount.objects.get_or_create(
             account_id=self.account_id,
-            defaults={"starting_cash": settings.SIMULATED_STARTING_CASH, "cash": settings.SIMULATED_STARTING_CASH},
+            defaults={"starting_cash": cash, "cash": cash},
         )
         return account
 
@@ -649,21 +663,29 @@ class SimulatedExchange:
             crossed = bars["h"] >= stop if order.side == Order.Side.BUY else bars["l"] <= stop
         return np.flatnonzero(crossed)
 
-    @staticmethod
-    def _execution_price(order: SimulatedOrder, bars: dict[str, np.ndarray], index: int) -> Decimal:
-        """The open when it is already at or through the order's price (a gap), else the order's price."""
+    def _execution_price(self, order: SimulatedOrder, bars: dict[str, np.ndarray], index: int) -> Decimal:
+        """The open when it is already at or through the order's price (a gap), else the order's price.
+
+        Market and stop fills then slip `slippage_bps` against the order; a limit never fills beyond its limit.
+        """
         bar_open = Decimal(str(bars["o"][index])).quantize(CENT)
         buying = order.side == Order.Side.BUY
-        if order.order_type == SimulatedOrder.Type.MARKET:
-            return bar_open
         if order.order_type == SimulatedOrder.Type.LIMIT:
             return min(bar_open, order.limit_price) if buying else max(bar_open, order.limit_price)
-        return max(bar_open, order.stop_price) if buying else min(bar_open, order.stop_price)
+        if order.order_type == SimulatedOrder.Type.MARKET:
+            price = bar_open
+        else:
+            price = max(bar_open, order.stop_price) if buying else min(bar_open, order.stop_price)
+        slip = price * self.slippage_bps / Decimal("10000")
+        return (price + slip if buying else price - slip).quantize(CENT, ROUND_HALF_UP)
 
     def _execute(
         self, account: SimulatedAccount, order: SimulatedOrder, quantity: Decimal, price: Decimal, when: datetime
     ) -> None:
-        commission = (quantity * settings.SIMULATED_COMMISSION_PER_SHARE).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        per_share = self.commission_per_share
+        if per_share is None:
+            per_share = settings.SIMULATED_COMMISSION_PER_SHARE
+        commission = (quantity * per_share).quantize(Decimal("0.0001"), ROUND_HALF_UP)
         sequence = order.executions.count() + 1
         SimulatedExecution.objects.create(
             order=order,

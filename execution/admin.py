@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from execution.models import (
+    Backtest,
+    BacktestDecision,
     Decision,
     Notification,
     NotificationDelivery,
@@ -243,3 +245,35 @@ class NotificationDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = (
         "notification", "channel", "status", "attempts", "response_code", "error", "created_at", "delivered_at",
     )  # fmt: skip
+
+
+class BacktestDecisionInline(admin.TabularInline):
+    model = BacktestDecision
+    extra = 0
+    can_delete = False
+    fields = ("point", "symbol", "type", "status", "reference_price", "quantity", "order_id", "error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Backtest)
+class BacktestAdmin(admin.ModelAdmin):
+    list_display = ("id", "owner", "workflow", "version", "start", "end", "every", "status", "model_calls",
+                    "cached_calls", "cost", "created_at")  # fmt: skip
+    list_filter = ("status", "every")
+    search_fields = ("workflow__name", "owner__username", "=id")
+    readonly_fields = ("progress", "results", "estimated_cost", "cost", "model_calls", "cached_calls", "task_id",
+                       "created_at", "started_at", "completed_at")  # fmt: skip
+    raw_id_fields = ("workflow", "version", "strategy", "owner")
+    date_hierarchy = "created_at"
+    inlines = [BacktestDecisionInline]
+
+
+@admin.register(BacktestDecision)
+class BacktestDecisionAdmin(admin.ModelAdmin):
+    list_display = ("backtest", "point", "symbol", "type", "status", "reference_price", "quantity", "order_id")
+    list_filter = ("type", "status")
+    search_fields = ("symbol", "=backtest__id")
+    raw_id_fields = ("backtest",)

@@ -67,6 +67,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     agent_message = forward
     approval_requested = forward
     approval_answered = forward
+    backtest_progress = forward
     notification = forward_to_owner
 
 

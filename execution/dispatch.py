@@ -78,6 +78,7 @@ def finished_within(result: AsyncResult, timeout: float) -> bool:
 
 
 RUN_EXECUTION = "execution.run_workflow_execution"
+RUN_BACKTEST = "execution.run_backtest"
 TERMINATE_CANCELLED_EXECUTION = "execution.terminate_cancelled_execution"
 EXPIRE_APPROVAL = "execution.expire_approval"
 DELIVER_NOTIFICATION = "execution.deliver_notification"
@@ -106,6 +107,11 @@ def send_execution_run(
     args = [execution_id] if token is None else [execution_id, token]
     turn = fair_message_options(owner_id, queue) if owner_id is not None and eta is None else {}
     current_app.send_task(RUN_EXECUTION, args=args, queue=queue, task_id=task_id, eta=eta, **turn)
+
+
+def send_backtest_run(backtest_id: int, *, task_id: str) -> None:
+    """Backtests are long and nobody waits on them trade by trade: they run on the low queue."""
+    current_app.send_task(RUN_BACKTEST, args=[backtest_id], queue="low", task_id=task_id)
 
 
 def send_cancel_fallback(execution_id: int, grace_seconds: int) -> None:

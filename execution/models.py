@@ -339,3 +339,98 @@ class NotificationDelivery(models.Model):
 
     def __str__(self):
         return f"{self.channel} of notification {self.notification_id} ({self.status})"
+
+
+class Backtest(models.Model):
+    """A walk-forward backtest of one pinned workflow version over a date range (execution/backtests/).
+
+    Its ledger is its own simulated account (`ledger_account_id`), never shared with live trading or
+    another backtest. `results` holds the report (equity curve, drawdown, figures, trades).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    TERMINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backtests")
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.PROTECT, related_name="backtests")
+    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="backtests")
+    strategy = models.ForeignKey(
+        "workflows.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests"
+    )
+    symbols = models.JSONField(default=list)
+    start = models.DateField()
+    end = models.DateField()
+    every = models.CharField(max_length=64, default="1d", help_text="1d, 1w or a cron expression (UTC).")
+    model = models.CharField(
+        max_length=128, blank=True, help_text="Replaces every model step's model; blank keeps the steps' own."
+    )
+    initial_cash = models.DecimalField(max_digits=20, decimal_places=2)
+    commission = models.DecimalField(max_digits=12, decimal_places=6, help_text="Per share, in the account currency.")
+    slippage_bps = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=dict, blank=True)
+    estimated_cost = models.DecimalField(null=True, blank=True, max_digits=14, decimal_places=6)
+    cost = models.DecimalField(null=True, blank=True, max_digits=14, decimal_places=6)
+    model_calls = models.PositiveIntegerField(default=0)
+    cached_calls = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = VisibleToQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workflow", "-created_at"], name="backtest_workflow_idx")]
+
+    def __str__(self):
+        return f"Backtest {self.pk} of {self.workflow_id} v{self.version.number} ({self.status})"
+
+    @property
+    def ledger_account_id(self) -> str:
+        return f"BT{self.pk:010d}"
+
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES
+
+    def cancel_was_requested(self) -> bool:
+        return Backtest.objects.filter(pk=self.pk, cancel_requested=True).exists()
+
+
+class BacktestDecision(models.Model):
+    """What the pinned steps decided for one symbol at one decision point of a backtest (never a live Decision)."""
+
+    backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="decisions")
+    point = models.DateTimeField(help_text="The decision point t: the steps saw bars completed by then only.")
+    symbol = models.CharField(max_length=32)
+    type = models.CharField(max_length=4, choices=Decision.Type.choices)
+    status = models.CharField(max_length=10, choices=Decision.Status.choices)
+    reference_price = models.DecimalField(null=True, blank=True, **PRICE)
+    target_price = models.DecimalField(null=True, blank=True, **PRICE)
+    stop_loss = models.DecimalField(null=True, blank=True, **PRICE)
+    quantity = models.DecimalField(null=True, blank=True, max_digits=20, decimal_places=4)
+    confidence = models.DecimalField(null=True, blank=True, max_digits=5, decimal_places=4)
+    r_coefficient = models.DecimalField(null=True, blank=True, **RATIO)
+    analysis_text = models.TextField(blank=True)
+    rejection_reasons = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    order_id = models.CharField(max_length=32, blank=True, help_text="The order on the backtest's own ledger.")
+
+    objects = owned_through("backtest__owner").as_manager()
+
+    class Meta:
+        ordering = ["backtest", "point", "symbol"]
+        indexes = [models.Index(fields=["backtest", "point"], name="backtestdecision_point_idx")]
+
+    def __str__(self):
+        return f"{self.type.upper()} {self.symbol} at {self.point:%Y-%m-%d %H:%M} (backtest {self.backtest_id})"

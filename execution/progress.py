@@ -250,3 +250,23 @@ def user_notification(notification) -> Future | None:
         return None
     future.add_done_callback(lambda done: _log_failure(done, event))
     return future
+
+
+def backtest_progress(backtest) -> Future | None:
+    """A backtest's status and progress (points done of all), to the monitor group; its owner's id travels along."""
+    event = {
+        "type": "backtest.progress",
+        "backtest_id": backtest.pk,
+        "execution_id": None,
+        "status": backtest.status,
+        "owner_id": backtest.owner_id,
+        "progress": dict(backtest.progress or {}),
+        "error": backtest.error,
+    }
+    try:
+        future = _publisher.submit(_send((MONITOR_GROUP,), event))
+    except Exception:
+        logger.warning("Could not publish the progress of backtest %s", backtest.pk, exc_info=True)
+        return None
+    future.add_done_callback(lambda done: _log_failure(done, event))
+    return future

@@ -15,6 +15,7 @@ from django.dispatch import receiver
 
 from broker.signals import gateway_reconnected
 from execution import analytics, approvals, dispatch, maintenance, notifications, schedules
+from execution.backtests import engine as backtests
 from execution.cancel import terminate_if_still_running
 from execution.leases import ExecutionHeld, recover_stranded_executions
 from execution.models import Notification
@@ -47,6 +48,13 @@ def run_workflow_execution(self, execution_id: int, token: int | None = None) ->
         return run_execution(execution_id, token)
     except ExecutionHeld as held:
         raise self.retry(countdown=held.retry_in, exc=held) from held
+
+
+@shared_task(name=dispatch.RUN_BACKTEST, acks_late=True)
+def run_backtest(backtest_id: int) -> dict:
+    """Run a pending backtest to its end (see execution.backtests.engine); a redelivered one is not run again."""
+    backtest = backtests.run_backtest(backtest_id)
+    return {"backtest_id": backtest.pk, "status": backtest.status}
 
 
 @shared_task(name="execution.run_scheduled_workflow", acks_late=True)

@@ -7,24 +7,27 @@ from rest_framework.routers import SimpleRouter
 from execution.api.analytics import WorkflowCompareView, WorkflowMetricsView
 from execution.api.approvals import ApprovalView, ApproveView, ModifyView, RejectView
 from execution.api.autogen import ExecutionAgentConversationView, StrategyAutogenConfigView
+from execution.api.backtests import BacktestViewSet, WorkflowBacktestView
 from execution.api.batch import ExecuteBatchView
 from execution.api.executions import DecisionViewSet, StrategyExecuteView, WorkflowExecuteView, WorkflowExecutionViewSet
 from execution.api.notifications import NotificationPreferenceView, NotificationViewSet, ReconcileView
 from execution.api.replay import ExecutionReplayView
 from execution.api.schedules import ScheduleViewSet, WorkflowScheduleView
 from execution.api.tasks import TaskDetailView, TaskListView, TaskMetricsView
-from execution.views import analytics, executions, queue
+from execution.views import analytics, backtests, executions, queue
 
 router = SimpleRouter()
 router.register("workflow-executions", WorkflowExecutionViewSet, basename="workflow-execution")
 router.register("decisions", DecisionViewSet, basename="decision")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("schedules", ScheduleViewSet, basename="schedule")
+router.register("backtests", BacktestViewSet, basename="backtest")
 
 api_urlpatterns = [
     path("workflows/<int:pk>/execute/", WorkflowExecuteView.as_view(), name="workflow-execute"),
     path("workflow/execute/", StrategyExecuteView.as_view(), name="strategy-execute"),
     path("workflows/execute-batch/", ExecuteBatchView.as_view(), name="workflow-execute-batch"),
+    path("workflows/<int:pk>/backtests/", WorkflowBacktestView.as_view(), name="workflow-backtests"),
     path("workflows/<int:pk>/schedule/", WorkflowScheduleView.as_view(), name="workflow-schedule"),
     path("tasks/", TaskListView.as_view(), name="task-list"),
     path("tasks/metrics/", TaskMetricsView.as_view(), name="task-metrics"),
@@ -54,6 +57,7 @@ urlpatterns = [
     path("executions/<int:pk>/monitor-row/", executions.monitor_row, name="executions-monitor-row"),
     path("executions/<int:pk>/results/", executions.execution_sections, name="executions-results"),
     path("executions/<int:pk>/approval/", executions.execution_approval, name="executions-approval"),
+    path("backtests/<int:pk>/", backtests.backtest_detail, name="backtests-detail"),
     # The task queue and schedules.
     path("tasks/", queue.tasks, name="tasks"),
     path("tasks/lanes/", queue.task_lanes_partial, name="tasks-lanes"),

@@ -122,6 +122,56 @@
       options: { scales: axes({ percent: true }), plugins: { legend: { display: false } } },
     }),
 
+    "backtest-equity": (report) => {
+      const scales = axes({ moneyAxis: true });
+      scales.y.beginAtZero = false;
+      const line = (label, points, color, fill) => ({
+        label,
+        data: points.map((point) => number(point.equity)),
+        borderColor: color,
+        backgroundColor: fill,
+        fill: false,
+        tension: 0.15,
+        pointRadius: points.length > 40 ? 0 : 2,
+      });
+      return {
+        type: "line",
+        data: {
+          labels: report.equity_curve.map((point) => point.time.slice(0, 10)),
+          datasets: [
+            line("Backtest equity", report.equity_curve, COLORS.brand, COLORS.brandFill),
+            line("Buy and hold", report.buy_and_hold, COLORS.neutral, COLORS.neutralFill),
+          ],
+        },
+        options: { scales, plugins: { tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${money(item.raw)}` } } } },
+      };
+    },
+
+    "backtest-drawdown": (report) => {
+      const scales = axes();
+      scales.y.beginAtZero = false;
+      scales.y.max = 0;
+      scales.y.ticks = { callback: (value) => `${value}%` };
+      return {
+        type: "line",
+        data: {
+          labels: report.drawdown.map((point) => point.time.slice(0, 10)),
+          datasets: [
+            {
+              label: "Drawdown",
+              data: report.drawdown.map((point) => Math.round(number(point.drawdown) * 10000) / 100),
+              borderColor: COLORS.loss,
+              backgroundColor: COLORS.lossFill,
+              fill: true,
+              tension: 0.15,
+              pointRadius: 0,
+            },
+          ],
+        },
+        options: { scales, plugins: { legend: { display: false } } },
+      };
+    },
+
     "decision-breakdown": (totals) => ({
       type: "doughnut",
       data: {

@@ -22,6 +22,7 @@ OWNED_PK_SEGMENTS = {
     "decisions": "decision",
     "orders": "order",
     "schedules": "schedule",
+    "backtests": "backtest",
     "notifications": "notification",
     "positions": "position",
     "trades": "trade",

@@ -19,7 +19,7 @@ CALLER_ONLY_ROUTES = {"api/notifications/", "api/notifications/preferences/", "a
 # Lists that show the owner's marked rows: proof that the leak checks above look at real rows.
 OWNER_LISTS = [
     "/api/workflows/", "/api/strategies/", "/api/workflow-executions/", "/api/decisions/", "/api/orders/",
-    "/api/schedules/", "/api/notifications/", "/api/portfolio/positions/", "/api/portfolio/trades/",
+    "/api/schedules/", "/api/notifications/", "/api/backtests/", "/api/portfolio/positions/", "/api/portfolio/trades/",
 ]
 
 

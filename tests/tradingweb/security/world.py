@@ -5,7 +5,7 @@ as a price. A response to another trader containing either marker is a leak.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
@@ -14,7 +14,16 @@ from django.utils import timezone
 
 from agents.models import AgentMessage, ApprovalRequest
 from broker.models import Chart, Instrument, Order, Position, Trade
-from execution.models import Decision, Notification, NotificationPreference, Schedule, StepRun, WorkflowExecution
+from execution.models import (
+    Backtest,
+    BacktestDecision,
+    Decision,
+    Notification,
+    NotificationPreference,
+    Schedule,
+    StepRun,
+    WorkflowExecution,
+)
 from tests.support.seed import History, trading_history
 from workflows.models import Strategy, Workflow, WorkflowVersion
 
@@ -23,7 +32,7 @@ AMOUNT_MARKER = "4242.4242"
 MARKERS = (OWNER_MARKER, AMOUNT_MARKER)
 OWNED_MODELS = [
     Workflow, WorkflowVersion, Strategy, WorkflowExecution, StepRun, Decision, Order, Position, Trade,
-    Schedule, Notification, NotificationPreference, ApprovalRequest, AgentMessage,
+    Schedule, Notification, NotificationPreference, ApprovalRequest, AgentMessage, Backtest, BacktestDecision,
 ]
 
 
@@ -33,6 +42,7 @@ class World(History):
     notification: Notification
     approval: ApprovalRequest
     chart: Chart
+    backtest: Backtest
 
 
 def owned_world(user, *, symbol: str = "ZZAL", marker: str = OWNER_MARKER) -> World:
@@ -68,9 +78,18 @@ def owned_world(user, *, symbol: str = "ZZAL", marker: str = OWNER_MARKER) -> Wo
     notification = Notification.objects.create(
         owner=user, kind=Notification.Kind.ORDER_FILLED, title=f"{marker} order filled"
     )
+    backtest = Backtest.objects.create(
+        owner=user, workflow=history.workflow, version=history.workflow.current_version, strategy=history.strategy,
+        symbols=[symbol], start=date(2024, 3, 4), end=date(2024, 3, 8), initial_cash=Decimal("100000"),
+        commission=Decimal("0.005"), status=Backtest.Status.RUNNING, results={"note": marker},
+    )
+    BacktestDecision.objects.create(
+        backtest=backtest, point=timezone.now(), symbol=symbol, type="buy", status="approved",
+        analysis_text=f"{marker} backtested",
+    )
     return World(
         **vars(history), instrument=history.order.instrument, notification=notification, approval=approval,
-        chart=chart,
+        chart=chart, backtest=backtest,
     )
 
 
