@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from agents.cancels import CancelWatch
 from agents.clients import (
     ModelClient,
     ModelError,
@@ -138,8 +139,9 @@ def call_model(
     while one waits to retry it holds no slot.
     Raises BudgetExceeded before calling when the execution's strategy has spent today's budget
     (UnpricedModel when it has a cost budget and the model no price), ModelError at once for
-    permanent errors, ProviderBusy when the provider had no room for LLM_LIMIT_WAIT_SECONDS, and
-    TransientModelError when the retry budget is spent.
+    permanent errors, ProviderBusy when the provider had no room for LLM_LIMIT_WAIT_SECONDS,
+    TransientModelError when the retry budget is spent, and CallCancelled (agents.cancels) as soon as
+    `execution_id` is cancelled while the call waits for its retry or for the provider's room.
     `provider` and `model` name the model (agents.providers.resolve_model); `client` replaces the
     configured client (a recording, or a test double).
     """
@@ -158,9 +160,12 @@ def call_model(
     limits = client_limits(client)
     tokens = estimate_tokens(messages_text(messages)) + max_tokens
     retries = RetryBudget()
+    cancels = CancelWatch(execution_id, f"model call {client.model} at provider {client.provider} waited to retry")
     try:
         for attempt in itertools.count(1):
-            with provider_capacity(client.provider, limits, tokens=tokens, model=client.model) as capacity:
+            with provider_capacity(
+                client.provider, limits, tokens=tokens, model=client.model, execution_id=execution_id
+            ) as capacity:
                 started = time.monotonic()
                 try:
                     completion = client.complete(
@@ -219,7 +224,7 @@ def call_model(
                 f" (Retry-After {failure.retry_after:g} s)" if failure.retry_after is not None else "",
                 failure,
             )
-            time.sleep(delay)
+            cancels.sleep(delay)
     finally:
         if reservation is not None:
             reservation.release()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from agents.cancels import CancelWatch
 from agents.clients import TransientModelError
 from agents.providers import NO_LIMITS, ProviderLimits
 from broker.coordination import redis_client
@@ -268,18 +269,22 @@ def _poll_sleep(wait: float, remaining: float) -> float:
 
 
 @contextmanager
-def provider_capacity(provider: str, limits: ProviderLimits, *, tokens: int, model: str = "") -> Iterator[Capacity]:
+def provider_capacity(
+    provider: str, limits: ProviderLimits, *, tokens: int, model: str = "", execution_id: int | None = None
+) -> Iterator[Capacity]:
     """Wait (blocking this thread) until the provider has room for a call of `tokens`, hold it while
     the block runs, then give the slot back and count the tokens the answer reported (`used`; none
     when the call failed, since a refused call costs the provider nothing).
 
-    Raises ProviderBusy after settings.LLM_LIMIT_WAIT_SECONDS without room.
+    Raises ProviderBusy after settings.LLM_LIMIT_WAIT_SECONDS without room, and CallCancelled
+    (agents.cancels) as soon as the execution the call is for (`execution_id`) is cancelled while it waits.
     """
     call = Capacity(provider=provider, call_id=uuid.uuid4().hex, tokens=tokens)
     if not limits.any():
         yield call
         return
     counts = _counts()
+    cancels = CancelWatch(execution_id, f"model call {model} waited for capacity at provider {provider}")
     started = time.monotonic()
     bound = settings.LLM_LIMIT_WAIT_SECONDS
     first_refusal = None
@@ -298,7 +303,7 @@ def provider_capacity(provider: str, limits: ProviderLimits, *, tokens: int, mod
                 f"{model} at provider {provider}: no capacity after waiting {waited:.0f} s ({refusal.reason}; "
                 f"LLM_LIMIT_WAIT_SECONDS={bound:g})"
             )
-        time.sleep(_poll_sleep(refusal.wait, bound - waited))
+        cancels.sleep(_poll_sleep(refusal.wait, bound - waited))
     if first_refusal is not None:
         logger.info(
             "model call %s at provider %s waited %.2f s for capacity (%s)",

@@ -54,6 +54,7 @@ from django.db import connections
 from agents.agent_templates import EXECUTOR
 from agents.autogen_client import AgentBackend, CallScope, TeamModelClient, agent_backend
 from agents.calls import BudgetExceeded, cost_text, sum_costs
+from agents.cancels import CallCancelled
 from agents.clients import ModelError
 from agents.debate_chat import DebateGroupChat
 from agents.decisions import InvalidDecision, parse_decision
@@ -148,8 +149,8 @@ class TeamMember(BaseChatAgent):
     It reads the messages of the turns since it last spoke in speaking order (`speaking_order`
     ranks a message by its turn and speaker), whatever order they arrived in; only the chart
     reader is shown the charts of the task. Everything it says is marked with its `turn`, which
-    the debate sets when it gives it the floor. The Executor cannot leave (nobody else decides)
-    and a spent budget stops everyone: those errors propagate.
+    the debate sets when it gives it the floor. The Executor cannot leave (nobody else decides),
+    and a spent budget or a cancelled execution stops everyone: those errors propagate.
     """
 
     def __init__(self, inner: AssistantAgent, *, speaking_order: Callable[[BaseChatMessage], tuple],
@@ -159,7 +160,7 @@ class TeamMember(BaseChatAgent):
         self.speaking_order = speaking_order
         self.sees_charts = sees_charts
         self.turn = 0
-        self.error: ModelError | None = None
+        self.error: ModelError | CallCancelled | None = None
 
     @property
     def produced_message_types(self):
@@ -180,6 +181,9 @@ class TeamMember(BaseChatAgent):
                     yield Response(chat_message=self.marked(item.chat_message), inner_messages=item.inner_messages)
                 else:
                     yield self.marked(item)
+        except CallCancelled as exc:
+            self.error = exc
+            raise
         except ModelError as exc:
             self.error = exc
             if self.name == EXECUTOR or isinstance(exc, BudgetExceeded):
@@ -406,9 +410,13 @@ class Debate:
                 if isinstance(item, BaseChatMessage) and item.source == EXECUTOR and is_final_decision(item.to_text()):
                     self.final_answer = item.to_text()
                 await self.arrived(item)
-        except RuntimeError as exc:
+        except RuntimeError as exc:  # AutoGen reports an agent's error as a RuntimeError with its text
+            errors = [member.error for member in self.members.values()]
+            cancelled = next((error for error in errors if isinstance(error, CallCancelled)), None)
+            if cancelled is not None:
+                raise cancelled from exc
             failed = self.members[EXECUTOR].error or next(
-                (member.error for member in self.members.values() if isinstance(member.error, BudgetExceeded)), None
+                (error for error in errors if isinstance(error, BudgetExceeded)), None
             )
             raise TeamFailed(f"the debate on {self.request.symbol} stopped: {failed or exc}") from exc
         finally:

@@ -22,7 +22,8 @@ worker processes (CPU seconds of the workers' process trees ÷ (wall × cores)) 
 4. `--queued` one-symbol strategies submitted together: target the last starts within 2 s of the
    submission (waited for at most `--queued-timeout` s, then the rest is cancelled);
 5. charts dominate: `--chart-strategies` × `--chart-symbols` runs of the 3-Indicator template (three
-   1920×1080 charts per symbol) with the offline analyst: target CPU utilisation ≥ 80 %.
+   1920×1080 charts per symbol) with the offline analyst, each strategy on symbols of its own (charts of
+   the same bars are drawn once and shared): target CPU utilisation ≥ 80 %.
 
 The ideal is max(critical path of one strategy, CPU seconds ÷ cores), both measured: the critical
 path from scenario 1 (plus the symbol delays a strategy must sit through), the CPU seconds from the
@@ -75,6 +76,7 @@ django.setup()
 
 import psutil  # noqa: E402
 import redis  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
@@ -183,12 +185,19 @@ class Figures:
         return self.cpu / (self.window * CORES) if self.window > 0 else 0.0
 
 
+def distinct_symbols(strategy_index: int, count: int) -> list[str]:
+    """Symbols no other strategy of the run has (the simulated broker makes up a market for any symbol)."""
+    return [f"B{strategy_index:03d}{chr(ord('A') + n)}" for n in range(count)]
+
+
 class Bench:
     def __init__(self, owners: list[User], workers: Workers, model_server):
         self.owners, self.workers, self.model_server = owners, workers, model_server
         self.workflows = {}
 
-    def strategies(self, template_type: str, count: int, symbols: int, model: str) -> list:
+    def strategies(self, template_type: str, count: int, symbols: int, model: str, *, distinct: bool = False) -> list:
+        """`count` strategies of `symbols` symbols each: the same ones, or with `distinct` symbols of each strategy's
+        own (charts of the same bars are drawn once and shared, broker.charts)."""
         if template_type not in self.workflows:
             template = TEMPLATES_BY_TYPE[template_type]
             self.workflows[template_type] = {
@@ -206,7 +215,7 @@ class Bench:
                 owner=(owner := self.owners[index % len(self.owners)]),
                 name=f"{template_type} {uuid.uuid4().hex[:6]}",
                 workflow=self.workflows[template_type][owner.pk],
-                symbols=SYMBOLS[:symbols],
+                symbols=distinct_symbols(index, symbols) if distinct else SYMBOLS[:symbols],
                 params={"model": model},
             )
             for index in range(count)
@@ -356,6 +365,10 @@ def scenarios(bench: Bench, sizes: argparse.Namespace) -> None:
     )
     everyone = len(backlog.starts) == queued
     last = f"{backlog.starts[-1]:.2f} s" if everyone else f"not within {sizes.queued_timeout:g} s"
+    # An io worker runs one execution per thread: the runs beyond its threads start only as earlier ones end.
+    threads = settings.CELERY_IO_WORKER_CONCURRENCY
+    if len(backlog.starts) >= threads:
+        last += f"; the {threads}th, as many as the io worker has threads, {backlog.starts[threads - 1]:.2f} s"
     report(
         f"{queued} one-symbol strategies queued together (wall: until the last start)",
         backlog,
@@ -365,7 +378,9 @@ def scenarios(bench: Bench, sizes: argparse.Namespace) -> None:
         f" (measured {last}; ideal: T1's start latency)",
     )
 
-    charts = bench.run(bench.strategies("three_indicator", sizes.chart_strategies, sizes.chart_symbols, OFFLINE_MODEL))
+    charts = bench.run(
+        bench.strategies("three_indicator", sizes.chart_strategies, sizes.chart_symbols, OFFLINE_MODEL, distinct=True)
+    )
     report(
         f"charts dominate: {sizes.chart_strategies} x {sizes.chart_symbols} symbols of 3-Indicator, offline analyst",
         charts,

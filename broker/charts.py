@@ -4,12 +4,19 @@ Layout: price panel (candles, SMAs, Bollinger Bands, SuperTrend green while up a
 while down), volume, MACD, and RSI with its 30/70 zones. PNGs go to the default storage as
 charts/{symbol}_{period}-{bar}_{timestamp}.png; a storage that keeps failing gets three
 tries with backoff, after which the PNG stays on local disk under MEDIA_ROOT.
+
+A chart is drawn once per content: its `content_key` is a hash of what the image shows (the
+instrument, timeframe, bars, indicators, size and DRAWING_VERSION), so strategies charting the
+same bars share one Chart, and two workers asking at once wait on one lock (broker.coordination)
+while one of them draws it.
 """
 
 import hashlib
 import io
+import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -24,13 +31,17 @@ from django.core.files.base import ContentFile  # noqa: E402
 from django.core.files.storage import default_storage  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from broker.coordination import named_lock  # noqa: E402
 from broker.indicators import RSI_OVERBOUGHT, RSI_OVERSOLD, compute_indicators  # noqa: E402
-from broker.marketdata import freshness, get_bars  # noqa: E402
+from broker.marketdata import freshness, frozen_bars, get_bars  # noqa: E402
 from broker.models import Chart, Instrument  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 DPI = 100
+# Part of every chart's content key: raise it when a change to the drawing changes the image, so charts
+# drawn before are not reused for the same bars.
+DRAWING_VERSION = 2
 UPLOAD_ATTEMPTS = 3
 UPLOAD_BACKOFF_SECONDS = 1.0
 SMA_COLORS = {"sma_20": "#1f77b4", "sma_50": "#ff7f0e", "sma_200": "#9467bd"}
@@ -95,6 +106,20 @@ def _draw_macd_histogram(axis, histogram: pd.Series) -> None:
     axis.vlines(range(values.size), 0, values, colors=colors, linewidth=2.0, alpha=0.5)
 
 
+def _volume_panel(frame: pd.DataFrame) -> list:
+    """Panel 1 for the volume, with an invisible line: the bars themselves are drawn by _draw_volume."""
+    return [_line(frame["volume"], 1, UP_COLOR, 0, alpha=0, ylabel="Volume")]
+
+
+def _draw_volume(axis, frame: pd.DataFrame) -> None:
+    """Volume bars as one line collection, green on up bars and red on down bars, as mplfinance colours them;
+    its own volume bars are one patch each."""
+    rising = (frame["close"] >= frame["open"]).to_numpy()
+    colors = [UP_COLOR if up else DOWN_COLOR for up in rising]
+    axis.vlines(range(len(frame)), 0, frame["volume"].to_numpy(), colors=colors, linewidth=2.0, alpha=0.6)
+    axis.set_ylim(bottom=0)
+
+
 def render_png(
     symbol: str, period: str, bar: str, bars: pd.DataFrame, indicators: list[str] | None, width: int, height: int
 ) -> bytes:
@@ -111,8 +136,7 @@ def render_png(
         frame[["open", "high", "low", "close", "volume"]],
         type="candle",
         style=STYLE,
-        volume=True,
-        addplot=overlays + oscillators,
+        addplot=overlays + _volume_panel(frame) + oscillators,
         panel_ratios=(6, 1.5, *oscillator_ratios),
         figsize=(width / DPI, height / DPI),
         title=title,
@@ -122,6 +146,7 @@ def render_png(
         **options,
     )
     # mplfinance returns a primary and a secondary axis per panel.
+    _draw_volume(axes[2], frame)
     if "macd" in panels:
         _draw_macd_histogram(axes[2 * panels["macd"]], frame["macd_hist"])
     if "rsi" in panels:
@@ -154,17 +179,49 @@ def store_png(name: str, content: bytes) -> str:
     return name
 
 
-def render_chart(
+def chart_content_key(
+    instrument: Instrument, period: str, bar: str, bars: pd.DataFrame, indicators: list[str] | None, width: int,
+    height: int,
+) -> str:
+    """What a chart shows, as a hash: equal keys draw the same image."""
+    content = {
+        "drawing_version": DRAWING_VERSION,
+        "conid": instrument.conid,
+        "symbol": instrument.symbol,
+        "period": period,
+        "bar": bar,
+        "indicators": sorted(indicators) if indicators is not None else None,
+        "size": [width, height],
+        "bars": frozen_bars(bars),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def chart_once(content_key: str, draw: Callable[[], Chart]) -> Chart:
+    """The chart of `content_key`: one drawn already, else the one `draw()` makes.
+
+    While one worker draws a content, others asking for it wait on its lock and then read its row
+    (the pattern of broker.marketdata.get_bars), so a chart is drawn once however many ask at once.
+    """
+    drawn = Chart.objects.filter(content_key=content_key).first()
+    if drawn is not None:
+        return drawn
+    hold = settings.CHART_RENDER_TIMEOUT_SECONDS
+    with named_lock(f"chart:{content_key}", hold_seconds=hold, wait_seconds=hold * 2):
+        return Chart.objects.filter(content_key=content_key).first() or draw()
+
+
+def draw_chart(
     instrument: Instrument,
     period: str,
     bar: str,
     bars: pd.DataFrame,
-    indicators: list[str] | None = None,
-    width: int | None = None,
-    height: int | None = None,
+    indicators: list[str] | None,
+    width: int,
+    height: int,
+    content_key: str,
 ) -> Chart:
-    """Render, store and record one chart."""
-    width, height = width or settings.CHART_WIDTH, height or settings.CHART_HEIGHT
+    """Render, store and record one chart (its content's lock, if any, is the caller's: see chart_once)."""
     png = render_png(instrument.symbol, period, bar, bars, indicators, width, height)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
     name = store_png(f"charts/{instrument.symbol}_{period}-{bar}_{stamp}.png", png)
@@ -176,10 +233,26 @@ def render_chart(
         width=width,
         height=height,
         sha256=hashlib.sha256(png).hexdigest(),
+        content_key=content_key,
     )
     chart.image.name = name
     chart.save()
     return chart
+
+
+def render_chart(
+    instrument: Instrument,
+    period: str,
+    bar: str,
+    bars: pd.DataFrame,
+    indicators: list[str] | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> Chart:
+    """The chart of these bars, drawn here unless a chart of the same content exists (chart_once)."""
+    width, height = width or settings.CHART_WIDTH, height or settings.CHART_HEIGHT
+    key = chart_content_key(instrument, period, bar, bars, indicators, width, height)
+    return chart_once(key, lambda: draw_chart(instrument, period, bar, bars, indicators, width, height, key))
 
 
 def chart_for(instrument: Instrument, period: str, bar: str) -> Chart:

@@ -92,6 +92,8 @@ class Chart(models.Model):
     width = models.PositiveIntegerField(default=1920)
     height = models.PositiveIntegerField(default=1080)
     sha256 = models.CharField(max_length=64, blank=True)
+    # What the image shows, hashed (broker.charts.chart_content_key): a chart is drawn once per content.
+    content_key = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = ChartQuerySet.as_manager()

@@ -17,6 +17,7 @@ from celery.result import AsyncResult
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
+from broker.charts import chart_content_key, chart_once
 from broker.charts import render_chart as render_chart_here
 from broker.marketdata import frozen_bars
 from broker.models import Chart, Instrument
@@ -43,11 +44,18 @@ def render_chart(
 ) -> Chart:
     """Draws a chart on a cpu worker (queue CPU_WORK_QUEUE) and waits for it; without that queue, draws it here.
 
-    Drawing is the CPU work of a run; the io worker's thread only waits for it, which costs no core.
+    Drawing is the CPU work of a run; the io worker's thread only waits for it, which costs no core. A chart
+    of the same content drawn already is reused, and while one is being drawn the others asking for it
+    wait for it, here, holding no cpu worker (broker.charts.chart_once).
     """
     width, height = width or settings.CHART_WIDTH, height or settings.CHART_HEIGHT
     if not settings.CPU_WORK_QUEUE:
         return render_chart_here(instrument, period, bar, bars, indicators, width, height)
+    key = chart_content_key(instrument, period, bar, bars, indicators, width, height)
+    return chart_once(key, lambda: _draw_on_cpu_worker(instrument, period, bar, bars, indicators, width, height))
+
+
+def _draw_on_cpu_worker(instrument, period, bar, bars, indicators, width, height) -> Chart:
     result = current_app.send_task(
         "broker.render_chart",
         args=(instrument.pk, period, bar, frozen_bars(bars), indicators, width, height),

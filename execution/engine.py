@@ -20,7 +20,9 @@ status stays `running` through a delay, wait or backoff (`awaiting_approval` for
 wait that ends while other steps still run ends in the same segment.
 
 The cancel flag is read between steps, between symbols and once more when the run ends (a cancel
-during the last step still counts); a suspended run is cancelled at once by execution.cancel.
+during the last step still counts); a suspended run is cancelled at once by execution.cancel. A model
+call reads it too while it waits for a retry or for its provider's room (agents.cancels): its step
+ends cancelled at once, and no retry is sent.
 
 Time limits (DESIGN §6) are kept here, so they hold on every pool (the io worker's threads pool has
 no signal to enforce Celery's): a segment that has run settings.CELERY_TASK_SOFT_TIME_LIMIT seconds
@@ -49,6 +51,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
+from agents.cancels import CallCancelled
 from agents.sandbox import SandboxChildren, children_scope
 from broker.adapters import BrokerError, PermanentBrokerError, get_adapter
 from execution import approvals, leases, notifications, progress, retries
@@ -765,6 +768,10 @@ class ExecutionRun:
             step_run.output = {"seconds": exc.seconds}
             step_run.save(update_fields=["output"])
             return step_run, step_run.output, exc
+        except CallCancelled as exc:
+            # A model call saw the cancel while it waited (agents.cancels): the step stops there, failing nothing.
+            logger.info("Execution %s, %s, step %s: %s", self.execution.pk, ctx.symbol, step["id"], exc)
+            status, output = StepRun.Status.CANCELLED, {"cancelled": True, "reason": str(exc)}
         except StepSkipped as exc:
             status = StepRun.Status.SKIPPED
             output = {"reason": exc.reason, **exc.output}

@@ -109,8 +109,10 @@ def celery_worker(django_db_setup):
     """
     from celery.contrib.testing.worker import start_worker
 
+    from tests.workers import add_consumer_node
     from tradingweb.celery import app
 
+    hostname = f"tests-{uuid.uuid4().hex[:6]}@localhost"
     with start_worker(
         app,
         pool="threads",
@@ -118,9 +120,12 @@ def celery_worker(django_db_setup):
         queues=list(settings.CELERY_TASK_QUEUES_BY_PRIORITY),
         perform_ping_check=False,
         shutdown_timeout=60,
-        hostname=f"tests-{uuid.uuid4().hex[:6]}@localhost",
+        hostname=hostname,
     ) as worker:
+        running = True
+        add_consumer_node(hostname, lambda: running)
         yield worker
+        running = False
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
@@ -25,6 +26,44 @@ from workflows.models import Workflow, WorkflowVersion
 
 QUEUES = settings.CELERY_TASK_QUEUES_BY_PRIORITY
 ROOT = Path(__file__).resolve().parents[1]
+# The workers this test process started, by node name, each with whether it still runs: the worker
+# processes and the in-process worker of tests/conftest.py. Only they consume this run's queues.
+_consumers: dict[str, Callable[[], bool]] = {}
+
+
+def add_consumer_node(name: str, running: Callable[[], bool]) -> None:
+    _consumers[name] = running
+
+
+def consumer_nodes() -> list[str]:
+    """The node names of the workers of this run that are still running."""
+    return [name for name, running in _consumers.items() if running()]
+
+
+def stop_consuming(nodes: list[str], timeout: float = 60) -> None:
+    """Tell the workers `nodes` to stop consuming the queues, and wait until each of them says it has.
+
+    Asking by name, and waiting for every node's own answer: a worker busy with a task may answer
+    late, and one that has not answered may still take the next message.
+    """
+    deadline = time.monotonic() + timeout
+    while nodes:
+        for queue in QUEUES:
+            app.control.cancel_consumer(queue, destination=nodes, reply=False)
+        answers = app.control.inspect(destination=nodes, timeout=1).active_queues() or {}
+        consuming = [
+            node for node in nodes if node not in answers or any(queue["name"] in QUEUES for queue in answers[node])
+        ]
+        if not consuming:
+            return
+        assert time.monotonic() < deadline, f"workers still consuming (or not answering) after {timeout} s: {consuming}"
+        time.sleep(0.2)
+
+
+def start_consuming(nodes: list[str]) -> None:
+    for queue in QUEUES:
+        if nodes:
+            app.control.add_consumer(queue, destination=nodes, reply=True, timeout=2)
 
 
 def database_url() -> str:
@@ -105,6 +144,11 @@ class WorkerProcess(CeleryProcess):
             "worker", "-Q", ",".join(QUEUES), "--pool", "prefork", "--concurrency", str(self.concurrency),
             "--hostname", self.hostname, "--without-mingle", "--without-gossip", "--loglevel", "INFO",
         ]  # fmt: skip
+
+    def start(self) -> Self:
+        super().start()
+        add_consumer_node(self.hostname, self.running)
+        return self
 
     def wait_ready(self, timeout: float = 60) -> Self:
         deadline = time.monotonic() + timeout

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from agents.cancels import CallCancelled
 from agents.models import AgentMessage, LLMCall, ModelProvider
 from agents.team import NO_CONSENSUS, TeamFailed, run_team
 from agents.team_config import team_settings
@@ -61,6 +62,27 @@ def test_an_agent_whose_model_keeps_failing_is_left_out_and_the_rest_decide(offl
     assert failed_attempts.count() > 1 and all(call.error for call in failed_attempts)
     assert conversation[-1].agent_name == "Executor" and conversation[-1].message_type == "decision"
     assert outcome.consensus and outcome.decision["decision"] in ("BUY", "SELL", "HOLD")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_seen_while_an_agent_waits_to_retry_stops_the_debate_instead_of_leaving_it_out(
+    offline, execution, dead_provider
+):
+    offline.LLM_PROVIDER = "openai"
+    working = {"model": "offline-analyst"}
+    config = {"agents": [
+        {"name": "TechnicalAnalyst", **working},
+        {"name": "RiskManager", "provider": "dead", "model": "gpt-4o"},
+        {"name": "Executor", **working},
+    ]}
+    type(execution).objects.filter(pk=execution.pk).update(cancel_requested=True)
+
+    with pytest.raises(CallCancelled):
+        run_team(team_request(execution), team_settings(config), desk=desk())
+
+    assert LLMCall.objects.filter(execution=execution, agent_name="RiskManager").count() == 1  # no retry sent
+    assert not [m for m in _conversation(execution) if "leaves the debate" in m.content]
+    assert not LLMCall.objects.filter(execution=execution, agent_name="Executor").exists()
 
 
 @pytest.mark.django_db(transaction=True)

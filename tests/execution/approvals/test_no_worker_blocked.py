@@ -1,21 +1,13 @@
 """Waiting for a person holds no worker slot: with ONE slot, another execution runs while one awaits approval."""
 
-import time
-
 import pytest
 from celery.result import AsyncResult
 
 from execution.models import Decision, WorkflowExecution
 from tests.execution.approvals.conftest import enqueue, entry_order, new_execution, wait_for_end, wait_for_parked
-from tests.workers import QUEUES, WorkerProcess, wait_until
-from tradingweb.celery import app
+from tests.workers import WorkerProcess, consumer_nodes, start_consuming, stop_consuming, wait_until
 
 pytestmark = pytest.mark.processes
-
-
-def _set_consuming(workers: list[str], command: str) -> None:
-    for queue in QUEUES:
-        getattr(app.control, command)(queue, destination=workers, reply=True, timeout=2)
 
 
 @pytest.fixture(scope="module")
@@ -26,30 +18,17 @@ def one_slot_worker(django_db_setup):
     stops consuming until the module ends. A process, not a second in-process worker: stopping an
     in-process worker stops every worker thread of the process (celery.worker.state is global).
     """
-    others = [name for reply in app.control.ping(timeout=0.5) or [] for name in reply]
+    others = consumer_nodes()
     worker = None
     try:
-        if others:
-            _set_consuming(others, "cancel_consumer")
-            _wait_until_not_consuming(others)
+        stop_consuming(others)
         worker = WorkerProcess("one-slot", concurrency=1).start()
         yield worker.wait_ready()
     finally:
         # Whatever failed above, the shared worker must consume again, or every later test waits in vain.
         if worker is not None:
             worker.stop()
-        if others:
-            _set_consuming(others, "add_consumer")
-
-
-def _wait_until_not_consuming(workers: list[str], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        still_consuming = app.control.inspect(destination=workers, timeout=2).active_queues() or {}
-        if not any(still_consuming.values()):
-            return
-        assert time.monotonic() < deadline, f"workers still consuming: {still_consuming}"
-        time.sleep(0.2)
+        start_consuming(others)
 
 
 @pytest.mark.django_db(transaction=True)

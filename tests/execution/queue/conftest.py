@@ -10,7 +10,7 @@ tests/workers.py (shared with tests/integration/reliability).
 
 import pytest
 
-from tests.workers import QUEUES, WorkerProcess
+from tests.workers import WorkerProcess, consumer_nodes, start_consuming, stop_consuming
 from tradingweb.celery import app
 
 
@@ -25,24 +25,20 @@ def worker(django_db_setup, django_db_blocker):
         process.stop()
 
 
-def _consuming_workers() -> list[str]:
-    return [name for reply in app.control.ping(timeout=0.5) or [] for name in reply]
-
-
 class Exclusive:
-    """Stops the other workers of this run from consuming; `resume()` (or the test's end) lets them again."""
+    """Stops the other workers of this run from consuming, and waits until each says it has; `resume()` (or
+    the test's end) lets them again."""
 
     def __init__(self):
-        self.others = _consuming_workers()
-        self._control("cancel_consumer")
-
-    def _control(self, command: str) -> None:
-        for queue in QUEUES:
-            if self.others:
-                getattr(app.control, command)(queue, destination=self.others, reply=True, timeout=2)
+        self.others = consumer_nodes()
+        try:
+            stop_consuming(self.others)
+        except BaseException:
+            self.resume()
+            raise
 
     def resume(self) -> None:
-        self._control("add_consumer")
+        start_consuming(self.others)
         self.others = []
 
 

@@ -139,4 +139,9 @@ def test_one_io_worker_runs_many_executions_at_once(alice, start_worker_kinds):
     assert [e.status for e in executions] == ["completed"] * AT_ONCE, [step_errors(e) for e in executions]
     assert len(released) == AT_ONCE and not all_in_flight.broken
     assert set(task_workers("execution.run_workflow_execution")) == {io.hostname}
-    assert len(task_workers("broker.render_chart")) == AT_ONCE
+    # The runs chart the same bars: the cpu worker draws that chart once, and every run shows it.
+    assert task_workers("broker.render_chart") == [cpu.hostname]
+    charts = StepRun.objects.filter(execution__in=executions, step_type="generate_chart").values_list(
+        "output__chart_id", flat=True
+    )
+    assert len(charts) == AT_ONCE and len(set(charts)) == 1
