@@ -225,13 +225,12 @@ def portfolio_live(request):
     except BrokerError as error:
         logger.warning("Portfolio of %s shown without the broker: %s", request.user, error)
         broker_error = str(error)
-    equity = account.equity if account else None
     context = {
         "account": account,
         "broker_error": broker_error,
         "summary": portfolio_summary(owner, account=account),
-        "positions": position_rows(owner, equity=equity),
-        "risk": risk_report(owner, equity=equity),
+        "positions": position_rows(owner, account=account),
+        "risk": risk_report(owner, account=account),
     }
     return render(request, "broker/partials/portfolio_live.html", context)
 
