@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from broker.adapters.base import AccountSummary, BrokerError
 from broker.contract_value import ExchangeRateUnknown, account_rate, instrument_unit_value
-from broker.models import Fill, Instrument, Order, Position, Trade
+from broker.models import Fill, Instrument, Order, Position, Trade, TradeQuerySet
 from broker.risk import LOSS_STREAK_ALERT, consecutive_losses
 
 logger = logging.getLogger(__name__)
@@ -145,12 +145,13 @@ def apply_fill(order: Order, fill) -> Fill | None:
         if effect.closed_quantity:
             trade = trade or _trade_from_position(position, fill.time)
             _book_exit(trade, effect, fill, closing_commission, order.instrument.price_multiplier)
+            trade.exchange_rate = fill.exchange_rate
             if effect.closed_quantity == abs(position.quantity):
                 trade.exit_at = fill.time
             trade.save()
         if effect.opened_quantity:
             if trade is None or trade.is_closed():
-                trade = _new_trade(order, signed_quantity, fill.time)
+                trade = _new_trade(order, signed_quantity, fill.time, fill.exchange_rate)
             _book_entry(trade, effect.opened_quantity, fill.price, opening_commission)
             trade.save()
         _update_position(position, effect, order, opened_from_flat=was_flat or effect.closed_quantity > 0)
@@ -166,8 +167,9 @@ def apply_fill(order: Order, fill) -> Fill | None:
     return fill_row
 
 
-def _new_trade(order: Order, signed_quantity: Decimal, time: datetime) -> Trade:
+def _new_trade(order: Order, signed_quantity: Decimal, time: datetime, exchange_rate: Decimal | None) -> Trade:
     return Trade(
+        exchange_rate=exchange_rate,
         owner=order.owner,
         instrument=order.instrument,
         strategy=order.strategy,
@@ -332,14 +334,17 @@ def closed_trades(owner) -> QuerySet:
     return _owned(Trade.objects.filter(exit_at__isnull=False), owner)
 
 
-def trade_statistics(trades: Iterable[Trade]) -> dict:
-    """Win rate, average win and loss, largest win and loss and profit factor of closed trades."""
-    pnls = [trade.realized_pnl or ZERO for trade in trades]
+def trade_statistics(trades: TradeQuerySet, currency: str | None) -> dict:
+    """Win rate, average win and loss, largest win and loss and profit factor of closed trades, in the
+    account's `currency` at each trade's own rate; trades whose rate is unknown are left out and counted."""
+    converted = trades.in_account_currency(currency)
+    pnls = [pnl or ZERO for pnl in converted.filter(account_rate__isnull=False).values_list("account_pnl", flat=True)]
     wins = [pnl for pnl in pnls if pnl > 0]
     losses = [pnl for pnl in pnls if pnl < 0]
     gross_profit = sum(wins, ZERO)
     gross_loss = -sum(losses, ZERO)
     return {
+        "unconverted_trades": converted.filter(account_rate__isnull=True).count(),
         "closed_trades": len(pnls),
         "wins": len(wins),
         "losses": len(losses),
@@ -425,15 +430,25 @@ def missing_rates(currencies: Iterable[str], account: AccountSummary | None) -> 
     return sorted({currency for currency in currencies if exchange_rate(currency, account) is None})
 
 
+def realized_in_account(trades: TradeQuerySet, currency: str | None) -> Decimal | None:
+    """The trades' realized P&L in the account's `currency`, each at its own rate (Trade.exchange_rate);
+    None when a trade's rate is unknown."""
+    converted = trades.in_account_currency(currency)
+    if converted.filter(account_rate__isnull=True).exists():
+        return None
+    return (converted.aggregate(total=Sum("account_pnl"))["total"] or ZERO).quantize(MONEY_PLACES)
+
+
+def unconverted_currencies(trades: TradeQuerySet, currency: str | None) -> list[str]:
+    """Currencies of the trades whose realized P&L has no rate into the account's `currency`."""
+    unknown = trades.in_account_currency(currency).filter(account_rate__isnull=True)
+    return sorted(set(unknown.values_list("instrument__currency", flat=True)))
+
+
 def realized_pnl(owner, account: AccountSummary | None) -> Decimal | None:
     """Realized P&L of every trade (partial exits and commissions of open trades included) in the
-    account's currency; None when a currency traded has no rate."""
-    by_currency = _owned(Trade.objects.all(), owner).values("instrument__currency").annotate(total=Sum("realized_pnl"))
-    amounts = []
-    for row in by_currency:
-        rate = exchange_rate(row["instrument__currency"], account)
-        amounts.append(None if rate is None else ((row["total"] or ZERO) * rate).quantize(MONEY_PLACES))
-    return _sum_known(amounts)
+    account's currency; None when a trade's rate is unknown."""
+    return realized_in_account(_owned(Trade.objects.all(), owner), account.currency if account else None)
 
 
 def portfolio_summary(owner, *, account: AccountSummary | None = None, now: datetime | None = None) -> dict:
@@ -448,7 +463,8 @@ def portfolio_summary(owner, *, account: AccountSummary | None = None, now: date
     closed = closed_trades(owner)
     unrealized = _sum_known(row["account_unrealized_pnl"] for row in rows)
     realized = realized_pnl(owner, account)
-    traded = _owned(Trade.objects.all(), owner).values_list("instrument__currency", flat=True).distinct()
+    currency = account.currency if account else None
+    unconverted = unconverted_currencies(_owned(Trade.objects.all(), owner), currency) if account else []
     return {
         "total_value": account.equity if account else None,
         "cash": account.cash if account else None,
@@ -458,12 +474,12 @@ def portfolio_summary(owner, *, account: AccountSummary | None = None, now: date
         "realized_pnl": realized,
         "unrealized_pnl": unrealized,
         "total_pnl": None if realized is None or unrealized is None else realized + unrealized,
-        "missing_rates": missing_rates([*(row["currency"] for row in rows), *traded], account),
+        "missing_rates": sorted({*missing_rates((row["currency"] for row in rows), account), *unconverted}),
         "open_positions": len(rows),
         "trades_all_time": closed.count(),
         "trades_this_month": closed.filter(exit_at__gte=month_start).count(),
         "trades_this_week": closed.filter(exit_at__gte=week_start).count(),
-        **trade_statistics(closed),
+        **trade_statistics(closed, currency),
         **r_statistics(closed),
     }
 

@@ -905,6 +905,7 @@ def state_from_json(data: dict) -> OrderState:
             price=Decimal(fill["price"]),
             commission=Decimal(fill["commission"]),
             time=datetime.fromisoformat(fill["time"]),
+            exchange_rate=money(fill.get("exchange_rate")),
         )
         for fill in data["fills"]
     ]

@@ -126,6 +126,9 @@ class PortfolioSummarySerializer(serializers.Serializer):
     trades_all_time = serializers.IntegerField()
     trades_this_month = serializers.IntegerField()
     trades_this_week = serializers.IntegerField()
+    unconverted_trades = serializers.IntegerField(
+        help_text="Closed trades left out of the statistics: no rate into the account's currency is known."
+    )
     closed_trades = serializers.IntegerField()
     wins = serializers.IntegerField()
     losses = serializers.IntegerField()

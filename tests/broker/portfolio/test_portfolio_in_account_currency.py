@@ -41,8 +41,8 @@ def toyota(db):
 
 @pytest.fixture
 def book(alice, sap, es):
-    apply_fill(make_order(alice, sap, "BUY", 100), make_fill(100, "200.00"))
-    apply_fill(make_order(alice, es, "BUY", 2), make_fill(2, "5000.00"))
+    apply_fill(make_order(alice, sap, "BUY", 100), make_fill(100, "200.00", exchange_rate="1.0825"))
+    apply_fill(make_order(alice, es, "BUY", 2), make_fill(2, "5000.00", exchange_rate="1"))
     mark_to_market(alice, {sap.conid: D("210.00"), es.conid: D("5012.25")})
 
 
