@@ -440,6 +440,9 @@ class SimulatedExecution(models.Model):
     quantity = models.DecimalField(**QUANTITY)
     price = models.DecimalField(**PRICE)
     commission = models.DecimalField(default=Decimal("0"), **MONEY)
+    exchange_rate = models.DecimalField(
+        null=True, blank=True, help_text="The rate from the contract's currency into the account's.", **RATE
+    )
     executed_at = models.DateTimeField(db_index=True)
 
     class Meta:

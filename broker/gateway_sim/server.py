@@ -31,13 +31,13 @@ from broker.adapters.base import (
     OrderState,
     Quote,
 )
+from broker.listings import find_listings, listed_symbols, listings
 from broker.models import Instrument, SimulatedOrder
 from broker.pacing import tws_bar_seconds
 from broker.simulation import SimulatedExchange, minute_bars
 
 from . import messages as msg
 from .clock import MarketClock
-from .contracts import exchange_rates, find_listings, listed_symbols, listings
 from .faults import Faults
 from .history import HistoryRequestError, PacingMonitor, bar_date, parse_end_time, simulated_bar_size, simulated_period
 from .records import ExecutionRecord, OrderRecord
@@ -749,8 +749,7 @@ class GatewaySimulator:
             Holding(self._contract_for(position.symbol), position, self.exchange.price(position.symbol, now))
             for position in self.exchange.positions(now=now)
         ]
-        rates = exchange_rates(lambda key: self.exchange.price(key, now), base=summary.currency)
-        return AccountSnapshot(summary, holdings, rates)
+        return AccountSnapshot(summary, holdings, summary.exchange_rates)
 
     async def _account_snapshot(self) -> AccountSnapshot:
         snapshot = await self._call(self._read_account, self.clock.now())

@@ -6,13 +6,15 @@ Hand computation, USD account of 1,000,000, the broker's EUR rate 1.0825:
   up 2 × 12.25 × 50 = 1,225.00.
 """
 
+from dataclasses import asdict
 from decimal import Decimal as D
 
 import pytest
+import time_machine
 
 from broker.models import Instrument
 from broker.portfolio import apply_fill, mark_to_market, portfolio_summary, position_rows, risk_report
-from tests.broker.conftest import usd_account
+from tests.broker.conftest import WEDNESDAY, usd_account
 from tests.broker.portfolio.conftest import make_fill, make_order
 
 ACCOUNT = usd_account("1000000", EUR="1.0825")
@@ -90,3 +92,25 @@ def test_a_currency_without_a_rate_makes_the_totals_unknown_not_a_rate_of_one(al
     assert (summary["positions_value"], summary["unrealized_pnl"], summary["total_pnl"]) == (None, None, None)
     assert (risk["exposure"], risk["exposure_pct"], risk["missing_rates"]) == (None, None, ["JPY"])
     assert "The broker gives no JPY to USD exchange rate: exposure is unknown." in risk["warnings"]
+
+
+def test_the_api_states_each_row_at_the_brokers_rate(alice_api, alice, bob_api, adapter):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        sap = Instrument.objects.create(**asdict(adapter.qualify("SAP")))
+        apply_fill(make_order(alice, sap, "BUY", 100), make_fill(100, "200.00"))
+        rate = adapter.account_summary().exchange_rates["EUR"]
+        price = adapter.quote(sap.conid, sap.symbol).last
+
+        positions = alice_api.get("/api/portfolio/positions/").json()
+        summary = alice_api.get("/api/portfolio/").json()
+        risk = alice_api.get("/api/portfolio/risk/").json()
+
+    [row] = positions["positions"]
+    account_value = (100 * price * rate).quantize(D("0.0001"))
+    assert (positions["currency"], positions["missing_rates"]) == ("USD", [])
+    assert (row["currency"], D(row["exchange_rate"])) == ("EUR", rate)
+    assert D(row["market_value"]) == 100 * price
+    assert D(row["account_market_value"]) == account_value
+    assert D(summary["positions_value"]) == account_value and summary["currency"] == "USD"
+    assert D(risk["exposure"]) == account_value
+    assert bob_api.get("/api/portfolio/positions/").json()["positions"] == []
