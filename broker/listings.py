@@ -50,7 +50,7 @@ def reference_level(key: str) -> tuple[float, float] | None:
     for base, quote, level in FX_PAIRS:
         if key == f"{base}.{quote}":
             return level, FX_ANNUAL_VOL
-    if key.startswith("ES."):
+    if is_future(key):
         return E_MINI_LEVEL, E_MINI_ANNUAL_VOL
     return None
 
@@ -161,9 +161,13 @@ def contract_terms(key: str) -> tuple[str, str]:
     for base, quote, _level in FX_PAIRS:
         if key == f"{base}.{quote}":
             return quote, ""
-    if key.startswith("ES."):
+    if is_future(key):
         return "USD", "50"
     return "USD", ""
+
+
+def is_future(key: str) -> bool:
+    return key.startswith("ES.")
 
 
 def listing_by_key(key: str, now: datetime) -> Listing | None:

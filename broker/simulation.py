@@ -52,6 +52,7 @@ from broker.listings import (
     contract_terms,
     exchange_rates,
     find_listings,
+    is_future,
     listed_symbols,
     listing_by_conid,
     reference_level,
@@ -476,17 +477,20 @@ class SimulatedExchange:
 
     def positions(self, now: datetime | None = None) -> list[BrokerPosition]:
         self.process_market(now)
-        return [
-            BrokerPosition(
-                conid=p.conid,
-                symbol=p.symbol,
-                quantity=p.quantity,
-                average_cost=p.average_cost,
-                currency=contract_terms(p.symbol)[0],
-                multiplier=contract_terms(p.symbol)[1],
+        positions = []
+        for p in SimulatedPosition.objects.filter(account__account_id=self.account_id).exclude(quantity=0):
+            currency, multiplier = contract_terms(p.symbol)
+            positions.append(
+                BrokerPosition(
+                    conid=p.conid,
+                    symbol=p.symbol,
+                    quantity=p.quantity,
+                    average_cost=p.average_cost,
+                    currency=currency,
+                    multiplier=multiplier,
+                )
             )
-            for p in SimulatedPosition.objects.filter(account__account_id=self.account_id).exclude(quantity=0)
-        ]
+        return positions
 
     def account_summary(self, now: datetime | None = None) -> AccountSummary:
         now = now or timezone.now()
@@ -548,7 +552,7 @@ class SimulatedExchange:
     def _buying_power_refusal(self, account: SimulatedAccount, order: SimulatedOrder, now: datetime) -> str:
         price = order.limit_price or self.price(order.symbol, now)
         notional = order.quantity * price * self._unit_value(order.symbol, self.exchange_rates(now))[0]
-        if contract_terms(order.symbol)[1]:
+        if is_future(order.symbol):
             # A future is bought on margin: what the account must hold is the initial margin, not the
             # notional (cash goes below zero by the rest, and equity stays cash plus the position's value).
             notional *= FUTURE_INITIAL_MARGIN
