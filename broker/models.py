@@ -287,6 +287,14 @@ class TradeQuerySet(VisibleToQuerySet):
             ),
         )
 
+    def unconverted(self) -> "TradeQuerySet":
+        """Of trades annotated by in_account_currency, those with P&L but no known rate."""
+        return self.filter(account_rate__isnull=True, realized_pnl__isnull=False).exclude(realized_pnl=0)
+
+    def converted(self) -> "TradeQuerySet":
+        """Of trades annotated by in_account_currency, those whose P&L is known in the account's currency."""
+        return self.exclude(pk__in=self.unconverted().values("pk"))
+
 
 class Trade(models.Model):
     """A round trip: entry to exit of a long or short position.

@@ -16,7 +16,7 @@ def realized_pnl_by_day(trades: QuerySet, currency: str | None) -> list[dict]:
     days = (
         trades.filter(exit_at__isnull=False)
         .in_account_currency(currency)
-        .filter(account_rate__isnull=False)
+        .converted()
         .annotate(day=TruncDate("exit_at", tzinfo=UTC))
         .values("day")
         .annotate(pnl=Sum("account_pnl"))

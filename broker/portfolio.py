@@ -338,13 +338,13 @@ def trade_statistics(trades: TradeQuerySet, currency: str | None) -> dict:
     """Win rate, average win and loss, largest win and loss and profit factor of closed trades, in the
     account's `currency` at each trade's own rate; trades whose rate is unknown are left out and counted."""
     converted = trades.in_account_currency(currency)
-    pnls = [pnl or ZERO for pnl in converted.filter(account_rate__isnull=False).values_list("account_pnl", flat=True)]
+    pnls = [pnl or ZERO for pnl in converted.converted().values_list("account_pnl", flat=True)]
     wins = [pnl for pnl in pnls if pnl > 0]
     losses = [pnl for pnl in pnls if pnl < 0]
     gross_profit = sum(wins, ZERO)
     gross_loss = -sum(losses, ZERO)
     return {
-        "unconverted_trades": converted.filter(account_rate__isnull=True).count(),
+        "unconverted_trades": converted.unconverted().count(),
         "closed_trades": len(pnls),
         "wins": len(wins),
         "losses": len(losses),
@@ -434,14 +434,14 @@ def realized_in_account(trades: TradeQuerySet, currency: str | None) -> Decimal 
     """The trades' realized P&L in the account's `currency`, each at its own rate (Trade.exchange_rate);
     None when a trade's rate is unknown."""
     converted = trades.in_account_currency(currency)
-    if converted.filter(account_rate__isnull=True).exists():
+    if converted.unconverted().exists():
         return None
     return (converted.aggregate(total=Sum("account_pnl"))["total"] or ZERO).quantize(MONEY_PLACES)
 
 
 def unconverted_currencies(trades: TradeQuerySet, currency: str | None) -> list[str]:
     """Currencies of the trades whose realized P&L has no rate into the account's `currency`."""
-    unknown = trades.in_account_currency(currency).filter(account_rate__isnull=True)
+    unknown = trades.in_account_currency(currency).unconverted()
     return sorted(set(unknown.values_list("instrument__currency", flat=True)))
 
 

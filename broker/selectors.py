@@ -24,7 +24,7 @@ def strategy_pnl(user, currency: str | None) -> QuerySet:
         trades_for(user)
         .filter(exit_at__isnull=False)
         .in_account_currency(currency)
-        .filter(account_rate__isnull=False)
+        .converted()
         .values("strategy__name")
         .annotate(
             trades=Count("id"),
