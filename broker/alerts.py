@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from broker import adapters
-from broker.adapters.base import BrokerAdapter
+from broker.adapters.base import AccountSummary, BrokerAdapter
 from broker.models import Alert, Order, Position, RiskLimits, Trade
 from broker.portfolio import EXPOSURE_WARNING_PCT, closed_trades, position_rows, refresh_marks, risk_report
 from broker.risk import LOSS_STREAK_ALERT, consecutive_losses
@@ -78,10 +78,10 @@ def exposure_alert(owner, report: dict) -> Alert | None:
     )
 
 
-def stop_breach_alerts(owner, equity: Decimal | None) -> list[Alert]:
+def stop_breach_alerts(owner, account: AccountSummary | None) -> list[Alert]:
     """One alert per open position whose last price has crossed its stop."""
     alerts = []
-    for row in position_rows(owner, equity=equity):
+    for row in position_rows(owner, account=account):
         if not row["stop_breached"]:
             continue
         price = row["current_price"] if row["current_price"] is not None else row["average_cost"]
@@ -153,10 +153,10 @@ def loss_streak_alerts(owner) -> list[Alert]:
     return alerts
 
 
-def risk_alerts(owner, *, equity: Decimal | None) -> list[Alert]:
+def risk_alerts(owner, *, account: AccountSummary | None) -> list[Alert]:
     """Exposure, loss streak and stop breach alerts of one trader, from the positions as marked now."""
-    alerts = [exposure_alert(owner, risk_report(owner, equity=equity))]
-    alerts += stop_breach_alerts(owner, equity)
+    alerts = [exposure_alert(owner, risk_report(owner, account=account))]
+    alerts += stop_breach_alerts(owner, account)
     alerts += loss_streak_alerts(owner)
     return [alert for alert in alerts if alert is not None]
 
@@ -174,11 +174,11 @@ def traders_at_risk(owner=None) -> QuerySet:
 def check_risk(owner=None, *, adapter: BrokerAdapter | None = None) -> list[Alert]:
     """Mark the positions at the broker's prices and raise every risk alert that is due."""
     adapter = adapter or adapters.get_adapter()
-    equity = adapter.account_summary().equity
+    account = adapter.account_summary()
     alerts = []
     for trader in traders_at_risk(owner).distinct():
         refresh_marks(trader, adapter)
-        alerts += risk_alerts(trader, equity=equity)
+        alerts += risk_alerts(trader, account=account)
     return alerts
 
 

@@ -33,15 +33,20 @@ def contract_multiplier(multiplier: str) -> Decimal:
     return number or ONE
 
 
-def unit_value(*, multiplier: str, currency: str, account: AccountSummary) -> Decimal:
-    """The account-currency value of a move of 1 in the price of one contract."""
+def account_rate(currency: str, account: AccountSummary) -> Decimal:
+    """The broker's rate from `currency` into the account's; ExchangeRateUnknown when it reported none."""
     rate = account.rate_to_account(currency)
     if rate is None or rate <= 0:
         raise ExchangeRateUnknown(
             f"The broker reports no exchange rate from {currency} to the account's {account.currency}; "
-            f"a {currency} trade cannot be sized"
+            f"a {currency} amount cannot be stated in {account.currency}"
         )
-    return contract_multiplier(multiplier) * rate
+    return rate
+
+
+def unit_value(*, multiplier: str, currency: str, account: AccountSummary) -> Decimal:
+    """The account-currency value of a move of 1 in the price of one contract."""
+    return contract_multiplier(multiplier) * account_rate(currency, account)
 
 
 def instrument_unit_value(instrument, account: AccountSummary) -> Decimal:

@@ -7,6 +7,7 @@ from django.core import signing
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from broker.contract_value import contract_multiplier
@@ -15,6 +16,7 @@ from tradingweb.access import VisibleToQuerySet, owned_through
 PRICE = {"max_digits": 20, "decimal_places": 6}
 MONEY = {"max_digits": 20, "decimal_places": 4}
 QUANTITY = {"max_digits": 20, "decimal_places": 4}
+RATE = {"max_digits": 20, "decimal_places": 10}
 
 
 class Instrument(models.Model):
@@ -263,8 +265,46 @@ class Fill(models.Model):
         return f"{self.quantity} @ {self.price}"
 
 
+class TradeQuerySet(VisibleToQuerySet):
+    def in_account_currency(self, currency: str | None) -> "TradeQuerySet":
+        """Annotate `account_pnl`: the realized P&L in the account's currency at the trade's own rate.
+
+        A trade booked without a rate counts at 1 only when its instrument is in the account's
+        `currency`; otherwise (or with no `currency` known) its account_pnl is None: unknown.
+        """
+        rate_field = models.DecimalField(**RATE)
+        same_currency = (
+            models.Case(
+                models.When(instrument__currency=currency, then=models.Value(Decimal("1"))),
+                default=models.Value(None),
+                output_field=rate_field,
+            )
+            if currency
+            else models.Value(None, output_field=rate_field)
+        )
+        return self.annotate(
+            account_rate=Coalesce("exchange_rate", same_currency, output_field=rate_field),
+            account_pnl=models.ExpressionWrapper(
+                models.F("realized_pnl") * models.F("account_rate"), output_field=models.DecimalField(**MONEY)
+            ),
+        )
+
+    def unconverted(self) -> "TradeQuerySet":
+        """Of trades annotated by in_account_currency, those with P&L but no known rate."""
+        return self.filter(account_rate__isnull=True, realized_pnl__isnull=False).exclude(realized_pnl=0)
+
+    def converted(self) -> "TradeQuerySet":
+        """Of trades annotated by in_account_currency, those whose P&L is known in the account's currency."""
+        return self.exclude(pk__in=self.unconverted().values("pk"))
+
+
 class Trade(models.Model):
-    """A round trip: entry to exit of a long or short position."""
+    """A round trip: entry to exit of a long or short position.
+
+    Its P&L is in the instrument's currency; `exchange_rate` is the broker's rate into the account's
+    currency at the fill that last closed part of it (at its entry while nothing is closed), so its
+    realized P&L in the account's currency stays what it was when it was realized.
+    """
 
     class Direction(models.TextChoices):
         LONG = "long"
@@ -289,8 +329,15 @@ class Trade(models.Model):
     closed_quantity = models.DecimalField(
         default=Decimal("0"), help_text="Quantity exited so far; exit_price averages these exits.", **QUANTITY
     )
+    exchange_rate = models.DecimalField(
+        null=True,
+        blank=True,
+        help_text="The broker's rate from the instrument's currency into the account's at the closing fill; "
+        "empty: the broker gave none.",
+        **RATE,
+    )
 
-    objects = VisibleToQuerySet.as_manager()
+    objects = TradeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-entry_at"]
@@ -403,6 +450,9 @@ class SimulatedExecution(models.Model):
     quantity = models.DecimalField(**QUANTITY)
     price = models.DecimalField(**PRICE)
     commission = models.DecimalField(default=Decimal("0"), **MONEY)
+    exchange_rate = models.DecimalField(
+        null=True, blank=True, help_text="The rate from the contract's currency into the account's.", **RATE
+    )
     executed_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -27,8 +27,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from broker.adapters.base import BrokerError
-from broker.models import Fill, Instrument, Order, Position, Trade
+from broker.adapters.base import AccountSummary, BrokerError
+from broker.contract_value import ExchangeRateUnknown, account_rate, instrument_unit_value
+from broker.models import Fill, Instrument, Order, Position, Trade, TradeQuerySet
 from broker.risk import LOSS_STREAK_ALERT, consecutive_losses
 
 logger = logging.getLogger(__name__)
@@ -144,12 +145,13 @@ def apply_fill(order: Order, fill) -> Fill | None:
         if effect.closed_quantity:
             trade = trade or _trade_from_position(position, fill.time)
             _book_exit(trade, effect, fill, closing_commission, order.instrument.price_multiplier)
+            trade.exchange_rate = fill.exchange_rate
             if effect.closed_quantity == abs(position.quantity):
                 trade.exit_at = fill.time
             trade.save()
         if effect.opened_quantity:
             if trade is None or trade.is_closed():
-                trade = _new_trade(order, signed_quantity, fill.time)
+                trade = _new_trade(order, signed_quantity, fill.time, fill.exchange_rate)
             _book_entry(trade, effect.opened_quantity, fill.price, opening_commission)
             trade.save()
         _update_position(position, effect, order, opened_from_flat=was_flat or effect.closed_quantity > 0)
@@ -165,8 +167,9 @@ def apply_fill(order: Order, fill) -> Fill | None:
     return fill_row
 
 
-def _new_trade(order: Order, signed_quantity: Decimal, time: datetime) -> Trade:
+def _new_trade(order: Order, signed_quantity: Decimal, time: datetime, exchange_rate: Decimal | None) -> Trade:
     return Trade(
+        exchange_rate=exchange_rate,
         owner=order.owner,
         instrument=order.instrument,
         strategy=order.strategy,
@@ -331,14 +334,17 @@ def closed_trades(owner) -> QuerySet:
     return _owned(Trade.objects.filter(exit_at__isnull=False), owner)
 
 
-def trade_statistics(trades: Iterable[Trade]) -> dict:
-    """Win rate, average win and loss, largest win and loss and profit factor of closed trades."""
-    pnls = [trade.realized_pnl or ZERO for trade in trades]
+def trade_statistics(trades: TradeQuerySet, currency: str | None) -> dict:
+    """Win rate, average win and loss, largest win and loss and profit factor of closed trades, in the
+    account's `currency` at each trade's own rate; trades whose rate is unknown are left out and counted."""
+    converted = trades.in_account_currency(currency)
+    pnls = [pnl or ZERO for pnl in converted.converted().values_list("account_pnl", flat=True)]
     wins = [pnl for pnl in pnls if pnl > 0]
     losses = [pnl for pnl in pnls if pnl < 0]
     gross_profit = sum(wins, ZERO)
     gross_loss = -sum(losses, ZERO)
     return {
+        "unconverted_trades": converted.unconverted().count(),
         "closed_trades": len(pnls),
         "wins": len(wins),
         "losses": len(losses),
@@ -390,38 +396,90 @@ def _period_starts(now: datetime) -> tuple[datetime, datetime]:
 
 
 # --- portfolio, positions, risk --------------------------------------------------------------
+#
+# Positions and trades are booked in their instrument's currency; totals, exposure and
+# concentration are stated in the account's, at the broker's exchange rate (IBKR's ExchangeRate
+# account values, the simulated exchange's rate table). A currency the broker gives no rate for
+# is named in `missing_rates` and makes every total it would enter unknown (None), never a
+# rate of 1. Without the broker's account (`account=None`) nothing is stated in its currency.
 
 
-def realized_pnl(owner) -> Decimal:
-    """Realized P&L of every trade, including partial exits and commissions of open trades."""
-    return _owned(Trade.objects.all(), owner).aggregate(total=Sum("realized_pnl"))["total"] or ZERO
+def exchange_rate(currency: str, account: AccountSummary | None) -> Decimal | None:
+    """The broker's rate from `currency` into the account's currency, None when unknown."""
+    if account is None:
+        return None
+    try:
+        return account_rate(currency, account)
+    except ExchangeRateUnknown:
+        return None
 
 
-def portfolio_summary(owner, *, account=None, now: datetime | None = None) -> dict:
+def _sum_known(amounts: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum, or None when any amount is unknown."""
+    total = ZERO
+    for amount in amounts:
+        if amount is None:
+            return None
+        total += amount
+    return total
+
+
+def missing_rates(currencies: Iterable[str], account: AccountSummary | None) -> list[str]:
+    if account is None:
+        return []
+    return sorted({currency for currency in currencies if exchange_rate(currency, account) is None})
+
+
+def realized_in_account(trades: TradeQuerySet, currency: str | None) -> Decimal | None:
+    """The trades' realized P&L in the account's `currency`, each at its own rate (Trade.exchange_rate);
+    None when a trade's rate is unknown."""
+    converted = trades.in_account_currency(currency)
+    if converted.unconverted().exists():
+        return None
+    return (converted.aggregate(total=Sum("account_pnl"))["total"] or ZERO).quantize(MONEY_PLACES)
+
+
+def unconverted_currencies(trades: TradeQuerySet, currency: str | None) -> list[str]:
+    """Currencies of the trades whose realized P&L has no rate into the account's `currency`."""
+    unknown = trades.in_account_currency(currency).unconverted()
+    return sorted(set(unknown.values_list("instrument__currency", flat=True)))
+
+
+def realized_pnl(owner, account: AccountSummary | None) -> Decimal | None:
+    """Realized P&L of every trade (partial exits and commissions of open trades included) in the
+    account's currency; None when a trade's rate is unknown."""
+    return realized_in_account(_owned(Trade.objects.all(), owner), account.currency if account else None)
+
+
+def portfolio_summary(owner, *, account: AccountSummary | None = None, now: datetime | None = None) -> dict:
     """Value, cash, P&L, open positions and trade statistics of `owner` (None = everyone).
 
-    `account` is the broker's AccountSummary; without it, cash and total value are unknown.
+    `account` is the broker's AccountSummary; without it, cash, total value and every amount in
+    the account's currency are unknown.
     """
     now = now or timezone.now()
     month_start, week_start = _period_starts(now)
-    positions = list(open_positions(owner))
+    rows = [row for row in position_rows(owner, account=account) if row["quantity"]]
     closed = closed_trades(owner)
-    unrealized = sum((position.unrealized_pnl for position in positions), ZERO)
-    realized = realized_pnl(owner)
+    unrealized = _sum_known(row["account_unrealized_pnl"] for row in rows)
+    realized = realized_pnl(owner, account)
+    currency = account.currency if account else None
+    unconverted = unconverted_currencies(_owned(Trade.objects.all(), owner), currency) if account else []
     return {
         "total_value": account.equity if account else None,
         "cash": account.cash if account else None,
-        "currency": account.currency if account else "USD",
+        "currency": account.currency if account else None,
         "paper": account.paper if account else None,
-        "positions_value": sum((_market_value(position) for position in positions), ZERO),
+        "positions_value": _sum_known(row["account_market_value"] for row in rows),
         "realized_pnl": realized,
         "unrealized_pnl": unrealized,
-        "total_pnl": realized + unrealized,
-        "open_positions": len(positions),
+        "total_pnl": None if realized is None or unrealized is None else realized + unrealized,
+        "missing_rates": sorted({*missing_rates((row["currency"] for row in rows), account), *unconverted}),
+        "open_positions": len(rows),
         "trades_all_time": closed.count(),
         "trades_this_month": closed.filter(exit_at__gte=month_start).count(),
         "trades_this_week": closed.filter(exit_at__gte=week_start).count(),
-        **trade_statistics(closed),
+        **trade_statistics(closed, currency),
         **r_statistics(closed),
     }
 
@@ -440,22 +498,38 @@ def _distance_to_stop_pct(position: Position, price: Decimal) -> Decimal | None:
     return _pct(room, price)
 
 
-def position_rows(owner, *, equity: Decimal | None) -> list[dict]:
-    """Open positions (and flat ones flagged for review), largest first, with stop distance,
-    % gain and concentration against equity."""
+def position_rows(owner, *, account: AccountSummary | None) -> list[dict]:
+    """Open positions (and flat ones flagged for review), largest first, with stop distance, % gain,
+    and value, P&L and concentration against equity in the account's currency.
+
+    `market_value` and `unrealized_pnl` are in the position's own `currency`; the `account_` ones
+    are those at `exchange_rate` (None when the broker gave no rate).
+    """
     rows = []
+    equity = account.equity if account else None
     positions = _owned(Position.objects.select_related("instrument"), owner)
     for position in positions.filter(~Q(quantity=0) | Q(needs_review=True)):
         instrument = position.instrument
         price = position.current_price if position.current_price is not None else position.average_cost
         market_value = _market_value(position)
-        concentration = _pct(abs(market_value), equity)
+        rate = exchange_rate(instrument.currency, account)
+        if rate is None:
+            account_market_value = account_unrealized = None
+        else:
+            per_point = instrument_unit_value(instrument, account)
+            account_market_value = (position.quantity * price * per_point).quantize(MONEY_PLACES)
+            account_unrealized = (position.unrealized_pnl * rate).quantize(MONEY_PLACES)
+        concentration = None if account_market_value is None else _pct(abs(account_market_value), equity)
         rows.append(
             {
                 "id": position.pk,
                 "owner": position.owner_id,
-                "symbol": position.instrument.symbol,
-                "conid": position.instrument.conid,
+                "symbol": instrument.symbol,
+                "conid": instrument.conid,
+                "sec_type": instrument.sec_type,
+                "currency": instrument.currency,
+                "multiplier": instrument.price_multiplier,
+                "exchange_rate": rate,
                 "strategy": position.strategy_id,
                 "direction": _direction(position.quantity),
                 "quantity": position.quantity,
@@ -464,6 +538,8 @@ def position_rows(owner, *, equity: Decimal | None) -> list[dict]:
                 "market_data_type": position.market_data_type,
                 "market_value": market_value,
                 "unrealized_pnl": position.unrealized_pnl,
+                "account_market_value": account_market_value,
+                "account_unrealized_pnl": account_unrealized,
                 "pct_gain": _pct(position.unrealized_pnl, abs(position.cost_basis) * instrument.price_multiplier),
                 "stop_price": position.stop_price,
                 "distance_to_stop_pct": _distance_to_stop_pct(position, price),
@@ -474,8 +550,18 @@ def position_rows(owner, *, equity: Decimal | None) -> list[dict]:
                 "review_note": position.review_note,
             }
         )
-    rows.sort(key=lambda row: abs(row["market_value"]), reverse=True)
+    rows.sort(key=_size_in_account, reverse=True)
     return rows
+
+
+def _absolute(amount: Decimal | None) -> Decimal | None:
+    return None if amount is None else abs(amount)
+
+
+def _size_in_account(row: dict) -> tuple[bool, Decimal]:
+    """Largest first in the account's currency; rows without a rate after them, by their own value."""
+    known = row["account_market_value"] is not None
+    return known, abs(row["account_market_value"] if known else row["market_value"])
 
 
 def _direction(quantity: Decimal) -> str:
@@ -501,14 +587,22 @@ def _open_r_multiple(position: Position) -> Decimal | None:
     return direction * (position.current_price - position.average_cost) / risk_per_share
 
 
-def risk_report(owner, *, equity: Decimal | None) -> dict:
-    """Exposure, concentration and the warnings a trader should act on."""
-    rows = position_rows(owner, equity=equity)
-    exposure = sum((abs(row["market_value"]) for row in rows), ZERO)
-    exposure_pct = _pct(exposure, equity)
+def risk_report(owner, *, account: AccountSummary | None) -> dict:
+    """Exposure, concentration and the warnings a trader should act on, in the account's currency.
+
+    Exposure is unknown (None) while a position's currency has no rate; the warnings say which.
+    """
+    equity = account.equity if account else None
+    rows = position_rows(owner, account=account)
+    exposure = _sum_known(_absolute(row["account_market_value"]) for row in rows)
+    exposure_pct = None if exposure is None else _pct(exposure, equity)
+    unconverted = missing_rates((row["currency"] for row in rows), account)
     r_multiples = [r for r in (_open_r_multiple(position) for position in open_positions(owner)) if r is not None]
     streak = losing_streak(owner)
-    warnings = []
+    warnings = [
+        f"The broker gives no {currency} to {account.currency} exchange rate: exposure is unknown."
+        for currency in unconverted
+    ]
     if exposure_pct is not None and exposure_pct > EXPOSURE_WARNING_PCT:
         warnings.append(f"Exposure is {exposure_pct}% of equity, above {EXPOSURE_WARNING_PCT}%.")
     if streak > LOSS_STREAK_ALERT:
@@ -524,6 +618,8 @@ def risk_report(owner, *, equity: Decimal | None) -> dict:
         "equity": equity,
         "exposure": exposure,
         "exposure_pct": exposure_pct,
+        "currency": account.currency if account else None,
+        "missing_rates": unconverted,
         "open_positions": len(rows),
         "average_open_r": (sum(r_multiples, ZERO) / len(r_multiples)).quantize(CENT) if r_multiples else None,
         "largest_position_pct": max(

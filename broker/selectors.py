@@ -17,16 +17,19 @@ def trades_for(user) -> QuerySet:
     return Trade.objects.select_related("instrument", "strategy", "owner").visible_to(user)
 
 
-def strategy_pnl(user) -> QuerySet:
-    """Realized P&L of closed trades per strategy (trades without one are grouped as manual)."""
+def strategy_pnl(user, currency: str | None) -> QuerySet:
+    """Realized P&L of closed trades per strategy (trades without one are grouped as manual), in the
+    account's `currency` at each trade's own rate; trades without a known rate are left out."""
     return (
         trades_for(user)
         .filter(exit_at__isnull=False)
+        .in_account_currency(currency)
+        .converted()
         .values("strategy__name")
         .annotate(
             trades=Count("id"),
             wins=Count("id", filter=Q(realized_pnl__gt=0)),
-            realized=Sum("realized_pnl"),
+            realized=Sum("account_pnl"),
             commission=Sum("commission"),
         )
         .order_by("-realized")

@@ -21,7 +21,6 @@ at most LIQUIDITY_FRACTION of a bar's volume per bar, so large orders fill over 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -37,13 +36,27 @@ from scipy.signal import lfilter
 
 from broker.adapters.base import (
     AccountSummary,
+    AmbiguousContract,
     BrokerPosition,
     ContractInfo,
+    ContractSpec,
     FillInfo,
     OrderRequest,
     OrderState,
     PermanentBrokerError,
     Quote,
+)
+from broker.contract_value import contract_multiplier
+from broker.listings import (
+    conid_for,
+    contract_terms,
+    exchange_rates,
+    find_listings,
+    is_future,
+    listed_symbols,
+    listing_by_conid,
+    reference_level,
+    symbol_hash,
 )
 from broker.models import Order, SimulatedAccount, SimulatedExecution, SimulatedOrder, SimulatedPosition
 from broker.timeframes import INTRADAY_BARS, floor_to_bar, is_intraday, period_start
@@ -60,6 +73,8 @@ DEFAULT_ACCOUNT_ID = "DUSIM0001"
 
 SYMBOL_PATTERN = re.compile(r"[A-Z][A-Z0-9.\-]{0,11}")
 CENT = Decimal("0.01")
+MONEY_PLACES = Decimal("0.0001")
+FUTURE_INITIAL_MARGIN = Decimal("0.06")  # about CME's E-mini margin, as a share of the notional
 
 
 # --- symbols -------------------------------------------------------------------------
@@ -73,13 +88,7 @@ def normalize_symbol(symbol: str) -> str:
     return cleaned
 
 
-def _symbol_hash(symbol: str) -> int:
-    return int(hashlib.sha256(symbol.upper().encode()).hexdigest()[:15], 16)
-
-
-def conid_for(symbol: str) -> int:
-    """A stable contract id for a symbol (IBKR-like range, same on every machine)."""
-    return 100_000_000 + _symbol_hash(symbol) % 800_000_000
+_symbol_hash = symbol_hash
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,17 @@ class SymbolProfile:
 
 
 def symbol_profile(symbol: str) -> SymbolProfile:
-    """Character of a symbol, derived from its name only (the seed changes the path, not the character)."""
+    """Character of a symbol, derived from its name only (the seed changes the path, not the character).
+
+    FX pairs and E-minis keep to their level of broker.listings, without a trend.
+    """
     fractions = np.random.default_rng(_symbol_hash(symbol)).random(4)
+    reference = reference_level(symbol.upper())
+    if reference is not None:
+        level, annual_vol = reference
+        return SymbolProfile(
+            base_price=level, annual_vol=annual_vol, annual_growth=0.0, daily_volume=float(3e6 + fractions[3] * 3e6)
+        )
     return SymbolProfile(
         base_price=float(np.exp(np.log(8) + fractions[0] * (np.log(600) - np.log(8)))),
         annual_vol=float(0.15 + fractions[1] * 0.35),
@@ -351,7 +369,14 @@ def _order_state(order: SimulatedOrder) -> OrderState:
         filled_quantity=order.filled_quantity,
         avg_fill_price=order.avg_fill_price,
         fills=[
-            FillInfo(exec_id=e.exec_id, quantity=e.quantity, price=e.price, commission=e.commission, time=e.executed_at)
+            FillInfo(
+                exec_id=e.exec_id,
+                quantity=e.quantity,
+                price=e.price,
+                commission=e.commission,
+                time=e.executed_at,
+                exchange_rate=e.exchange_rate,
+            )
             for e in order.executions.all()
         ],
         message=order.message,
@@ -388,8 +413,23 @@ class SimulatedExchange:
 
     # reference data and prices
 
-    def qualify(self, symbol: str) -> ContractInfo:
-        symbol = normalize_symbol(symbol)
+    def qualify(self, contract: str | ContractSpec, now: datetime | None = None) -> ContractInfo:
+        """The one contract `contract` names: a listing of broker.listings (AmbiguousContract when it
+        fits several), else a simulated US stock; PermanentBrokerError (code 200) when none."""
+        spec = ContractSpec(contract) if isinstance(contract, str) else contract
+        symbol = normalize_symbol(spec.symbol)
+        found = find_listings(spec, now or timezone.now())
+        if len(found) > 1:
+            raise AmbiguousContract(spec, [listing.info for listing in found])
+        if found:
+            return found[0].info
+        us_stock = spec.sec_type == "STK" and spec.currency in ("", "USD") and not spec.expiry
+        if symbol in listed_symbols() or not us_stock or spec.exchange not in ("", "SMART", EXCHANGE):
+            raise PermanentBrokerError(
+                f"No security definition has been found for {spec.describe()}: the simulated market lists no "
+                "such contract, or the future has expired",
+                code=200,
+            )
         return ContractInfo(
             conid=conid_for(symbol),
             symbol=symbol,
@@ -398,6 +438,24 @@ class SimulatedExchange:
             sec_type="STK",
             name=f"{symbol} (simulated)",
         )
+
+    def key_for(self, conid: int, symbol: str) -> str:
+        """The symbol under which the exchange prices and books a contract: its listing's key, or the US stock's."""
+        listing = listing_by_conid(conid, timezone.now())
+        return listing.key if listing else normalize_symbol(symbol)
+
+    def exchange_rates(self, now: datetime | None = None) -> dict[str, Decimal]:
+        """What one unit of each currency the listings trade in is worth in the account's, from the FX pairs."""
+        now = now or timezone.now()
+        return exchange_rates(lambda key: self.price(key, now), base=self.account().currency)
+
+    def _unit_value(self, key: str, rates: dict[str, Decimal]) -> tuple[Decimal, Decimal]:
+        """(account-currency value of a move of 1 in the price of one contract of `key`, the rate used)."""
+        currency, multiplier = contract_terms(key)
+        rate = Decimal("1") if currency == self.account().currency else rates.get(currency)
+        if rate is None:
+            raise PermanentBrokerError(f"The simulated exchange has no {currency} rate to book {key}", code=321)
+        return contract_multiplier(multiplier) * rate, rate
 
     def price(self, symbol: str, now: datetime | None = None) -> Decimal:
         return last_price(normalize_symbol(symbol), now or timezone.now(), seed=self.seed)
@@ -433,10 +491,20 @@ class SimulatedExchange:
 
     def positions(self, now: datetime | None = None) -> list[BrokerPosition]:
         self.process_market(now)
-        return [
-            BrokerPosition(conid=p.conid, symbol=p.symbol, quantity=p.quantity, average_cost=p.average_cost)
-            for p in SimulatedPosition.objects.filter(account__account_id=self.account_id).exclude(quantity=0)
-        ]
+        positions = []
+        for p in SimulatedPosition.objects.filter(account__account_id=self.account_id).exclude(quantity=0):
+            currency, multiplier = contract_terms(p.symbol)
+            positions.append(
+                BrokerPosition(
+                    conid=p.conid,
+                    symbol=p.symbol,
+                    quantity=p.quantity,
+                    average_cost=p.average_cost,
+                    currency=currency,
+                    multiplier=multiplier,
+                )
+            )
+        return positions
 
     def account_summary(self, now: datetime | None = None) -> AccountSummary:
         now = now or timezone.now()
@@ -448,12 +516,18 @@ class SimulatedExchange:
             cash=account.cash.quantize(CENT, ROUND_HALF_UP),
             paper=True,
             currency=account.currency,
+            exchange_rates=self.exchange_rates(now),
         )
 
     def _equity(self, account: SimulatedAccount, now: datetime) -> Decimal:
-        """Cash plus every position marked at the last price."""
+        """Cash plus every position marked at the last price, in the account's currency."""
+        rates = self.exchange_rates(now)
         market_value = sum(
-            (p.quantity * self.price(p.symbol, now) for p in account.positions.exclude(quantity=0)), Decimal("0")
+            (
+                p.quantity * self.price(p.symbol, now) * self._unit_value(p.symbol, rates)[0]
+                for p in account.positions.exclude(quantity=0)
+            ),
+            Decimal("0"),
         )
         return account.cash + market_value
 
@@ -463,7 +537,7 @@ class SimulatedExchange:
         errors = req.validation_errors()
         if errors:
             raise PermanentBrokerError("Order refused: " + "; ".join(errors), code=321)
-        symbol = normalize_symbol(req.symbol)
+        symbol = self.key_for(req.conid, req.symbol)
         now = now or timezone.now()
         with transaction.atomic():
             account = self._locked_account()
@@ -491,7 +565,11 @@ class SimulatedExchange:
 
     def _buying_power_refusal(self, account: SimulatedAccount, order: SimulatedOrder, now: datetime) -> str:
         price = order.limit_price or self.price(order.symbol, now)
-        notional = order.quantity * price
+        notional = order.quantity * price * self._unit_value(order.symbol, self.exchange_rates(now))[0]
+        if is_future(order.symbol):
+            # A future is bought on margin: what the account must hold is the initial margin, not the
+            # notional (cash goes below zero by the rest, and equity stays cash plus the position's value).
+            notional *= FUTURE_INITIAL_MARGIN
         if order.side == Order.Side.BUY:
             if notional > account.cash:
                 return f"Insufficient cash: the order needs {notional:.2f}, cash available is {account.cash:.2f}"
@@ -499,7 +577,7 @@ class SimulatedExchange:
         held = SimulatedPosition.objects.filter(account=account, conid=order.conid).values_list("quantity", flat=True)
         short_quantity = order.quantity - max(next(iter(held), Decimal("0")), Decimal("0"))
         equity = self._equity(account, now)
-        if short_quantity > 0 and short_quantity * price > equity:
+        if short_quantity > 0 and short_quantity * notional / order.quantity > equity:
             return f"Insufficient equity to short {short_quantity} {order.symbol}: equity is {equity:.2f}"
         return ""
 
@@ -686,6 +764,7 @@ class SimulatedExchange:
         if per_share is None:
             per_share = settings.SIMULATED_COMMISSION_PER_SHARE
         commission = (quantity * per_share).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        unit_value, rate = self._unit_value(order.symbol, self.exchange_rates(when))
         sequence = order.executions.count() + 1
         SimulatedExecution.objects.create(
             order=order,
@@ -693,6 +772,7 @@ class SimulatedExchange:
             quantity=quantity,
             price=price,
             commission=commission,
+            exchange_rate=rate,
             executed_at=when,
         )
         previous_value = (order.avg_fill_price or Decimal("0")) * order.filled_quantity
@@ -705,8 +785,10 @@ class SimulatedExchange:
         order.next_bar_at = _next_minute(when)
         order.save()
         signed = quantity if order.side == Order.Side.BUY else -quantity
-        account.realized_pnl += self._update_position(account, order, signed, price)
-        account.cash -= signed * price + commission
+        # Cash and realized P&L are in the account's currency, converted at the rate of the fill.
+        realized = self._update_position(account, order, signed, price) * unit_value
+        account.realized_pnl += realized.quantize(MONEY_PLACES, ROUND_HALF_UP)
+        account.cash -= (signed * price * unit_value + commission * rate).quantize(MONEY_PLACES, ROUND_HALF_UP)
         account.commissions += commission
         account.save(update_fields=["cash", "realized_pnl", "commissions", "updated_at"])
         if order.status == Order.Status.FILLED:

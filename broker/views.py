@@ -201,11 +201,13 @@ def order_modify_view(request, pk: int):
 def portfolio(request):
     owner = owner_scope(request.user)
     closed = closed_trades(owner)
+    currency = adapters.account_currency()
     filters = TradeFilterForm(request.GET)
     context = {
-        "statistics": {**trade_statistics(closed), **r_statistics(closed)},
-        "pnl_by_day": realized_pnl_by_day(closed),
-        "pnl_by_strategy": list(strategy_pnl(request.user)),
+        "currency": currency,
+        "statistics": {**trade_statistics(closed, currency), **r_statistics(closed)},
+        "pnl_by_day": realized_pnl_by_day(closed, currency),
+        "pnl_by_strategy": list(strategy_pnl(request.user, currency)),
         "filters": filters,
         "page": paginate(request, filters.filter(trades_for(request.user))),
     }
@@ -221,17 +223,17 @@ def portfolio_live(request):
     try:
         adapter = adapters.get_adapter()
         account = adapter.account_summary()
+        adapters.remember_account_currency(account)
         refresh_marks(owner, adapter)
     except BrokerError as error:
         logger.warning("Portfolio of %s shown without the broker: %s", request.user, error)
         broker_error = str(error)
-    equity = account.equity if account else None
     context = {
         "account": account,
         "broker_error": broker_error,
         "summary": portfolio_summary(owner, account=account),
-        "positions": position_rows(owner, equity=equity),
-        "risk": risk_report(owner, equity=equity),
+        "positions": position_rows(owner, account=account),
+        "risk": risk_report(owner, account=account),
     }
     return render(request, "broker/partials/portfolio_live.html", context)
 

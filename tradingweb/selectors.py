@@ -8,9 +8,10 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from broker.adapters import get_adapter
+from broker.adapters import account_currency, get_adapter, remember_account_currency
 from broker.models import Chart
 from broker.pnl_history import realized_pnl_by_day
+from broker.portfolio import realized_in_account
 from broker.selectors import positions_for, trades_for
 from execution.models import Decision, Schedule, StepRun, WorkflowExecution
 from workflows.models import Strategy, Workflow
@@ -77,9 +78,10 @@ def _start_of_today():
     return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def realized_pnl_today(user) -> Decimal | None:
-    """Realized P&L of the viewer's trades closed since 00:00 UTC (the P&L history's today); None when none closed."""
-    today = realized_pnl_by_day(trades_for(user).filter(exit_at__gte=_start_of_today()))
+def realized_pnl_today(user, currency: str | None) -> Decimal | None:
+    """Realized P&L in the account's `currency` of the viewer's trades closed since 00:00 UTC (the P&L
+    history's today); None when none closed."""
+    today = realized_pnl_by_day(trades_for(user).filter(exit_at__gte=_start_of_today()), currency)
     return today[-1]["pnl"] if today else None
 
 
@@ -90,7 +92,8 @@ def account_overview(user) -> AccountOverview:
     except Exception as exc:  # The dashboard must render whatever state the broker is in.
         logger.warning("Account summary unavailable: %s: %s", type(exc).__name__, exc)
         return AccountOverview(summary=None, error=str(exc) or type(exc).__name__)
-    return AccountOverview(summary=summary, day_change=realized_pnl_today(user))
+    remember_account_currency(summary)
+    return AccountOverview(summary=summary, day_change=realized_pnl_today(user, summary.currency))
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,9 @@ class PortfolioTotals:
     open_positions: int
     market_value: Decimal
     unrealized_pnl: Decimal
-    realized_pnl: Decimal  # every closed trade's, to date
+    # Every closed trade's to date, in the account's currency at each trade's own rate; None while a
+    # trade's rate is unknown (or the account's currency is, before the broker was first asked).
+    realized_pnl: Decimal | None
 
 
 def portfolio_totals(user) -> PortfolioTotals:
@@ -107,12 +112,13 @@ def portfolio_totals(user) -> PortfolioTotals:
         (position.quantity * (position.current_price or position.average_cost) for position in positions),
         Decimal("0"),
     )
-    pnl_by_day = realized_pnl_by_day(trades_for(user))
     return PortfolioTotals(
         open_positions=len(positions),
         market_value=market_value,
         unrealized_pnl=sum((position.unrealized_pnl for position in positions), Decimal("0")),
-        realized_pnl=pnl_by_day[-1]["cumulative"] if pnl_by_day else Decimal("0"),
+        realized_pnl=realized_in_account(
+            trades_for(user).filter(exit_at__isnull=False), account_currency(ask_broker=False)
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """Pick the broker adapter named by settings.BROKER_ADAPTER."""
 
+import logging
 import sys
 from dataclasses import asdict
 
@@ -36,10 +37,14 @@ __all__ = [
     "PermanentBrokerError",
     "Quote",
     "TransientBrokerError",
+    "account_currency",
     "cached_status",
+    "remember_account_currency",
     "get_adapter",
     "reset_adapter",
 ]
+
+logger = logging.getLogger(__name__)
 
 ADAPTERS = ("simulated", "ibkr")
 
@@ -79,3 +84,30 @@ def cached_status() -> BrokerStatus:
         stored = asdict(get_adapter().status())
         cache.set(key, stored, STATUS_CACHE_SECONDS)
     return BrokerStatus(**stored)
+
+
+ACCOUNT_CURRENCY_CACHE_SECONDS = 24 * 3600
+
+
+def _account_currency_key() -> str:
+    return f"broker:account-currency:{settings.BROKER_ADAPTER}"
+
+
+def remember_account_currency(account: AccountSummary) -> None:
+    """Keep the account's currency for pages that state amounts in it without asking the broker."""
+    cache.set(_account_currency_key(), account.currency, ACCOUNT_CURRENCY_CACHE_SECONDS)
+
+
+def account_currency(*, ask_broker: bool = True) -> str | None:
+    """The broker account's currency: remembered from the last account summary, else asked of the
+    broker (unless `ask_broker` is False, for pages a slow broker must not delay); None when unknown."""
+    currency = cache.get(_account_currency_key())
+    if currency is None and ask_broker:
+        try:
+            account = get_adapter().account_summary()
+        except BrokerError as error:
+            logger.warning("The account's currency is unknown, the broker did not answer: %s", error)
+            return None
+        remember_account_currency(account)
+        currency = account.currency
+    return currency

@@ -110,6 +110,9 @@ class FillInfo:
     price: Decimal
     commission: Decimal
     time: datetime
+    # The broker's rate from the contract's currency into the account's when it filled (1 in the
+    # account's own currency); None when the broker gave none.
+    exchange_rate: Decimal | None = None
 
 
 @dataclass(frozen=True)

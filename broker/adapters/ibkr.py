@@ -34,7 +34,7 @@ import sys
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -222,7 +222,8 @@ def trade_id(trade: Trade) -> str:
     return f"c{trade.order.clientId}-o{trade.order.orderId}"
 
 
-def _fill_info(fill: IBFill) -> FillInfo:
+def _fill_info(fill: IBFill, rates: Mapping[str, Decimal]) -> FillInfo:
+    """The execution as a FillInfo, with the rate of its contract's currency among the account's `rates`."""
     commission = fill.commissionReport.commission if fill.commissionReport else 0.0
     if not math.isfinite(commission) or commission > UNSET_COMMISSION:
         commission = 0.0
@@ -232,15 +233,20 @@ def _fill_info(fill: IBFill) -> FillInfo:
         price=_decimal(fill.execution.price),
         commission=_decimal(commission),
         time=_utc(fill.time or fill.execution.time),
+        exchange_rate=rates.get(fill.contract.currency or "USD"),
     )
 
 
-def order_state_from_trade(trade: Trade, fills: list[IBFill] | None = None) -> OrderState:
+def order_state_from_trade(
+    trade: Trade, fills: list[IBFill] | None = None, rates: Mapping[str, Decimal] | None = None
+) -> OrderState:
     """One ib_insync Trade as the adapter's OrderState (errors from the trade log become the message).
 
     `fills` are the trade's executions when they were fetched apart from it: ib_insync only
-    attaches executions to the trades of this connection's own client id.
+    attaches executions to the trades of this connection's own client id. `rates` are the
+    account's exchange rates (fill_rates), which each fill carries for its contract's currency.
     """
+    rates = rates or {}
     fills = trade.fills if fills is None else fills
     ib_status = trade.orderStatus.status
     filled = _decimal(trade.orderStatus.filled) if trade.orderStatus.filled else Decimal("0")
@@ -263,7 +269,7 @@ def order_state_from_trade(trade: Trade, fills: list[IBFill] | None = None) -> O
         status=status,
         filled_quantity=filled,
         avg_fill_price=_decimal(average) if filled and average else None,
-        fills=[_fill_info(fill) for fill in fills],
+        fills=[_fill_info(fill, rates) for fill in fills],
         message="; ".join(f"[{e.errorCode}] {e.message}" for e in errors),
     )
 
@@ -301,19 +307,22 @@ def build_orders(req: OrderRequest, account: str, next_order_id: Callable[[], in
     return orders
 
 
-def merge_orders_by_ref(order_ref: str, trades: Iterable[Trade], fills: Iterable[IBFill]) -> list[OrderState]:
+def merge_orders_by_ref(
+    order_ref: str, trades: Iterable[Trade], fills: Iterable[IBFill], rates: Mapping[str, Decimal] | None = None
+) -> list[OrderState]:
     """Every order carrying `order_ref`, from open and completed trades and from executions.
 
     An execution whose order is in neither list still proves an order existed: it is reported
     as needs_reconciliation with what was filled.
     """
     fills = list(fills)
+    rates = rates or {}
     found: dict[str, OrderState] = {}
     perm_ids = set()
     for trade in trades:
         if trade.order.orderRef != order_ref or trade.order.parentId:
             continue
-        state = order_state_from_trade(trade, fills_of(trade, fills))
+        state = order_state_from_trade(trade, fills_of(trade, fills), rates)
         found.setdefault(state.broker_order_id, state)
         perm_ids.add(trade.order.permId)
     orphans: dict[int, list[IBFill]] = {}
@@ -321,7 +330,7 @@ def merge_orders_by_ref(order_ref: str, trades: Iterable[Trade], fills: Iterable
         if fill.execution.orderRef == order_ref and fill.execution.permId not in perm_ids:
             orphans.setdefault(fill.execution.permId, []).append(fill)
     for perm_id, executions in orphans.items():
-        infos = [_fill_info(fill) for fill in executions]
+        infos = [_fill_info(fill, rates) for fill in executions]
         quantity = sum((info.quantity for info in infos), Decimal("0"))
         value = sum((info.quantity * info.price for info in infos), Decimal("0"))
         found[str(perm_id)] = OrderState(
@@ -356,6 +365,13 @@ def account_numbers(values: Iterable, account: str) -> tuple[Decimal | None, Dec
             if rate > 0:
                 rates[value.currency] = rate
     return equity, cash, currency, rates
+
+
+def fill_rates(values: Iterable, account: str) -> dict[str, Decimal]:
+    """What a fill in each currency is worth per unit in the account's: IBKR's ExchangeRate account values,
+    and 1 for the account's own currency. A currency IBKR gives no rate for is absent (its fills carry None)."""
+    _equity, _cash, currency, rates = account_numbers(values, account)
+    return {**rates, currency: Decimal("1")}
 
 
 def is_paper_account(account: str) -> bool:
@@ -528,6 +544,11 @@ class IBKRAdapter(BrokerAdapter):
             self._routes[conid] = contract
         return self._routes[conid]
 
+    def _fill_rates(self, ib: IB) -> dict[str, Decimal]:
+        """The account's exchange rates as the gateway streams them (reqAccountUpdates, kept by ib_insync),
+        read when a fill is reported: the rate a fill in another currency is booked at."""
+        return fill_rates(ib.accountValues(self.account), self.account)
+
     # every order of the installation
 
     async def _every_order(self, ib: IB) -> tuple[list[Trade], list[IBFill]]:
@@ -582,7 +603,7 @@ class IBKRAdapter(BrokerAdapter):
                 raise TransientBrokerError(f"IBKR did not confirm the change to order {broker_order_id} in time")
         else:
             raise PermanentBrokerError(f"Unknown order operation {operation!r}")
-        return order_state_from_trade(trade)
+        return order_state_from_trade(trade, rates=self._fill_rates(ib))
 
     @staticmethod
     def _check_modification(trade: Trade, broker_order_id: str, changes: dict) -> None:
@@ -771,16 +792,16 @@ class IBKRAdapter(BrokerAdapter):
                 if asyncio.get_running_loop().time() > deadline:
                     break
                 await asyncio.sleep(0.05)
-            return entry
+            return entry, self._fill_rates(ib)
 
-        entry = self._call(work)
+        entry, rates = self._call(work)
         if entry.orderStatus.status in UNACKNOWLEDGED:
             # The gateway may be working it (a connection lost before the acknowledgement): the
             # caller records the outcome as unknown, and reconciliation finds it by its orderRef.
             raise TransientBrokerError(
                 f"IBKR did not acknowledge order {req.order_ref} within {settings.IBKR_TIMEOUT:.0f}s"
             )
-        return order_state_from_trade(entry)
+        return order_state_from_trade(entry, rates=rates)
 
     def cancel_order(self, broker_order_id: str) -> OrderState:
         return self._manage("cancel", broker_order_id)
@@ -793,19 +814,21 @@ class IBKRAdapter(BrokerAdapter):
 
     def order_status(self, broker_order_id: str) -> OrderState:
         async def work(ib: IB):
-            return order_state_from_trade(*await self._locate(ib, broker_order_id))
+            trade, fills = await self._locate(ib, broker_order_id)
+            return order_state_from_trade(trade, fills, self._fill_rates(ib))
 
         return self._call(work)
 
     def find_orders_by_ref(self, order_ref: str) -> list[OrderState]:
         async def work(ib: IB):
-            return merge_orders_by_ref(order_ref, *await self._every_order(ib))
+            return merge_orders_by_ref(order_ref, *await self._every_order(ib), self._fill_rates(ib))
 
         return self._call(work)
 
     def open_orders(self) -> list[OrderState]:
         async def work(ib: IB):
-            return [order_state_from_trade(trade) for trade in await ib.reqAllOpenOrdersAsync()]
+            trades = await ib.reqAllOpenOrdersAsync()
+            return [order_state_from_trade(trade, rates=self._fill_rates(ib)) for trade in trades]
 
         return self._call(work)
 
@@ -905,6 +928,7 @@ def state_from_json(data: dict) -> OrderState:
             price=Decimal(fill["price"]),
             commission=Decimal(fill["commission"]),
             time=datetime.fromisoformat(fill["time"]),
+            exchange_rate=money(fill.get("exchange_rate")),
         )
         for fill in data["fills"]
     ]

@@ -35,21 +35,16 @@ class SimulatedAdapter(BrokerAdapter):
         )
 
     def qualify(self, contract: str | ContractSpec) -> ContractInfo:
-        spec = ContractSpec(contract) if isinstance(contract, str) else contract
-        if spec.sec_type != "STK" or spec.currency not in ("", "USD") or spec.expiry:
-            raise PermanentBrokerError(
-                f"The simulated broker trades US stocks only, not {spec.describe()}; use the IBKR adapter", code=200
-            )
-        return self.exchange.qualify(spec.symbol)
+        return self.exchange.qualify(contract)
 
     def historical_bars(self, conid: int, symbol: str, period: str, bar: str) -> list[dict]:
         try:
-            return self.exchange.bars(symbol, period, bar)
+            return self.exchange.bars(self.exchange.key_for(conid, symbol), period, bar)
         except ValueError as exc:
             raise PermanentBrokerError(str(exc), code=321) from exc
 
     def quote(self, conid: int, symbol: str) -> Quote:
-        return self.exchange.quote(symbol)
+        return self.exchange.quote(self.exchange.key_for(conid, symbol))
 
     def place_order(self, req: OrderRequest) -> OrderState:
         return self.exchange.place_order(req)

@@ -10,7 +10,14 @@ from rest_framework.views import APIView
 from broker import adapters
 from broker.api.orders import BrokerErrorsMixin
 from broker.models import Trade
-from broker.portfolio import TOP_POSITIONS, portfolio_summary, position_rows, refresh_marks, risk_report
+from broker.portfolio import (
+    TOP_POSITIONS,
+    missing_rates,
+    portfolio_summary,
+    position_rows,
+    refresh_marks,
+    risk_report,
+)
 from broker.serializers.portfolio import (
     PortfolioSummarySerializer,
     PositionsSerializer,
@@ -26,6 +33,7 @@ class MarkedPortfolioView(BrokerErrorsMixin, APIView):
     def marked_account(self, owner):
         adapter = adapters.get_adapter()
         account = adapter.account_summary()
+        adapters.remember_account_currency(account)
         refresh_marks(owner, adapter)
         return account
 
@@ -43,8 +51,14 @@ class PositionsView(MarkedPortfolioView):
     def get(self, request):
         owner = requested_owner(request)
         account = self.marked_account(owner)
-        rows = position_rows(owner, equity=account.equity)
-        payload = {"equity": account.equity, "positions": rows, "top_positions": rows[:TOP_POSITIONS]}
+        rows = position_rows(owner, account=account)
+        payload = {
+            "equity": account.equity,
+            "currency": account.currency,
+            "missing_rates": missing_rates((row["currency"] for row in rows), account),
+            "positions": rows,
+            "top_positions": rows[:TOP_POSITIONS],
+        }
         return Response(PositionsSerializer(payload).data)
 
 
@@ -53,7 +67,7 @@ class RiskView(MarkedPortfolioView):
     def get(self, request):
         owner = requested_owner(request)
         account = self.marked_account(owner)
-        return Response(RiskSerializer(risk_report(owner, equity=account.equity)).data)
+        return Response(RiskSerializer(risk_report(owner, account=account)).data)
 
 
 class TradeFilter(filters.FilterSet):

@@ -31,13 +31,13 @@ from broker.adapters.base import (
     OrderState,
     Quote,
 )
+from broker.listings import find_listings, listed_symbols, listing_by_key
 from broker.models import Instrument, SimulatedOrder
 from broker.pacing import tws_bar_seconds
 from broker.simulation import SimulatedExchange, minute_bars
 
 from . import messages as msg
 from .clock import MarketClock
-from .contracts import exchange_rates, find_listings, listed_symbols, listings
 from .faults import Faults
 from .history import HistoryRequestError, PacingMonitor, bar_date, parse_end_time, simulated_bar_size, simulated_period
 from .records import ExecutionRecord, OrderRecord
@@ -150,7 +150,7 @@ class GatewaySimulator:
         self._untransmitted: dict[tuple[int, int], msg.PlaceOrderRequest] = {}
         self.executions: list[ExecutionRecord] = []
         self.contracts: dict[int, ContractInfo] = {}
-        self._exchange_keys: dict[int, str] = {}  # conid -> the exchange's symbol, for the listings of contracts.py
+        self._exchange_keys: dict[int, str] = {}  # conid -> the exchange's symbol, for the listings of broker.listings
         self._perm_ids = itertools.count(1_000_001)
         self._connections: set[Session] = set()
         self._dropped_client_ids: set[int] = set()
@@ -402,10 +402,8 @@ class GatewaySimulator:
 
     def _contract_for(self, exchange_symbol: str) -> ContractInfo:
         """The contract the simulated exchange books under `exchange_symbol` (a position's symbol)."""
-        for listing in listings(self.clock.now()):
-            if listing.key == exchange_symbol:
-                return listing.info
-        return self.exchange.qualify(exchange_symbol)
+        listing = listing_by_key(exchange_symbol, self.clock.now())
+        return listing.info if listing else self.exchange.qualify(exchange_symbol)
 
     @staticmethod
     def _symbol_for_conid(conid: int) -> str:
@@ -749,8 +747,7 @@ class GatewaySimulator:
             Holding(self._contract_for(position.symbol), position, self.exchange.price(position.symbol, now))
             for position in self.exchange.positions(now=now)
         ]
-        rates = exchange_rates(lambda key: self.exchange.price(key, now), base=summary.currency)
-        return AccountSnapshot(summary, holdings, rates)
+        return AccountSnapshot(summary, holdings, summary.exchange_rates)
 
     async def _account_snapshot(self) -> AccountSnapshot:
         snapshot = await self._call(self._read_account, self.clock.now())

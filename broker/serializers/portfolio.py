@@ -57,6 +57,18 @@ def _money():
     return serializers.DecimalField(max_digits=24, decimal_places=4, allow_null=True)
 
 
+def _rate():
+    return serializers.DecimalField(max_digits=24, decimal_places=8, allow_null=True)
+
+
+def _currencies(help_text: str):
+    return serializers.ListField(child=serializers.CharField(), help_text=help_text)
+
+
+MISSING_RATES_HELP = "Currencies the broker gives no rate for: the totals they would enter are null."
+ACCOUNT_CURRENCY_HELP = "The account's currency, which every account_ amount, total and exposure is in."
+
+
 def _percent():
     return serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
 
@@ -66,6 +78,10 @@ class PositionRowSerializer(serializers.Serializer):
     owner = serializers.IntegerField()
     symbol = serializers.CharField()
     conid = serializers.IntegerField()
+    sec_type = serializers.CharField()
+    currency = serializers.CharField(help_text="The instrument's currency: prices, market_value and unrealized_pnl.")
+    multiplier = serializers.DecimalField(max_digits=20, decimal_places=4)
+    exchange_rate = _rate()
     strategy = serializers.IntegerField(allow_null=True)
     direction = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=20, decimal_places=4)
@@ -76,6 +92,8 @@ class PositionRowSerializer(serializers.Serializer):
     )
     market_value = _money()
     unrealized_pnl = _money()
+    account_market_value = _money()
+    account_unrealized_pnl = _money()
     pct_gain = _percent()
     stop_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
     distance_to_stop_pct = _percent()
@@ -88,6 +106,8 @@ class PositionRowSerializer(serializers.Serializer):
 
 class PositionsSerializer(serializers.Serializer):
     equity = _money()
+    currency = serializers.CharField(help_text=ACCOUNT_CURRENCY_HELP)
+    missing_rates = _currencies(MISSING_RATES_HELP)
     positions = PositionRowSerializer(many=True)
     top_positions = PositionRowSerializer(many=True)
 
@@ -95,16 +115,20 @@ class PositionsSerializer(serializers.Serializer):
 class PortfolioSummarySerializer(serializers.Serializer):
     total_value = _money()
     cash = _money()
-    currency = serializers.CharField()
+    currency = serializers.CharField(allow_null=True, help_text=ACCOUNT_CURRENCY_HELP)
     paper = serializers.BooleanField(allow_null=True)
     positions_value = _money()
     realized_pnl = _money()
     unrealized_pnl = _money()
     total_pnl = _money()
+    missing_rates = _currencies(MISSING_RATES_HELP)
     open_positions = serializers.IntegerField()
     trades_all_time = serializers.IntegerField()
     trades_this_month = serializers.IntegerField()
     trades_this_week = serializers.IntegerField()
+    unconverted_trades = serializers.IntegerField(
+        help_text="Closed trades left out of the statistics: no rate into the account's currency is known."
+    )
     closed_trades = serializers.IntegerField()
     wins = serializers.IntegerField()
     losses = serializers.IntegerField()
@@ -126,6 +150,8 @@ class RiskSerializer(serializers.Serializer):
     equity = _money()
     exposure = _money()
     exposure_pct = _percent()
+    currency = serializers.CharField(allow_null=True, help_text=ACCOUNT_CURRENCY_HELP)
+    missing_rates = _currencies(MISSING_RATES_HELP)
     open_positions = serializers.IntegerField()
     average_open_r = _percent()
     largest_position_pct = _percent()

@@ -13,3 +13,17 @@ def rich_account(settings):
     settings.SIMULATED_STARTING_CASH = Decimal("10000000")
     settings.SIMULATED_COMMISSION_PER_SHARE = Decimal("0.005")
     return settings
+
+
+def usd_account(equity="1000000", **rates: str):
+    """A USD broker account of `equity`, reporting `rates` (EUR="1.08") as IBKR's ExchangeRate values."""
+    from broker.adapters.base import AccountSummary
+
+    return AccountSummary(
+        account_id="DU0001",
+        equity=Decimal(equity),
+        cash=Decimal(equity),
+        paper=True,
+        currency="USD",
+        exchange_rates={currency: Decimal(rate) for currency, rate in rates.items()},
+    )

@@ -99,7 +99,7 @@ def test_realized_pnl_by_day_runs_a_total_over_exit_days(alice, alice_history):
         entry_at=trade.exit_at - timedelta(days=5), exit_price=8, exit_at=trade.exit_at - timedelta(days=1),
         realized_pnl=Decimal("-2.00"),
     )
-    series = realized_pnl_by_day(Trade.objects.filter(owner=alice))
+    series = realized_pnl_by_day(Trade.objects.filter(owner=alice), "USD")
     assert [(row["pnl"], row["cumulative"]) for row in series] == [
         (Decimal("-2.00"), Decimal("-2.00")), (Decimal("65.00"), Decimal("63.00"))
     ]

@@ -40,8 +40,9 @@ def make_order(
     )
 
 
-def make_fill(quantity, price, commission="0", *, minutes=0, exec_id=None):
+def make_fill(quantity, price, commission="0", *, minutes=0, exec_id=None, exchange_rate=None):
     return FillInfo(
+        exchange_rate=Decimal(exchange_rate) if exchange_rate is not None else None,
         exec_id=exec_id or f"exec-{next(_exec_ids)}",
         quantity=Decimal(quantity),
         price=Decimal(price),

@@ -4,6 +4,7 @@ from decimal import Decimal as D
 
 from broker.models import Fill, Instrument, Position, Trade
 from broker.portfolio import apply_fill, book_fill, mark_to_market, position_rows, realized_pnl
+from tests.broker.conftest import usd_account
 from tests.broker.portfolio.conftest import make_fill, make_order
 
 
@@ -55,7 +56,7 @@ def test_it_books_a_scripted_sequence_of_fills_like_the_hand_computation(alice, 
     position = Position.objects.get(owner=alice, instrument=aapl)
     assert (position.quantity, position.average_cost, position.unrealized_pnl) == (D(50), D(15), D(50))
     assert unrealized == D("50.00")
-    assert realized_pnl(alice) == D("282.80")
+    assert realized_pnl(alice, usd_account()) == D("282.80")
     assert split_exit.fills.count() == 2
 
 
@@ -109,10 +110,10 @@ def test_a_future_gains_its_multiplier_per_point(alice):
     unrealized = mark_to_market(alice, {future.conid: D("5004")})
     position = Position.objects.get(owner=alice, instrument=future)
     assert (position.average_cost, position.unrealized_pnl, unrealized) == (D(5000), D(400), D(400))
-    [row] = position_rows(alice, equity=D("1000000"))
+    [row] = position_rows(alice, account=usd_account())
     assert (row["market_value"], row["pct_gain"]) == (D("500400"), D("0.08"))
 
     apply_fill(make_order(alice, future, "SELL", 2), make_fill(2, "5010", "2.25", minutes=1))
     trade = Trade.objects.get(owner=alice, instrument=future)
     assert trade.is_closed() and trade.realized_pnl == D("995.50")
-    assert realized_pnl(alice) == D("995.50")
+    assert realized_pnl(alice, usd_account()) == D("995.50")

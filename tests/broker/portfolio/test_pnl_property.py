@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from broker.models import Instrument, Position, Trade
 from broker.portfolio import apply_fill, mark_to_market, realized_pnl
+from tests.broker.conftest import usd_account
 from tests.broker.portfolio.conftest import make_fill, make_order
 
 cents = st.integers(min_value=1, max_value=50_000).map(lambda c: Decimal(c) / 100)
@@ -35,6 +36,6 @@ def test_realized_plus_unrealized_equals_the_change_of_cash_plus_positions(alice
         position = Position.objects.get(owner=alice, instrument=instrument)
         shares = sum(q if side == "BUY" else -q for side, q, _, _ in sequence)
         assert position.quantity == shares
-        assert realized_pnl(alice) + position.unrealized_pnl == cash + shares * mark
+        assert realized_pnl(alice, usd_account()) + position.unrealized_pnl == cash + shares * mark
         assert Trade.objects.filter(owner=alice, exit_at__isnull=True).count() == (1 if shares else 0)
         transaction.set_rollback(True)

@@ -74,7 +74,7 @@ def test_the_summary_counts_trades_and_pnl_like_the_hand_computation(alice, know
 
 
 def test_positions_show_stop_distance_gain_and_a_concentration_flag_above_20_percent(alice, known_book):
-    msft_row, aapl_row = position_rows(alice, equity=ACCOUNT.equity)  # largest first
+    msft_row, aapl_row = position_rows(alice, account=ACCOUNT)  # largest first
 
     assert aapl_row["market_value"] == D(16000) and aapl_row["concentration_pct"] == D("16.00")
     assert not aapl_row["concentrated"]
@@ -86,7 +86,7 @@ def test_positions_show_stop_distance_gain_and_a_concentration_flag_above_20_per
 
 
 def test_the_risk_report_warns_of_exposure_losing_streak_breached_stop_and_concentration(alice, known_book):
-    risk = risk_report(alice, equity=ACCOUNT.equity)
+    risk = risk_report(alice, account=ACCOUNT)
 
     assert risk["exposure"] == D(78000) and risk["exposure_pct"] == D("78.00")
     assert risk["largest_position_pct"] == D("62.00")
@@ -103,4 +103,4 @@ def test_the_risk_report_warns_of_exposure_losing_streak_breached_stop_and_conce
 def test_three_losses_in_a_row_are_not_yet_a_warning(alice, known_book):
     Trade.objects.filter(realized_pnl=D(-80)).update(realized_pnl=D(80))
 
-    assert not any("consecutive" in warning for warning in risk_report(alice, equity=ACCOUNT.equity)["warnings"])
+    assert not any("consecutive" in warning for warning in risk_report(alice, account=ACCOUNT)["warnings"])

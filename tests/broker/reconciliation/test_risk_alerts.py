@@ -8,6 +8,7 @@ import pytest
 
 from broker.alerts import check_risk, risk_alerts
 from broker.models import Alert, Instrument, Position, RiskLimits, Trade
+from tests.broker.conftest import usd_account
 from workflows.models import Strategy
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def kinds(alerts):
 def test_it_alerts_when_exposure_passes_75_percent_of_equity(alice):
     position(alice, "AAA", 80, "95", "100")  # 8,000 of 10,000
 
-    [alert] = risk_alerts(alice, equity=Decimal("10000"))
+    [alert] = risk_alerts(alice, account=usd_account("10000"))
 
     assert (alert.kind, alert.owner) == (Alert.Kind.EXPOSURE, alice)
     assert alert.data["exposure_pct"] == "80.00" and "80.00%" in alert.message
@@ -66,14 +67,14 @@ def test_it_alerts_when_exposure_passes_75_percent_of_equity(alice):
 def test_it_says_nothing_at_75_percent_or_below(alice):
     position(alice, "AAA", 75, "95", "100")
 
-    assert risk_alerts(alice, equity=Decimal("10000")) == []
+    assert risk_alerts(alice, account=usd_account("10000")) == []
 
 
 def test_it_alerts_when_the_price_crosses_a_long_positions_stop(alice):
     breached = position(alice, "AAA", 10, "100", "94.50", stop="95")
     position(alice, "BBB", 10, "100", "96", stop="95")
 
-    [alert] = risk_alerts(alice, equity=Decimal("1000000"))
+    [alert] = risk_alerts(alice, account=usd_account("1000000"))
 
     assert (alert.kind, alert.severity) == (Alert.Kind.STOP_BREACH, Alert.Severity.CRITICAL)
     assert alert.data["position_id"] == breached.pk and alert.data["stop_price"] == "95.000000"
@@ -82,7 +83,7 @@ def test_it_alerts_when_the_price_crosses_a_long_positions_stop(alice):
 def test_it_alerts_when_a_short_position_trades_above_its_stop(alice):
     position(alice, "SHRT", -10, "100", "106", stop="105")
 
-    assert kinds(risk_alerts(alice, equity=Decimal("1000000"))) == [Alert.Kind.STOP_BREACH]
+    assert kinds(risk_alerts(alice, account=usd_account("1000000"))) == [Alert.Kind.STOP_BREACH]
 
 
 def test_more_than_three_losses_in_a_row_alert_and_pause_the_strategy_when_set(alice):
@@ -90,7 +91,7 @@ def test_more_than_three_losses_in_a_row_alert_and_pause_the_strategy_when_set(a
     strategy = Strategy.objects.create(owner=alice, name="Breakout")
     closed_trades(alice, strategy, ["5", "-1", "-2", "-1", "-3"])
 
-    [alert] = risk_alerts(alice, equity=Decimal("100000"))
+    [alert] = risk_alerts(alice, account=usd_account("100000"))
 
     strategy.refresh_from_db()
     assert (alert.kind, alert.strategy) == (Alert.Kind.LOSS_STREAK, strategy)
@@ -102,7 +103,7 @@ def test_a_loss_streak_without_pause_after_losses_only_alerts(alice):
     strategy = Strategy.objects.create(owner=alice, name="Breakout")
     closed_trades(alice, strategy, ["-1", "-2", "-1", "-3"])
 
-    assert kinds(risk_alerts(alice, equity=Decimal("100000"))) == [Alert.Kind.LOSS_STREAK]
+    assert kinds(risk_alerts(alice, account=usd_account("100000"))) == [Alert.Kind.LOSS_STREAK]
     strategy.refresh_from_db()
     assert strategy.active and strategy.paused_reason == ""
 
@@ -110,19 +111,19 @@ def test_a_loss_streak_without_pause_after_losses_only_alerts(alice):
 def test_three_losses_in_a_row_are_not_yet_a_streak(alice):
     closed_trades(alice, Strategy.objects.create(owner=alice, name="Breakout"), ["-1", "-2", "-1"])
 
-    assert risk_alerts(alice, equity=Decimal("100000")) == []
+    assert risk_alerts(alice, account=usd_account("100000")) == []
 
 
 def test_a_condition_that_persists_is_alerted_once_until_reviewed(alice, staff):
     from broker.alerts import review_alerts
 
     position(alice, "AAA", 80, "95", "100")
-    assert len(risk_alerts(alice, equity=Decimal("10000"))) == 1
-    assert risk_alerts(alice, equity=Decimal("10000")) == []
+    assert len(risk_alerts(alice, account=usd_account("10000"))) == 1
+    assert risk_alerts(alice, account=usd_account("10000")) == []
 
     review_alerts(Alert.objects.all(), staff)
 
-    assert len(risk_alerts(alice, equity=Decimal("10000"))) == 1
+    assert len(risk_alerts(alice, account=usd_account("10000"))) == 1
 
 
 def test_check_risk_marks_positions_at_the_brokers_price_first(alice, bob, adapter, sim_aapl):

@@ -22,6 +22,12 @@ from tests.workers import wait_until
 LIVE_FUTURE, EXPIRED_FUTURE = "202403", "202312"
 
 
+@pytest.fixture(autouse=True)
+def rich_account(settings):
+    """An account that can hold an E-mini (about 5,000 × 50 = 250,000 a contract) within the 20 % position cap."""
+    settings.SIMULATED_STARTING_CASH = Decimal("10000000")
+
+
 def order_at(gateway, order_ref: str):
     [record] = [record for record in gateway.orders.values() if record.order_ref == order_ref]
     return record

@@ -51,27 +51,27 @@ def test_it_leaves_the_change_out_when_no_trade_closed_today(client, alice, alic
     html = account_card(client, alice)
     assert 'data-stat="Equity"' in html
     assert "data-day-change" not in html
-    assert realized_pnl_today(alice) is None
+    assert realized_pnl_today(alice, "USD") is None
 
 
 def test_the_change_counts_only_the_viewers_own_trades(client, alice, bob, alice_history, bob_history):
     closed_just_now(alice_history)
     closed_just_now(bob_history)
     close_trade(bob_history, "500.00", timezone.now())
-    assert realized_pnl_today(alice) == Decimal("65.00")
-    assert realized_pnl_today(bob) == Decimal("565.00")
+    assert realized_pnl_today(alice, "USD") == Decimal("65.00")
+    assert realized_pnl_today(bob, "USD") == Decimal("565.00")
 
 
 def test_a_day_that_nets_to_zero_still_says_so(client, alice, alice_history):
     closed_just_now(alice_history)
     close_trade(alice_history, "-65.00", timezone.now())
-    assert realized_pnl_today(alice) == Decimal("0")
+    assert realized_pnl_today(alice, "USD") == Decimal("0")
     assert "+0.00" in account_card(client, alice)
 
 
 def test_the_dashboard_totals_the_realized_pnl_of_every_closed_trade(client, alice, alice_history, bob_history):
     close_trade(alice_history, "-15.00", timezone.now() - timedelta(days=2))
-    client.force_login(alice)
+    account_card(client, alice)  # the broker names the account's currency (USD), in which the totals add up
     response = client.get(reverse("dashboard"))
     assert response.context["totals"].realized_pnl == Decimal("50.00")
     assert "+50.00" in response.content.decode()
