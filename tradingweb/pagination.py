@@ -122,12 +122,12 @@ def planner_row_estimate(queryset) -> int:
 
 def count_rows(queryset) -> tuple[int, bool]:
     """(count, exact): exact up to EXACT_COUNT_LIMIT rows, else an estimate that reads no more rows."""
-    rows = queryset.order_by().values("pk")
+    rows = queryset.values("pk")  # in the list's order, so the capped count reads the list's index
     counted = rows[: EXACT_COUNT_LIMIT + 1].count()
     if counted <= EXACT_COUNT_LIMIT:
         return counted, True
     if connections[queryset.db].vendor == "postgresql":
-        return max(planner_row_estimate(rows), counted), False
+        return max(planner_row_estimate(rows.order_by()), counted), False
     return rows[:COUNT_CAP].count(), False
 
 
