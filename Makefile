@@ -67,12 +67,13 @@ $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt | $(BIN)/pyth
 	touch $@
 
 # The suite needs two system programs: Chromium for the browser tests and bubblewrap, the sandbox of
-# untrusted code. Debian's packages are used when present; otherwise apt-get installs them when
-# running as root; else Chromium comes from Playwright's own installer. What cannot be had is named
-# in one line, before any test runs.
+# untrusted code; bench/api.py drives its load with wrk (it skips without it). Debian's packages are
+# used when present; otherwise apt-get installs them when running as root; else Chromium comes from
+# Playwright's own installer. What cannot be had is named in one line, before any test runs.
 system-tools: install
 	@missing=""; [ -x /usr/bin/chromium ] || missing="chromium chromium-driver"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing for the tests (apt-get):$$missing"; \

@@ -167,7 +167,7 @@ def seed(executions: int, steps_per: int) -> tuple[User, str]:
     def decision_rows():
         for n in range(1, executions + 1):
             yield {
-                "id": n, "execution_id": n, "strategy_id": strategies[n % WORKFLOWS].pk,
+                "id": n, "owner_id": trader.pk, "execution_id": n, "strategy_id": strategies[n % WORKFLOWS].pk,
                 "instrument_id": instruments[n % INSTRUMENTS].pk, "step_id": "s4",
                 "type": ("buy", "sell", "hold")[n % 3],
                 "current_price": Decimal("100.50"), "target_price": Decimal("110.00"), "stop_loss": Decimal("95.00"),

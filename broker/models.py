@@ -226,7 +226,11 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "status", "-created_at"], name="order_owner_status_idx")]
+        indexes = [
+            # The list's pages, newest first, for one trader with or without a status filter (tradingweb.pagination).
+            models.Index(fields=["owner", "-created_at", "-id"], name="order_owner_created_idx"),
+            models.Index(fields=["owner", "status", "-created_at", "-id"], name="order_owner_status_idx"),
+        ]
 
     def __str__(self):
         return f"{self.side} {self.quantity} {self.instrument.symbol} ({self.status})"

@@ -74,7 +74,9 @@ class WorkflowExecution(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["owner", "status", "-created_at"], name="execution_owner_status_idx"),
+            # The list's pages, newest first, for one trader with or without a status filter (tradingweb.pagination).
+            models.Index(fields=["owner", "-created_at", "-id"], name="execution_owner_created_idx"),
+            models.Index(fields=["owner", "status", "-created_at", "-id"], name="execution_owner_status_idx"),
             models.Index(fields=["workflow", "-created_at"], name="execution_workflow_idx"),
         ]
 
@@ -135,6 +137,11 @@ class Decision(models.Model):
         REJECTED = "rejected"
         EXECUTED = "executed"
 
+    # The execution's (or, without one, the strategy's) owner, kept on the row so that a trader's list of
+    # decisions is one index range instead of a join through executions and strategies; filled in by save().
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
+    )
     execution = models.ForeignKey(
         WorkflowExecution, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
     )
@@ -169,11 +176,12 @@ class Decision(models.Model):
     rejection_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = owned_through("execution__owner", "strategy__owner").as_manager()
+    objects = VisibleToQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="decision_owner_created_idx"),
             models.Index(fields=["instrument", "-created_at"], name="decision_instrument_idx"),
             models.Index(fields=["strategy", "-created_at"], name="decision_strategy_idx"),
             models.Index(fields=["-created_at"], name="decision_created_idx"),
@@ -181,6 +189,19 @@ class Decision(models.Model):
 
     def __str__(self):
         return f"{self.type.upper()} {self.instrument.symbol} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if self.owner_id is None:
+            self.owner_id = self.owner_of_run()
+        super().save(*args, **kwargs)
+
+    def owner_of_run(self) -> int | None:
+        """The id of the trader whose execution (or strategy) made the decision."""
+        if self.execution_id is not None:
+            return self.execution.owner_id
+        if self.strategy_id is not None:
+            return self.strategy.owner_id
+        return None
 
     def is_actionable(self) -> bool:
         return self.type != self.Type.HOLD and self.status == self.Status.APPROVED

@@ -7,6 +7,8 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
@@ -31,6 +33,34 @@ class VisibleToUserMixin:
 
     def get_queryset(self):
         return super().get_queryset().visible_to(self.request.user)
+
+
+def serializer_columns(serializer_class, model) -> list[str]:
+    """The columns a serializer's output reads from `model` and the rows it follows (`source` paths as lookups),
+    for `.only()`: a list reads what its page shows and no more (a version's steps, a strategy's params).
+
+    Sources that are not a path of concrete fields and foreign keys (properties, method fields, reverse and
+    many-to-many relations) are left out; whatever they read must be among the columns or prefetched."""
+    columns = []
+    for field in serializer_class().fields.values():
+        if field.write_only or field.source == "*":
+            continue
+        path = field.source.replace(".", LOOKUP_SEP)
+        if _is_column_path(model, path):
+            columns.append(path)
+    return columns
+
+
+def _is_column_path(model, path: str) -> bool:
+    for name in path.split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        if not field.concrete or field.many_to_many or field.one_to_many:
+            return False
+        model = field.related_model
+    return True
 
 
 OWNER_PARAMETER = OpenApiParameter(

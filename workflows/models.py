@@ -39,6 +39,14 @@ class Workflow(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        indexes = [
+            # The list's pages (tradingweb.pagination): a trader's workflows not deleted, last changed first.
+            models.Index(
+                fields=["owner", "-updated_at", "-id"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="workflow_owner_updated_idx",
+            )
+        ]
 
     def __str__(self):
         return self.name

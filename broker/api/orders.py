@@ -18,7 +18,7 @@ from broker.serializers.orders import (
     OrderSerializer,
     manual_order_fields,
 )
-from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
+from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin, serializer_columns
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,11 @@ class OrderViewSet(
     ordering = ["-created_at", "-id"]
     throttle_scope = "orders"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # The list reads only what it shows; placing, changing and cancelling work on whole rows.
+        return queryset.only(*serializer_columns(OrderSerializer, Order)) if self.action == "list" else queryset
 
     def get_throttles(self):
         if self.action in ("create", "partial_update", "destroy"):

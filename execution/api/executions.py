@@ -3,6 +3,7 @@
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from broker.models import Order
 from execution.models import Decision, StepRun, WorkflowExecution
 from execution.serializers.executions import (
     DecisionSerializer,
@@ -21,7 +23,7 @@ from execution.serializers.executions import (
 )
 from execution.services import execution_create, execution_enqueue
 from tradingweb.access import visible_or_404
-from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin
+from tradingweb.api import UTCDateTimeFilter, VisibleToUserMixin, serializer_columns
 from workflows.models import Strategy, Workflow
 
 
@@ -91,7 +93,9 @@ class ExecutionFilter(django_filters.FilterSet):
 class WorkflowExecutionViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """GET /api/workflow-executions/ (filters), /{id}/ and /{id}/steps/."""
 
-    queryset = WorkflowExecution.objects.select_related("workflow", "strategy", "version")
+    queryset = WorkflowExecution.objects.select_related("workflow", "strategy", "version").only(
+        *serializer_columns(WorkflowExecutionSerializer, WorkflowExecution)
+    )
     serializer_class = WorkflowExecutionSerializer
     filterset_class = ExecutionFilter
     ordering_fields = ["created_at", "started_at", "completed_at"]
@@ -100,7 +104,8 @@ class WorkflowExecutionViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet
     @action(detail=True, methods=["get"])
     def steps(self, request, pk=None):
         execution = self.get_object()
-        runs = StepRun.objects.filter(execution=execution).order_by("id")
+        runs = StepRun.objects.filter(execution=execution).only(*serializer_columns(StepRunSerializer, StepRun))
+        runs = runs.order_by("id")
         symbol = request.query_params.get("symbol")
         if symbol:
             runs = runs.filter(symbol=symbol.upper())
@@ -124,7 +129,11 @@ class DecisionFilter(django_filters.FilterSet):
 class DecisionViewSet(VisibleToUserMixin, viewsets.ReadOnlyModelViewSet):
     """GET /api/decisions/ (filters) and /{id}/."""
 
-    queryset = Decision.objects.select_related("instrument").prefetch_related("orders")
+    queryset = (
+        Decision.objects.select_related("instrument")
+        .only(*serializer_columns(DecisionSerializer, Decision))
+        .prefetch_related(Prefetch("orders", queryset=Order.objects.only("id", "decision_id", "created_at")))
+    )
     serializer_class = DecisionSerializer
     filterset_class = DecisionFilter
     ordering_fields = ["created_at", "confidence"]

@@ -134,6 +134,7 @@ def record_decision(ctx: SymbolContext, instrument, parsed: dict, reference: Mar
     """The Decision row for a parsed decision (agents.decisions.parse_decision's shape) at the market
     `reference`, put in the context."""
     decision = Decision(
+        owner_id=ctx.execution.owner_id,
         execution=ctx.execution,
         strategy=ctx.execution.strategy,
         instrument=instrument,

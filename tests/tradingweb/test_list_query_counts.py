@@ -107,3 +107,32 @@ def test_the_task_queue_page_takes_the_same_queries_for_1_running_task_and_for_2
     assert_constant_queries(
         client, "/tasks/lanes/", lambda: add_execution(alice, status="running"), django_assert_num_queries
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/workflow-executions/", "/api/decisions/", "/api/orders/", "/api/workflows/"])
+def test_a_page_reached_by_its_cursor_takes_the_same_queries_for_1_row_and_for_20(
+    alice, alice_api, url, django_assert_num_queries
+):
+    for _ in range(2 * ROWS + 1):
+        add_execution(alice)
+    small = alice_api.get(f"{url}?limit=1").json()["next"]
+    large = alice_api.get(f"{url}?limit={ROWS}").json()["next"]
+    with CaptureQueriesContext(connection) as captured:
+        assert len(alice_api.get(small).json()["results"]) == 1
+    with django_assert_num_queries(len(captured)):
+        assert len(alice_api.get(large).json()["results"]) == ROWS
+
+
+@pytest.mark.django_db
+def test_an_execution_s_step_runs_take_the_same_queries_for_1_and_for_20(alice, alice_api, django_assert_num_queries):
+    execution = add_execution(alice)
+    url = f"/api/workflow-executions/{execution.pk}/steps/"
+    with CaptureQueriesContext(connection) as captured:
+        assert len(alice_api.get(url).json()) == 1
+    StepRun.objects.bulk_create(
+        StepRun(execution=execution, symbol=execution.symbols[0], index=n, step_id=f"s{n}", step_type="wait")
+        for n in range(1, ROWS)
+    )
+    with django_assert_num_queries(len(captured)):
+        assert len(alice_api.get(url).json()) == ROWS
