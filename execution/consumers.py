@@ -56,14 +56,16 @@ class Outbox:
         self.waiting[key] = text
 
     async def _run_windows(self) -> None:
-        while True:
-            await asyncio.sleep(self.window)
-            if not self.waiting:
-                self.windows = None
-                return
-            due, self.waiting = self.waiting, {}
-            for text in due.values():
-                await self.send(text)
+        try:
+            while True:
+                await asyncio.sleep(self.window)
+                if not self.waiting:
+                    return
+                due, self.waiting = self.waiting, {}
+                for text in due.values():
+                    await self.send(text)
+        finally:  # also when a send fails (the socket is gone): the next event starts afresh
+            self.windows = None
 
     async def close(self) -> None:
         if self.windows is not None:
