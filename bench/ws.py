@@ -1,14 +1,16 @@
 """Websocket figures: latency from a worker publishing a progress event to 200 clients receiving it.
 
-    .venv/bin/python bench/ws.py [--clients 200] [--events 50] [--interval 0.2]
+    .venv/bin/python bench/ws.py [--clients 200] [--events 50] [--interval 0.2] [--server daphne]
 
 Needs PostgreSQL and Redis (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres,
 and BENCH_REDIS_URL, default redis://127.0.0.1:6379/0): a throwaway database and its own Redis key
 prefix, so the channel layer is channels_redis as in production. A daphne server (as the Procfile runs
 it) on a free loopback port; `--clients` websocket clients, logged in as the execution's owner, on
-ws/executions/<id>/; a separate "worker" process publishing `--events` step.finished events through
-execution.progress every `--interval` seconds, each carrying its send time. Every client records when
-each event arrived: the figures are over all (client, event) pairs.
+ws/executions/<id>/; a separate "worker" process publishing `--events` step.finished events of one step
+through execution.progress every `--interval` seconds, each carrying its send time, then the
+execution's completed status. Every client records when each event arrived: the figures are over all
+(client, event) pairs. A client's step event that a later one replaced within its coalescing window
+(PROGRESS_COALESCE_SECONDS) is counted as superseded, not as delivered.
 """
 
 import argparse
@@ -50,6 +52,7 @@ import django  # noqa: E402
 django.setup()
 
 import websockets  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
@@ -88,6 +91,9 @@ def publish_events(execution_id: int, events: int, interval: float) -> None:
             execution, step_run, {"current_step": number, "total_steps": events, "sent_at": time.time()}
         )
         time.sleep(interval)
+    execution.status = WorkflowExecution.Status.COMPLETED
+    execution.progress = {"current_step": events, "total_steps": events, "sent_at": time.time()}
+    progress.execution_status(execution)
     time.sleep(1)  # let the publisher's loop hand over the last events before the process ends
 
 
@@ -105,6 +111,7 @@ class Clients:
     start: asyncio.Event = field(default_factory=asyncio.Event)
     ready: list = field(default_factory=list)
     latencies: list = field(default_factory=list)
+    finished: int = 0  # clients that received the completed status
 
     async def client(self) -> None:
         headers = {"Cookie": f"sessionid={self.cookie}"}
@@ -113,8 +120,7 @@ class Clients:
         async with socket:
             self.ready.append(socket)
             await self.start.wait()
-            received = 0
-            while received < self.events:
+            while True:
                 try:
                     message = await asyncio.wait_for(socket.recv(), timeout=max(0.1, self.deadline - time.time()))
                 except TimeoutError:
@@ -123,10 +129,12 @@ class Clients:
                 event = json.loads(message)
                 if event.get("type") == "step.finished":
                     self.latencies.append((arrived - event["progress"]["sent_at"]) * 1000)
-                    received += 1
+                elif event.get("type") == "execution.status":
+                    self.finished += 1
+                    return
 
 
-async def run_clients(port: int, execution_id: int, cookie: str, options, on_all_connected) -> tuple[list, float]:
+async def run_clients(port: int, execution_id: int, cookie: str, options, on_all_connected) -> tuple[list, int, float]:
     clients = Clients(
         url=f"ws://127.0.0.1:{port}/ws/executions/{execution_id}/",
         origin=f"http://127.0.0.1:{port}",
@@ -146,7 +154,7 @@ async def run_clients(port: int, execution_id: int, cookie: str, options, on_all
     on_all_connected()
     clients.start.set()
     await asyncio.gather(*tasks)
-    return clients.latencies, connect_seconds
+    return clients.latencies, clients.finished, connect_seconds
 
 
 def main() -> None:
@@ -154,18 +162,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--events", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between two published events")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     options = parser.parse_args()
     server = None
     try:
         call_command("migrate", verbosity=0)
         execution, cookie = make_execution()
         port = free_port()
-        server = start_asgi_server("daphne", port, ENV)
+        server = start_asgi_server(options.server, port, ENV)
         connections.close_all()  # the forked worker opens its own
         worker = multiprocessing.get_context("fork").Process(
             target=publish_events, args=(execution.pk, options.events, options.interval)
         )
-        latencies, connect_seconds = asyncio.run(run_clients(port, execution.pk, cookie, options, worker.start))
+        latencies, finished, connect_seconds = asyncio.run(
+            run_clients(port, execution.pk, cookie, options, worker.start)
+        )
         worker.join(timeout=60)
     finally:
         if server is not None:
@@ -174,8 +185,8 @@ def main() -> None:
     expected = options.clients * options.events
     latencies.sort()
     print(
-        f"{options.clients} websocket clients on ws/executions/<id>/ (daphne, channels_redis) connected in "
-        f"{connect_seconds:.1f} s"
+        f"{options.clients} websocket clients on ws/executions/<id>/ ({options.server}, "
+        f"{settings.CHANNEL_LAYERS['default']['BACKEND'].rsplit('.', 1)[-1]}) connected in {connect_seconds:.1f} s"
     )
     if not latencies:
         print("  no event arrived")
@@ -183,7 +194,8 @@ def main() -> None:
     print(
         f"  publish -> receive over {options.events} events ({1 / options.interval:.0f}/s): "
         f"p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-        f"max {latencies[-1]:.1f} ms; delivered {len(latencies)}/{expected}"
+        f"max {latencies[-1]:.1f} ms; delivered {len(latencies)}/{expected} "
+        f"({expected - len(latencies)} superseded or lost); {finished}/{options.clients} clients saw the end"
     )
 
 

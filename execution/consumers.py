@@ -3,21 +3,24 @@
 Both refuse anonymous users (close 4403). ws/executions/<id>/ refuses an execution the user may
 not see (close 4404, as the API's 404). ws/monitor/ forwards only the user's own executions'
 events (staff: all; a user's notifications: only that user), checked against the owner_id every
-event carries, the paperless-ngx way, and sends the queue metrics on connect, every
+event's envelope carries, the paperless-ngx way, and sends the queue metrics on connect, every
 settings.MONITOR_METRICS_SECONDS and on request ({"type": "metrics"}). The events themselves
-come from execution/progress.py.
+come from execution/progress.py, already in their websocket text; each client's events go
+through an `Outbox`.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
+from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from execution.models import WorkflowExecution
-from execution.progress import MONITOR_GROUP, execution_group
+from execution.progress import MONITOR_GROUP, Envelope, execution_group
 from execution.queue_metrics import queue_metrics
 from tradingweb.access import may_see_owned
 
@@ -27,48 +30,84 @@ CLOSE_ANONYMOUS = 4403
 CLOSE_NOT_FOUND = 4404
 
 
+class Outbox:
+    """One client's events, sent at most once per `window` seconds so that a fast run cannot flood a browser.
+
+    An event goes out at once when nothing went out in the last window; otherwise it waits for the
+    window's end with the others that arrive meanwhile. A waiting event that a later one supersedes
+    (the same step's, see progress.Envelope) is dropped, and the later one takes its turn at its own
+    place; every other event is sent, in the order it came.
+    """
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], window: float):
+        self.send = send
+        self.window = window
+        self.waiting: dict[object, str] = {}
+        self.numbers = itertools.count()
+        self.windows: asyncio.Task | None = None
+
+    async def put(self, text: str, supersedes: str = "") -> None:
+        if self.windows is None:
+            await self.send(text)
+            self.windows = asyncio.create_task(self._run_windows())
+            return
+        key = ("step", supersedes) if supersedes else ("event", next(self.numbers))
+        self.waiting.pop(key, None)
+        self.waiting[key] = text
+
+    async def _run_windows(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.window)
+                if not self.waiting:
+                    return
+                due, self.waiting = self.waiting, {}
+                for text in due.values():
+                    await self.send(text)
+        finally:  # also when a send fails (the socket is gone): the next event starts afresh
+            self.windows = None
+
+    async def close(self) -> None:
+        if self.windows is not None:
+            self.windows.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.windows
+
+
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
     """Forwards progress events of the group it joined; subclasses say which group and who may see what."""
 
     group = ""
+    outbox: Outbox | None = None
 
     async def refuse(self, code: int) -> None:
         # Accept first so the client receives the close code (a refused handshake carries none).
         await self.accept()
         await self.close(code=code)
 
+    async def join(self, group: str) -> None:
+        self.group = group
+        self.outbox = Outbox(self.send_text, settings.PROGRESS_COALESCE_SECONDS)
+        await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
     async def disconnect(self, code):
+        if self.outbox is not None:
+            await self.outbox.close()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    def may_see(self, event: dict) -> bool:
-        user = self.scope["user"]
-        return may_see_owned(user, event.get("owner_id"))
+    # The envelope types of execution/progress.py, each mapped by Channels to a method of its name.
+    async def progress_event(self, envelope: Envelope) -> None:
+        if may_see_owned(self.scope["user"], envelope["owner_id"]):
+            await self.outbox.put(envelope["text"], envelope["supersedes"])
 
-    async def forward(self, event: dict) -> None:
-        if self.may_see(event):
-            await self.send_json({key: value for key, value in event.items() if key != "owner_id"})
-
-    async def forward_to_owner(self, event: dict) -> None:
-        """A user's notification is theirs alone: staff see every execution, not everyone's inbox."""
-        if event.get("owner_id") == self.scope["user"].pk:
-            await self.send_json({key: value for key, value in event.items() if key != "owner_id"})
-
-    # The event types of execution/progress.py, each mapped by Channels to a method of its name.
-    execution_status = forward
-    execution_notification = forward
-    symbol_started = forward
-    symbol_finished = forward
-    step_started = forward
-    step_finished = forward
-    step_retrying = forward
-    # Published through the same groups by execution/steps/agent_team.py, execution/approvals.py and
-    # progress.user_notification; without a handler Channels would close the socket on them.
-    agent_message = forward
-    approval_requested = forward
-    approval_answered = forward
-    backtest_progress = forward
-    notification = forward_to_owner
+    async def progress_owner_only(self, envelope: Envelope) -> None:
+        if envelope["owner_id"] == self.scope["user"].pk:
+            await self.outbox.put(envelope["text"], envelope["supersedes"])
 
 
 class ExecutionConsumer(ProgressConsumer):
@@ -81,9 +120,7 @@ class ExecutionConsumer(ProgressConsumer):
         execution_id = self.scope["url_route"]["kwargs"]["execution_id"]
         if not await self.visible(user, execution_id):
             return await self.refuse(CLOSE_NOT_FOUND)
-        self.group = execution_group(execution_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.join(execution_group(execution_id))
 
     @database_sync_to_async
     def visible(self, user, execution_id: int) -> bool:
@@ -99,9 +136,7 @@ class MonitorConsumer(ProgressConsumer):
         user = self.scope["user"]
         if not user.is_authenticated:
             return await self.refuse(CLOSE_ANONYMOUS)
-        self.group = MONITOR_GROUP
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.join(MONITOR_GROUP)
         self.metrics_task = asyncio.create_task(self.push_metrics())
 
     async def disconnect(self, code):

@@ -1,13 +1,17 @@
 """The one module that publishes execution progress events.
 
 Engine code calls these functions and never touches the channel layer. Every
-event goes to the execution's own group (`execution-<id>`, the detail page)
-and to `monitor` (the queue and status overview). The owner's id travels in
-the event, so a websocket consumer can check access without a query.
-Publishing is best effort: a failure is logged and the run goes on.
+event goes to the execution's own group (`execution-<id>`, the detail page);
+the part of it the monitor pages draw goes to `monitor` (the queue and status
+overview). Each event is turned into its websocket text here, once, and travels
+through the channel layer in an envelope (`Envelope`) that the consumers in
+execution/consumers.py pass on as it is to every client allowed to see it.
+The owner's id travels in the envelope, so a consumer checks access without a
+query. Publishing is best effort: a failure is logged and the run goes on.
 """
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -79,6 +83,52 @@ def execution_group(execution_id: int) -> str:
     return f"execution-{execution_id}"
 
 
+class Envelope(TypedDict):
+    """What the channel layer carries for one event: its websocket text and what a consumer decides on."""
+
+    type: str  # FOR_VIEWERS or FOR_OWNER: the consumer method that forwards it
+    owner_id: int
+    text: str  # the event as JSON, without its owner_id: sent to the browser as it is
+    supersedes: str  # events with the same non-empty key replace each other in a client's window; "" never
+
+
+FOR_VIEWERS = "progress.event"  # the owner and staff
+FOR_OWNER = "progress.owner_only"  # a user's notification: staff see every execution, not everyone's inbox
+
+# What the monitor pages (frontend/pages/executions-monitor.js, tasks.js) draw of each event they use: a
+# run's status and progress. Other events (agent messages, approvals, toasts) are drawn on the
+# execution's own page only.
+_MONITOR_FIELDS = {
+    "execution.status": ("type", "execution_id", "status"),
+    **dict.fromkeys(("symbol.started", "symbol.finished"), ("type", "execution_id", "status", "symbol", "progress")),
+    **dict.fromkeys(
+        ("step.started", "step.finished", "step.retrying"),
+        ("type", "execution_id", "status", "symbol", "step_id", "step_type", "progress"),
+    ),
+}
+
+
+def _supersedes(event: dict) -> str:
+    """A step's latest event says all its earlier ones said (state, attempt, duration, progress)."""
+    if event.get("type", "").startswith("step."):
+        return f"{event['execution_id']}:{event['symbol']}:{event['step_id']}"
+    return ""
+
+
+def _envelope(kind: str, event: dict, fields=None) -> Envelope:
+    wire = {key: value for key, value in event.items() if key != "owner_id" and (fields is None or key in fields)}
+    return {"type": kind, "owner_id": event["owner_id"], "text": json.dumps(wire), "supersedes": _supersedes(event)}
+
+
+def envelopes(execution_id: int, event: dict) -> list[tuple[str, Envelope]]:
+    """(group, envelope) pairs for one execution event: all of it for its page, the drawn part for the monitor."""
+    sends = [(execution_group(execution_id), _envelope(FOR_VIEWERS, event))]
+    monitor_fields = _MONITOR_FIELDS.get(event.get("type"))
+    if monitor_fields is not None:
+        sends.append((MONITOR_GROUP, _envelope(FOR_VIEWERS, event, monitor_fields)))
+    return sends
+
+
 class _Publisher:
     """One event loop in a daemon thread per process, so the channel layer keeps its connection.
 
@@ -107,12 +157,12 @@ class _Publisher:
 _publisher = _Publisher()
 
 
-async def _send(groups: tuple[str, ...], event: dict) -> None:
+async def _send(sends: list[tuple[str, Envelope]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    for group in groups:
-        await layer.group_send(group, event)
+    for group, envelope in sends:
+        await layer.group_send(group, envelope)
 
 
 def _log_failure(future: Future, event: dict) -> None:
@@ -121,18 +171,23 @@ def _log_failure(future: Future, event: dict) -> None:
         logger.warning("Could not publish %s for execution %s: %s", event.get("type"), event.get("execution_id"), error)
 
 
-def publish(execution_id: int, event: dict) -> Future | None:
-    """Send one event to the execution's group and the monitor group without waiting; never raise.
-
-    Returns the future of the send (tests may wait on it).
-    """
+def _submit(sends: list[tuple[str, Envelope]], event: dict, what: str) -> Future | None:
+    """Hand the sends to the publisher's loop without waiting; never raise. `what` names the event in a log line."""
     try:
-        future = _publisher.submit(_send((execution_group(execution_id), MONITOR_GROUP), event))
+        future = _publisher.submit(_send(sends))
     except Exception:
-        logger.warning("Could not publish %s for execution %s", event.get("type"), execution_id, exc_info=True)
+        logger.warning("Could not publish %s", what, exc_info=True)
         return None
     future.add_done_callback(lambda done: _log_failure(done, event))
     return future
+
+
+def publish(execution_id: int, event: dict) -> Future | None:
+    """Send one event to the execution's group (and the monitor group, see `envelopes`) without waiting; never raise.
+
+    Returns the future of the send (tests may wait on it).
+    """
+    return _submit(envelopes(execution_id, event), event, f"{event.get('type')} for execution {execution_id}")
 
 
 def execution_status(execution) -> None:
@@ -243,13 +298,7 @@ def user_notification(notification) -> Future | None:
         "data": notification.data,
         "created_at": notification.created_at.isoformat(),
     }
-    try:
-        future = _publisher.submit(_send((MONITOR_GROUP,), event))
-    except Exception:
-        logger.warning("Could not publish notification %s", notification.pk, exc_info=True)
-        return None
-    future.add_done_callback(lambda done: _log_failure(done, event))
-    return future
+    return _submit([(MONITOR_GROUP, _envelope(FOR_OWNER, event))], event, f"notification {notification.pk}")
 
 
 def backtest_progress(backtest) -> Future | None:
@@ -263,10 +312,4 @@ def backtest_progress(backtest) -> Future | None:
         "progress": dict(backtest.progress or {}),
         "error": backtest.error,
     }
-    try:
-        future = _publisher.submit(_send((MONITOR_GROUP,), event))
-    except Exception:
-        logger.warning("Could not publish the progress of backtest %s", backtest.pk, exc_info=True)
-        return None
-    future.add_done_callback(lambda done: _log_failure(done, event))
-    return future
+    return _submit([(MONITOR_GROUP, _envelope(FOR_VIEWERS, event))], event, f"the progress of backtest {backtest.pk}")

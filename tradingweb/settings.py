@@ -245,12 +245,17 @@ CANCEL_GRACE_SECONDS = env_int("CANCEL_GRACE_SECONDS", 30)
 WORKER_PING_TIMEOUT = env_float("WORKER_PING_TIMEOUT", 0.5)
 # Seconds between queue metrics pushed to an open ws/monitor/ socket.
 MONITOR_METRICS_SECONDS = env_int("MONITOR_METRICS_SECONDS", 5)
+# A websocket client gets at most one batch of progress events per this many seconds; within it, a
+# step's latest event replaces its earlier ones (execution.consumers.Outbox).
+PROGRESS_COALESCE_SECONDS = env_float("PROGRESS_COALESCE_SECONDS", 0.05)
 EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 90)
 
 if REDIS_URL:
+    # Pub/sub: a group's event reaches each web process once, which hands it to its own consumers in
+    # memory, instead of one Redis list entry (and one round trip) per consumer.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}asgi"},
         }
     }

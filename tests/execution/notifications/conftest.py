@@ -1,13 +1,12 @@
 """A channel listening on the monitor group, and a tiny local webhook receiver."""
 
-import asyncio
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+
+from tests.support.groups import GroupListener
 
 
 @pytest.fixture(autouse=True)
@@ -21,28 +20,22 @@ class Monitor:
     """What a browser on ws/monitor/ would receive."""
 
     def __init__(self):
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)("monitor", self.channel)
+        self.listener = GroupListener("monitor")
 
     def notifications(self, expected: int = 1, timeout: float = 3) -> list[dict]:
-        async def receive():
-            events = []
-            while len(events) < expected:
-                try:
-                    event = await asyncio.wait_for(self.layer.receive(self.channel), timeout=timeout)
-                except TimeoutError:
-                    break
-                if event["type"] == "notification":
-                    events.append(event)
-            return events
+        def notifications_of(events):
+            return [event for event in events if event["type"] == "notification"]
 
-        return async_to_sync(receive)()
+        events = self.listener.events(until=lambda _: len(notifications_of(self.listener.received)) >= expected,
+                                      quiet=timeout)  # fmt: skip
+        return notifications_of(events)
 
 
 @pytest.fixture
 def monitor():
-    return Monitor()
+    listening = Monitor()
+    yield listening
+    listening.listener.close()
 
 
 class WebhookReceiver:

@@ -4,16 +4,13 @@ The broker is the simulated one behind an adapter that fails the way an unreacha
 (no gateway can exist here); the engine runs in-process (run_execution), as a worker would run it.
 """
 
-import asyncio
 import datetime
 import signal
 import threading
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
 from celery.exceptions import SoftTimeLimitExceeded
-from channels.layers import get_channel_layer
 
 from agents.sandbox import SandboxBusy, SandboxUnavailable
 from broker import marketdata
@@ -25,6 +22,7 @@ from execution.retries import is_transient
 from execution.runner import run_execution
 from execution.steps import STEP_IMPLEMENTATIONS
 from execution.steps.base import PermanentStepError, StepError
+from tests.support.groups import GroupListener
 from tests.support.runs import continuations_kept_here, run_to_end
 from tests.workers import waiting_execution
 from workflows.models import Workflow, WorkflowVersion
@@ -128,19 +126,14 @@ def test_the_backoff_before_a_retry_holds_no_worker_the_task_returns_and_its_con
 
 
 def _listen(group: str):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
+    listener = GroupListener(group)
 
-    async def drain():
-        events = []
-        while True:
-            try:
-                events.append(await asyncio.wait_for(layer.receive(channel), timeout=1))
-            except TimeoutError:
-                return events
+    def received() -> list[dict]:
+        events = listener.events(quiet=1)
+        listener.close()
+        return events
 
-    return lambda: async_to_sync(drain)()
+    return received
 
 
 @pytest.mark.django_db(transaction=True)

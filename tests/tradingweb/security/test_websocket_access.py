@@ -4,14 +4,15 @@ anonymous: refused everywhere; another trader: refused on the owner's execution;
 staff: kept open. The consumers read the session in their own thread, so rows must be committed.
 """
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from execution.progress import MONITOR_GROUP
+from execution import progress
 from tests.tradingweb.security.discovery import websocket_endpoints
 from tests.tradingweb.security.world import OWNER_MARKER
 
@@ -87,7 +88,7 @@ async def _events_seen(socket: WebsocketCommunicator, event: dict) -> list[dict]
     try:
         while not await socket.receive_nothing(timeout=0.3):
             await socket.receive_json_from()  # the queue metrics sent on connect
-        await get_channel_layer().group_send(MONITOR_GROUP, event)
+        await asyncio.wrap_future(progress.publish(event["execution_id"], event))
         seen = []
         while not await socket.receive_nothing(timeout=0.5):
             seen.append(await socket.receive_json_from())
