@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from broker.adapters.base import AccountSummary, BrokerError
-from broker.contract_value import ExchangeRateUnknown, account_rate, instrument_unit_value
+from broker.contract_value import ExchangeRateUnknown, account_rate, contract_multiplier, instrument_unit_value
 from broker.models import Fill, Instrument, Order, Position, Trade, TradeQuerySet
 from broker.risk import LOSS_STREAK_ALERT, consecutive_losses
 
@@ -364,16 +364,24 @@ def r_statistics(trades: QuerySet) -> dict:
     """R achieved (realized P&L over the initial risk to the decision's stop) against the planned R.
 
     Only trades that came from a decision with a stop count; the decision is read through the
-    foreign key by field name, so broker needs no execution code.
+    foreign key by field name, so broker needs no execution code. Both sides are in the instrument's
+    currency, and the initial risk counts the contract's multiplier as the realized P&L does, so one R
+    of an E-mini is worth as much as one R of a stock.
     """
     achieved, planned = [], []
     rows = trades.filter(decision__isnull=False).values(
-        "realized_pnl", "entry_price", "quantity", "decision__stop_loss", "decision__r_coefficient"
+        "realized_pnl",
+        "entry_price",
+        "quantity",
+        "instrument__multiplier",
+        "decision__stop_loss",
+        "decision__r_coefficient",
     )
     for row in rows:
         stop = row["decision__stop_loss"]
         if stop is not None and row["entry_price"] != stop and row["quantity"]:
-            initial_risk = abs(row["entry_price"] - stop) * row["quantity"]
+            per_point = contract_multiplier(row["instrument__multiplier"])
+            initial_risk = abs(row["entry_price"] - stop) * row["quantity"] * per_point
             achieved.append((row["realized_pnl"] or ZERO) / initial_risk)
         if row["decision__r_coefficient"] is not None:
             planned.append(row["decision__r_coefficient"])

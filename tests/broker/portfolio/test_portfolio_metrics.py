@@ -6,9 +6,10 @@ from decimal import Decimal as D
 import pytest
 
 from broker.adapters.base import AccountSummary
-from broker.models import Position, Trade
-from broker.portfolio import mark_to_market, portfolio_summary, position_rows, risk_report
+from broker.models import Instrument, Position, Trade
+from broker.portfolio import apply_fill, mark_to_market, portfolio_summary, position_rows, r_statistics, risk_report
 from execution.models import Decision
+from tests.broker.portfolio.conftest import make_fill, make_order
 
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)  # a Wednesday: week from Mon 16th, month from 1st
 ACCOUNT = AccountSummary(account_id="DUSIM0001", equity=D("100000"), cash=D("146000"), paper=True)
@@ -71,6 +72,27 @@ def test_the_summary_counts_trades_and_pnl_like_the_hand_computation(alice, know
     assert summary["profit_factor"] == D("1.67")  # 500 / 300
     assert summary["average_r_achieved"] == D("1.00")  # (3.0 + -1.0) / 2
     assert summary["average_r_planned"] == D("1.75")  # (2.0 + 1.5) / 2
+
+
+def _round_trip(owner, instrument, quantity, entry, stop, exit_price):
+    """A long trade from a decision with `stop`, booked through the fills as the broker reports them."""
+    decision = Decision.objects.create(instrument=instrument, type="buy", stop_loss=D(stop), r_coefficient=D(2))
+    apply_fill(make_order(owner, instrument, "BUY", quantity, decision=decision), make_fill(quantity, entry))
+    apply_fill(make_order(owner, instrument, "SELL", quantity), make_fill(quantity, exit_price, minutes=30))
+    return Trade.objects.filter(instrument=instrument)
+
+
+def test_a_future_achieves_the_same_r_as_the_equivalent_stock_trade(alice, aapl):
+    es = Instrument.objects.create(
+        symbol="ES", conid=551601, exchange="CME", sec_type="FUT", multiplier="50", expiry="20261218"
+    )
+    # 2 ES ×50 from 5,000 with the stop 10 points below, out 20 points higher: +2,000 on a 1,000 risk.
+    future = _round_trip(alice, es, 2, "5000", "4990", "5020")
+    # 100 AAPL from 100 with the stop 5 below, out 10 higher: +1,000 on a 500 risk.
+    stock = _round_trip(alice, aapl, 100, "100", "95", "110")
+
+    assert future.get().realized_pnl == D(2000)
+    assert r_statistics(future)["average_r_achieved"] == r_statistics(stock)["average_r_achieved"] == D("2.00")
 
 
 def test_positions_show_stop_distance_gain_and_a_concentration_flag_above_20_percent(alice, known_book):
