@@ -459,6 +459,19 @@ def realized_pnl(owner, account: AccountSummary | None) -> Decimal | None:
     return realized_in_account(_owned(Trade.objects.all(), owner), account.currency if account else None)
 
 
+def open_position_totals(owner, *, account: AccountSummary | None) -> dict:
+    """How many positions are open, and their market value and unrealized P&L in the account's currency
+    (None while a position's currency has no rate, or without the broker's account), with the
+    currencies that lack a rate."""
+    rows = [row for row in position_rows(owner, account=account) if row["quantity"]]
+    return {
+        "open_positions": len(rows),
+        "positions_value": _sum_known(row["account_market_value"] for row in rows),
+        "unrealized_pnl": _sum_known(row["account_unrealized_pnl"] for row in rows),
+        "missing_rates": missing_rates((row["currency"] for row in rows), account),
+    }
+
+
 def portfolio_summary(owner, *, account: AccountSummary | None = None, now: datetime | None = None) -> dict:
     """Value, cash, P&L, open positions and trade statistics of `owner` (None = everyone).
 
@@ -467,9 +480,9 @@ def portfolio_summary(owner, *, account: AccountSummary | None = None, now: date
     """
     now = now or timezone.now()
     month_start, week_start = _period_starts(now)
-    rows = [row for row in position_rows(owner, account=account) if row["quantity"]]
+    positions = open_position_totals(owner, account=account)
     closed = closed_trades(owner)
-    unrealized = _sum_known(row["account_unrealized_pnl"] for row in rows)
+    unrealized = positions["unrealized_pnl"]
     realized = realized_pnl(owner, account)
     currency = account.currency if account else None
     unconverted = unconverted_currencies(_owned(Trade.objects.all(), owner), currency) if account else []
@@ -478,12 +491,12 @@ def portfolio_summary(owner, *, account: AccountSummary | None = None, now: date
         "cash": account.cash if account else None,
         "currency": account.currency if account else None,
         "paper": account.paper if account else None,
-        "positions_value": _sum_known(row["account_market_value"] for row in rows),
+        "positions_value": positions["positions_value"],
         "realized_pnl": realized,
         "unrealized_pnl": unrealized,
         "total_pnl": None if realized is None or unrealized is None else realized + unrealized,
-        "missing_rates": sorted({*missing_rates((row["currency"] for row in rows), account), *unconverted}),
-        "open_positions": len(rows),
+        "missing_rates": sorted({*positions["missing_rates"], *unconverted}),
+        "open_positions": positions["open_positions"],
         "trades_all_time": closed.count(),
         "trades_this_month": closed.filter(exit_at__gte=month_start).count(),
         "trades_this_week": closed.filter(exit_at__gte=week_start).count(),

@@ -223,7 +223,7 @@ def portfolio_live(request):
     try:
         adapter = adapters.get_adapter()
         account = adapter.account_summary()
-        adapters.remember_account_currency(account)
+        adapters.remember_account(account)
         refresh_marks(owner, adapter)
     except BrokerError as error:
         logger.warning("Portfolio of %s shown without the broker: %s", request.user, error)

@@ -8,12 +8,13 @@ from decimal import Decimal
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from broker.adapters import account_currency, get_adapter, remember_account_currency
+from broker.adapters import get_adapter, remember_account, remembered_account
 from broker.models import Chart
 from broker.pnl_history import realized_pnl_by_day
-from broker.portfolio import realized_in_account
+from broker.portfolio import open_position_totals, realized_in_account
 from broker.selectors import positions_for, trades_for
 from execution.models import Decision, Schedule, StepRun, WorkflowExecution
+from tradingweb.access import owner_scope
 from workflows.models import Strategy, Workflow
 
 logger = logging.getLogger(__name__)
@@ -92,33 +93,35 @@ def account_overview(user) -> AccountOverview:
     except Exception as exc:  # The dashboard must render whatever state the broker is in.
         logger.warning("Account summary unavailable: %s: %s", type(exc).__name__, exc)
         return AccountOverview(summary=None, error=str(exc) or type(exc).__name__)
-    remember_account_currency(summary)
+    remember_account(summary)
     return AccountOverview(summary=summary, day_change=realized_pnl_today(user, summary.currency))
 
 
 @dataclass(frozen=True)
 class PortfolioTotals:
+    """The dashboard's totals in the account's currency, at the exchange rates of the broker's last account
+    summary (the account card asks for one on every dashboard load), so the page itself never waits for
+    the broker. A total is None while an amount in it has no rate, or before the broker was first asked."""
+
     open_positions: int
-    market_value: Decimal
-    unrealized_pnl: Decimal
-    # Every closed trade's to date, in the account's currency at each trade's own rate; None while a
-    # trade's rate is unknown (or the account's currency is, before the broker was first asked).
+    market_value: Decimal | None
+    unrealized_pnl: Decimal | None
+    # Every closed trade's to date, each at its own rate.
     realized_pnl: Decimal | None
+    missing_rates: list[str]
 
 
 def portfolio_totals(user) -> PortfolioTotals:
-    positions = positions_for(user).exclude(quantity=0)
-    market_value = sum(
-        (position.quantity * (position.current_price or position.average_cost) for position in positions),
-        Decimal("0"),
-    )
+    account = remembered_account()
+    positions = open_position_totals(owner_scope(user), account=account)
     return PortfolioTotals(
-        open_positions=len(positions),
-        market_value=market_value,
-        unrealized_pnl=sum((position.unrealized_pnl for position in positions), Decimal("0")),
+        open_positions=positions["open_positions"],
+        market_value=positions["positions_value"],
+        unrealized_pnl=positions["unrealized_pnl"],
         realized_pnl=realized_in_account(
-            trades_for(user).filter(exit_at__isnull=False), account_currency(ask_broker=False)
+            trades_for(user).filter(exit_at__isnull=False), account.currency if account else None
         ),
+        missing_rates=positions["missing_rates"],
     )
 
 

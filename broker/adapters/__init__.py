@@ -39,8 +39,9 @@ __all__ = [
     "TransientBrokerError",
     "account_currency",
     "cached_status",
-    "remember_account_currency",
     "get_adapter",
+    "remember_account",
+    "remembered_account",
     "reset_adapter",
 ]
 
@@ -86,28 +87,33 @@ def cached_status() -> BrokerStatus:
     return BrokerStatus(**stored)
 
 
-ACCOUNT_CURRENCY_CACHE_SECONDS = 24 * 3600
+ACCOUNT_CACHE_SECONDS = 24 * 3600
 
 
-def _account_currency_key() -> str:
-    return f"broker:account-currency:{settings.BROKER_ADAPTER}"
+def _account_key() -> str:
+    return f"broker:account:{settings.BROKER_ADAPTER}"
 
 
-def remember_account_currency(account: AccountSummary) -> None:
-    """Keep the account's currency for pages that state amounts in it without asking the broker."""
-    cache.set(_account_currency_key(), account.currency, ACCOUNT_CURRENCY_CACHE_SECONDS)
+def remember_account(account: AccountSummary) -> None:
+    """Keep the account summary (its currency and the broker's exchange rates) for pages that state
+    amounts in the account's currency without asking the broker."""
+    cache.set(_account_key(), account, ACCOUNT_CACHE_SECONDS)
+
+
+def remembered_account() -> AccountSummary | None:
+    """The account summary the broker last gave, None before it was first asked (or a day after)."""
+    return cache.get(_account_key())
 
 
 def account_currency(*, ask_broker: bool = True) -> str | None:
     """The broker account's currency: remembered from the last account summary, else asked of the
     broker (unless `ask_broker` is False, for pages a slow broker must not delay); None when unknown."""
-    currency = cache.get(_account_currency_key())
-    if currency is None and ask_broker:
+    account = remembered_account()
+    if account is None and ask_broker:
         try:
             account = get_adapter().account_summary()
         except BrokerError as error:
             logger.warning("The account's currency is unknown, the broker did not answer: %s", error)
             return None
-        remember_account_currency(account)
-        currency = account.currency
-    return currency
+        remember_account(account)
+    return account.currency if account else None

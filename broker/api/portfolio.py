@@ -33,7 +33,7 @@ class MarkedPortfolioView(BrokerErrorsMixin, APIView):
     def marked_account(self, owner):
         adapter = adapters.get_adapter()
         account = adapter.account_summary()
-        adapters.remember_account_currency(account)
+        adapters.remember_account(account)
         refresh_marks(owner, adapter)
         return account
 
