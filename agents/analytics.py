@@ -6,7 +6,9 @@ BUY/SELL/HOLD it stated. Per agent:
 - decisions_influenced: debates whose final decision matches the agent's stance;
 - accuracy: over debates that led to a closed trade, the share where the agent was right - it
   argued for the trade's side and the trade made money, or argued against it (the other side or
-  HOLD) and the trade lost;
+  HOLD) and the trade lost. Only the sign of the realized P&L counts, which is the same in the
+  instrument's currency as in the account's, so a trade needs no exchange rate to be scored; a
+  trade still open (its realized P&L so far is the entry commission) is not scored yet;
 - average_confidence and tokens_used over all its messages.
 The most and least valuable agents are ranked by accuracy, then by decisions influenced.
 """
@@ -39,7 +41,7 @@ def agent_analytics(*, owner=None) -> dict:
     stances: dict[str, dict[tuple, str]] = defaultdict(dict)
     for row in messages.exclude(stance="").order_by("id").values("agent_name", "execution_id", "symbol", "stance"):
         stances[row["agent_name"]][(row["execution_id"], row["symbol"])] = row["stance"]
-    trades = Trade.objects.filter(decision__isnull=False, realized_pnl__isnull=False).owned_by(owner)
+    trades = Trade.objects.filter(decision__isnull=False, exit_at__isnull=False).owned_by(owner)
     outcomes = {
         (row["decision__execution_id"], row["instrument__symbol"]): (TRADE_SIDES[row["direction"]],
                                                                     row["realized_pnl"] > 0)

@@ -122,6 +122,7 @@ def _per_execution(executions: QuerySet) -> dict[int, dict]:
     )
     for execution_id in placed:
         counters[execution_id]["orders_placed"] += 1
+    # A win is a positive realized P&L: the same in the instrument's currency as in the account's, so no rate is needed.
     trades = Trade.objects.filter(decision__execution_id__in=ids, exit_at__isnull=False)
     for execution_id, pnl in trades.values_list("decision__execution_id", "realized_pnl"):
         counters[execution_id]["trades_closed"] += 1

@@ -70,3 +70,23 @@ def test_the_api_answers_for_the_caller_only(alice_api, bob_api, staff_api, hist
     assert alice_api.get("/api/autogen/agent-analytics/").json()["debates"] == 2
     assert bob_api.get("/api/autogen/agent-analytics/").json()["debates"] == 1
     assert staff_api.get("/api/autogen/agent-analytics/").json()["debates"] == 3
+
+
+def test_a_trade_still_open_is_not_scored_as_a_loss(alice, history):
+    """An open trade's realized P&L so far is its entry commission: negative, yet nothing was lost or won."""
+    aapl = Instrument.objects.get(symbol="AAPL")
+    execution = _debate(alice, aapl, {"TechnicalAnalyst": ("BUY", "0.9")}, "BUY", None)
+    Trade.objects.create(owner=alice, instrument=aapl, decision=execution.decisions.get(), direction="long",
+                         quantity=Decimal("10"), entry_price=Decimal("100"), entry_at=AT, realized_pnl=Decimal("-1"))
+
+    report = agent_analytics(owner=alice)
+
+    assert report["trades_scored"] == 2
+    assert _by_agent(report)["TechnicalAnalyst"]["accuracy"] == Decimal("0.5000")
+
+
+def test_a_winning_trade_in_another_currency_is_scored_without_an_exchange_rate(alice):
+    sap = Instrument.objects.create(symbol="SAP", conid=14204, primary_exchange="IBIS", currency="EUR")
+    _debate(alice, sap, {"TechnicalAnalyst": ("BUY", "0.8")}, "BUY", "995")  # booked with no EURUSD rate
+
+    assert _by_agent(agent_analytics(owner=alice))["TechnicalAnalyst"]["accuracy"] == Decimal("1.0000")
