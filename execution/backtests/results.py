@@ -199,7 +199,7 @@ def backtest_report(
         "partial": cancelled,
         "note": f"Cancelled after {len(marks)} of {points_total} decision points; the figures cover those."
         if cancelled else "",
-        "initial_cash": str(backtest.initial_cash),
+        "initial_cash": str(Decimal(backtest.initial_cash).quantize(CENT)),  # as stored, whether read back or not
         "final_equity": str(final),
         "equity_curve": _series(points, [str(mark.equity) for mark in marks], "equity"),
         "buy_and_hold": _series(points, [str(value) for value in benchmark], "equity"),
