@@ -220,3 +220,26 @@ def backtest_report(
         },
         "trades": [trade.as_dict(_rounded(r)) for trade, r in zip(trades, multiples, strict=True)],
     }
+
+
+def _difference(first, second):
+    """second − first: money (strings) to the cent, figures (floats, counts) to 4 places; None when one is missing."""
+    if first is None or second is None:
+        return None
+    if isinstance(first, str) or isinstance(second, str):
+        return str((Decimal(second) - Decimal(first)).quantize(CENT, ROUND_HALF_UP))
+    return _rounded(second - first) if isinstance(first, float) or isinstance(second, float) else second - first
+
+
+def compared_figures(first: dict, second: dict) -> dict[str, dict]:
+    """Each figure of two backtest reports and its difference (second − first), final equity included.
+
+    A report not computed yet (a pending backtest) has no figures: its values and the differences are None.
+    """
+    firsts = {"final_equity": first.get("final_equity"), **(first.get("figures") or {})}
+    seconds = {"final_equity": second.get("final_equity"), **(second.get("figures") or {})}
+    compared = {}
+    for name in dict.fromkeys([*firsts, *seconds]):
+        a, b = firsts.get(name), seconds.get(name)
+        compared[name] = {"a": a, "b": b, "difference": _difference(a, b)}
+    return compared
