@@ -290,3 +290,10 @@ class BacktestDecisionAdmin(admin.ModelAdmin):
     list_filter = ("type", "status")
     search_fields = ("symbol", "=backtest__id")
     raw_id_fields = ("backtest",)
+
+
+@admin.register(BacktestPoint)
+class BacktestPointAdmin(admin.ModelAdmin):
+    list_display = ("backtest", "point", "equity", "open_positions")
+    search_fields = ("=backtest__id",)
+    raw_id_fields = ("backtest",)
