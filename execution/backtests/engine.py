@@ -226,8 +226,7 @@ class BacktestRun:
 
     def _kept(self, error: str, points_done: int) -> str:
         """A settled run's error, saying what of it is kept."""
-        kept = f"the {points_done} of {len(self.points)} decision points it computed are kept"
-        return f"{error}; {kept}" if error else kept[0].upper() + kept[1:]
+        return f"{error}; the {points_done} of {len(self.points)} decision points it computed are kept"
 
     def _still_mine(self) -> bool:
         """Under a row lock: this run's attempt still owns the backtest (no other worker took it over)."""

@@ -146,3 +146,19 @@ def test_the_process_renews_a_running_backtest_lease_and_notices_when_it_was_tak
         assert lease.lost.is_set()
     finally:
         lease.release()
+
+
+def test_a_backtest_cancelled_while_its_worker_died_ends_cancelled_with_its_points(
+    alice, monkeypatch, decided_points, empty_queue
+):
+    backtest = killed_at_point(new_backtest(alice, **RANGE), monkeypatch, point_number=2)
+    Backtest.objects.filter(pk=backtest.pk).update(cancel_requested=True)
+
+    assert recover_stranded_backtests()["resent"] == 1
+
+    backtest.refresh_from_db()
+    assert backtest.status == Status.CANCELLED
+    assert backtest.error == (
+        "Cancelled; its worker was lost while it stopped; the 1 of 4 decision points it computed are kept"
+    )
+    assert len(decided_points) == 1 and backtest.results["points_done"] == 1 and backtest.results["partial"]
