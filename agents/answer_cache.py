@@ -45,13 +45,16 @@ def answer_key(
 class AnswerBook:
     """The answers of one backtest: looked up in ModelAnswer, new ones kept until `save()`; and the tally."""
 
-    def __init__(self):
+    def __init__(
+        self, *, calls: int = 0, cached_calls: int = 0, cost: Decimal = Decimal("0"), cost_known: bool = True
+    ):
+        """The tally starts where an interrupted run of the same backtest left it (zero for a new one)."""
         self.lock = threading.Lock()
         self.new: dict[str, ModelAnswer] = {}
-        self.calls = 0
-        self.cached_calls = 0
-        self.cost = Decimal("0")
-        self.cost_known = True
+        self.calls = calls
+        self.cached_calls = cached_calls
+        self.cost = cost
+        self.cost_known = cost_known
 
     def find(self, key: str) -> ModelAnswer | None:
         with self.lock:

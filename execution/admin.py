@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from execution.models import (
     Backtest,
     BacktestDecision,
+    BacktestPoint,
     Decision,
     Notification,
     NotificationDelivery,
@@ -247,6 +248,17 @@ class NotificationDeliveryAdmin(admin.ModelAdmin):
     )  # fmt: skip
 
 
+class BacktestPointInline(admin.TabularInline):
+    model = BacktestPoint
+    extra = 0
+    can_delete = False
+    fields = ("point", "equity", "open_positions")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 class BacktestDecisionInline(admin.TabularInline):
     model = BacktestDecision
     extra = 0
@@ -261,14 +273,15 @@ class BacktestDecisionInline(admin.TabularInline):
 @admin.register(Backtest)
 class BacktestAdmin(admin.ModelAdmin):
     list_display = ("id", "owner", "workflow", "version", "start", "end", "every", "status", "model_calls",
-                    "cached_calls", "cost", "created_at")  # fmt: skip
+                    "cached_calls", "cost", "interruptions", "created_at")  # fmt: skip
     list_filter = ("status", "every")
     search_fields = ("workflow__name", "owner__username", "=id")
     readonly_fields = ("progress", "results", "estimated_cost", "cost", "model_calls", "cached_calls", "task_id",
-                       "created_at", "started_at", "completed_at")  # fmt: skip
+                       "attempt", "interruptions", "lease_expires_at", "created_at", "started_at",
+                       "completed_at")  # fmt: skip
     raw_id_fields = ("workflow", "version", "strategy", "owner")
     date_hierarchy = "created_at"
-    inlines = [BacktestDecisionInline]
+    inlines = [BacktestPointInline, BacktestDecisionInline]
 
 
 @admin.register(BacktestDecision)
@@ -276,4 +289,11 @@ class BacktestDecisionAdmin(admin.ModelAdmin):
     list_display = ("backtest", "point", "symbol", "type", "status", "reference_price", "quantity", "order_id")
     list_filter = ("type", "status")
     search_fields = ("symbol", "=backtest__id")
+    raw_id_fields = ("backtest",)
+
+
+@admin.register(BacktestPoint)
+class BacktestPointAdmin(admin.ModelAdmin):
+    list_display = ("backtest", "point", "equity", "open_positions")
+    search_fields = ("=backtest__id",)
     raw_id_fields = ("backtest",)

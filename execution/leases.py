@@ -53,7 +53,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from execution import dispatch
-from execution.models import WorkflowExecution
+from execution.models import Backtest, WorkflowExecution
 from execution.queue_metrics import waiting_task_ids
 
 logger = logging.getLogger(__name__)
@@ -66,11 +66,11 @@ WATCHED_STATUSES = (Status.PENDING, Status.RUNNING, Status.AWAITING_APPROVAL)
 
 
 class ExecutionHeld(Exception):
-    """Another worker runs this execution under a live lease (or its continuation is not due yet);
+    """Another worker runs this execution (or backtest) under a live lease (or its continuation is not due yet);
     this delivery should come back later."""
 
-    def __init__(self, execution_id: int, retry_in: float):
-        super().__init__(f"Execution {execution_id} is running elsewhere; trying again in {retry_in:.0f} s")
+    def __init__(self, execution_id: int, retry_in: float, kind: str = "Execution"):
+        super().__init__(f"{kind} {execution_id} is running elsewhere; trying again in {retry_in:.0f} s")
         self.retry_in = retry_in
 
 
@@ -229,13 +229,14 @@ def _send_continuation(execution_id: int, **message) -> None:
 
 @dataclass
 class HeldLease:
-    """One run's hold on its execution; `lost` is set when another worker has taken the execution over
-    (this run's lease had run out, e.g. the process was frozen): the run then stops at its next boundary
-    and records nothing final."""
+    """One run's hold on its execution (or backtest: `model`); `lost` is set when another worker has taken
+    it over (this run's lease had run out, e.g. the process was frozen): the run then stops at its next
+    boundary and records nothing final."""
 
     execution_id: int
     attempt: int
     lost: threading.Event = field(default_factory=threading.Event)
+    model: type[WorkflowExecution] | type[Backtest] = WorkflowExecution
 
     def release(self) -> None:
         LeaseRenewer.for_this_process().release(self)
@@ -244,8 +245,9 @@ class HeldLease:
 class LeaseRenewer:
     """The one thread of a worker process that renews the leases of every execution the process runs.
 
-    A threads pool runs many executions in one process; one renewal query for them all, on a connection
-    closed again until the next renewal, costs the database the same whatever the pool's size.
+    A threads pool runs many executions in one process; one renewal query for them all (one per model:
+    executions and backtests), on a connection closed again until the next renewal, costs the database the
+    same whatever the pool's size.
     """
 
     _lock = threading.Lock()
@@ -253,7 +255,7 @@ class LeaseRenewer:
 
     def __init__(self):
         self.pid = os.getpid()
-        self.held: dict[int, HeldLease] = {}
+        self.held: dict[tuple[type, int], HeldLease] = {}
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._renew_forever, name="lease-renewer", daemon=True)
         self.thread.start()
@@ -266,16 +268,17 @@ class LeaseRenewer:
                 cls._instance = LeaseRenewer()
             return cls._instance
 
-    def hold(self, execution: WorkflowExecution) -> HeldLease:
-        lease = HeldLease(execution.pk, execution.attempt)
+    def hold(self, row: WorkflowExecution | Backtest) -> HeldLease:
+        lease = HeldLease(row.pk, row.attempt, model=type(row))
         with self.lock:
-            self.held[execution.pk] = lease
+            self.held[(lease.model, row.pk)] = lease
         return lease
 
     def release(self, lease: HeldLease) -> None:
+        key = (lease.model, lease.execution_id)
         with self.lock:
-            if self.held.get(lease.execution_id) is lease:
-                del self.held[lease.execution_id]
+            if self.held.get(key) is lease:
+                del self.held[key]
 
     def _renew_forever(self) -> None:
         while True:
@@ -288,29 +291,33 @@ class LeaseRenewer:
                 connections.close_all()  # this thread's connection: it holds none between renewals
 
     def renew(self) -> None:
-        """Stretch every held lease (one UPDATE); a lease whose execution another worker claimed is lost."""
+        """Stretch every held lease (one UPDATE per model); a lease whose row another worker claimed is lost."""
         with self.lock:
             leases = list(self.held.values())
-        if not leases:
-            return
+        for model in {lease.model for lease in leases}:
+            self._renew(model, [lease for lease in leases if lease.model is model])
+
+    @staticmethod
+    def _renew(model: type[WorkflowExecution] | type[Backtest], leases: list[HeldLease]) -> None:
         mine = reduce(or_, (Q(pk=lease.execution_id, attempt=lease.attempt) for lease in leases))
-        # A suspended execution's lease already covers its wait (see suspend).
-        running = WorkflowExecution.objects.filter(mine, status=Status.RUNNING).exclude(progress__has_key=PARKED)
+        # A suspended execution's lease already covers its wait (see suspend); a backtest never suspends.
+        running = model.objects.filter(mine, status=Status.RUNNING).exclude(progress__has_key=PARKED)
         running.update(lease_expires_at=lease_end())
         attempts = dict(
-            WorkflowExecution.objects.filter(pk__in=[lease.execution_id for lease in leases]).values_list(
-                "pk", "attempt"
-            )
+            model.objects.filter(pk__in=[lease.execution_id for lease in leases]).values_list("pk", "attempt")
         )
         for lease in leases:
             if attempts.get(lease.execution_id, lease.attempt) != lease.attempt and not lease.lost.is_set():
-                logger.warning("Execution %s was taken over by another worker; this run stops", lease.execution_id)
+                logger.warning(
+                    "%s %s was taken over by another worker; this run stops", lease.model.__name__, lease.execution_id
+                )
                 lease.lost.set()
 
 
-def hold_lease(execution: WorkflowExecution) -> HeldLease:
-    """Keep `execution`'s lease renewed while this process runs it; `release()` when the segment ends."""
-    return LeaseRenewer.for_this_process().hold(execution)
+def hold_lease(row: WorkflowExecution | Backtest) -> HeldLease:
+    """Keep the lease of `row` (an execution or a backtest) renewed while this process runs it; `release()`
+    when the segment ends."""
+    return LeaseRenewer.for_this_process().hold(row)
 
 
 # --- the recovery sweep -----------------------------------------------------------
@@ -361,4 +368,89 @@ def recover_stranded_executions(now: datetime.datetime | None = None) -> dict:
             counts["resent"] += 1
     if queued is None:
         logger.warning("The broker cannot list its queued messages; %s expired leases not checked", len(expired))
+    return counts
+
+
+# --- backtests ---------------------------------------------------------------------
+# A backtest holds a lease the same way: enqueueing grants one, the worker running it claims it and renews
+# it (hold_lease). Its points are stored one by one (execution.backtests.engine), so a worker that takes
+# a running backtest over goes on after the last stored point; it never suspends.
+
+BACKTEST_WATCHED_STATUSES = (Backtest.Status.PENDING, Backtest.Status.RUNNING)
+
+
+def claim_backtest(backtest: Backtest) -> Claim:
+    """Take `backtest` for this worker if nobody else runs it; updates the instance on success.
+
+    Raises ExecutionHeld when another worker holds a live lease on it. A backtest whose worker died
+    while it stopped (cancelled) is to be settled cancelled, and one interrupted
+    settings.EXECUTION_MAX_INTERRUPTIONS times failed, with what it computed kept.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = Backtest.objects.select_for_update().get(pk=backtest.pk)
+        if row.is_finished():
+            backtest.status = row.status
+            return Claim(finished=True)
+        if row.status == Backtest.Status.RUNNING and row.lease_expires_at and row.lease_expires_at > now:
+            raise ExecutionHeld(backtest.pk, (row.lease_expires_at - now).total_seconds() + 1, kind="Backtest")
+        taken_over = row.status == Backtest.Status.RUNNING
+        row.status = Backtest.Status.RUNNING
+        row.attempt += 1
+        row.interruptions += taken_over
+        row.lease_expires_at = lease_end(now)
+        row.started_at = row.started_at or now
+        row.save(update_fields=["status", "attempt", "interruptions", "lease_expires_at", "started_at"])
+    for name in ("status", "attempt", "interruptions", "lease_expires_at", "started_at"):
+        setattr(backtest, name, getattr(row, name))
+    if taken_over and row.cancel_requested:
+        return Claim(
+            settle_status=Backtest.Status.CANCELLED, error="Cancelled; its worker was lost while it stopped",
+            taken_over=True,
+        )
+    if row.interruptions >= settings.EXECUTION_MAX_INTERRUPTIONS:
+        return Claim(
+            settle_status=Backtest.Status.FAILED,
+            error=f"Interrupted {row.interruptions} times (its worker was lost each time); not tried again",
+            taken_over=True,
+        )
+    return Claim(run=True, taken_over=taken_over)
+
+
+def recover_stranded_backtests(now: datetime.datetime | None = None) -> dict:
+    """Send again every pending or running backtest whose lease ran out and whose message waits in no queue.
+
+    As for executions (recover_stranded_executions): a pending one still in a queue gets a new lease; a
+    running one lost its worker, and the next worker takes it over from its last stored point.
+    """
+    now = now or timezone.now()
+    counts = {"resent": 0, "still_queued": 0, "unknown": 0}
+    with transaction.atomic():
+        expired = list(
+            Backtest.objects.select_for_update(skip_locked=True)
+            .filter(status__in=BACKTEST_WATCHED_STATUSES, lease_expires_at__lt=now)
+            .exclude(task_id="")
+            .only("pk", "status", "task_id", "attempt", "progress")
+        )
+        if not expired:
+            return counts
+        queued = waiting_task_ids()
+        if queued is None:
+            logger.warning("The broker cannot list its queued messages; %s expired backtest leases not checked",
+                           len(expired))  # fmt: skip
+            counts["unknown"] = len(expired)
+            return counts
+        for backtest in expired:
+            if backtest.task_id in queued:
+                if backtest.status != Backtest.Status.RUNNING:
+                    Backtest.objects.filter(pk=backtest.pk).update(lease_expires_at=lease_end(now))
+                counts["still_queued"] += 1
+                continue
+            logger.warning(
+                "Backtest %s (%s, attempt %s, %s points stored) is held by no queue or worker; sending task %s again",
+                backtest.pk, backtest.status, backtest.attempt, (backtest.progress or {}).get("points_done", 0),
+                backtest.task_id,
+            )  # fmt: skip
+            dispatch.send_backtest_run(backtest.pk, task_id=backtest.task_id)
+            counts["resent"] += 1
     return counts

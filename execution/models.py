@@ -397,6 +397,11 @@ class Backtest(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     cancel_requested = models.BooleanField(default=False)
+    # The worker running it holds a lease, as an execution's (execution.leases): a backtest whose lease ran out
+    # lost its worker, and the recovery sweep sends it again to go on after its last stored point.
+    attempt = models.PositiveIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    interruptions = models.PositiveIntegerField(default=0)  # runs whose worker was lost mid-run
     progress = models.JSONField(default=dict, blank=True)
     results = models.JSONField(default=dict, blank=True)
     estimated_cost = models.DecimalField(null=True, blank=True, max_digits=14, decimal_places=6)
@@ -426,6 +431,26 @@ class Backtest(models.Model):
 
     def cancel_was_requested(self) -> bool:
         return Backtest.objects.filter(pk=self.pk, cancel_requested=True).exists()
+
+
+class BacktestPoint(models.Model):
+    """A decision point a backtest has computed: the ledger at t, stored with that point's decisions and orders.
+
+    A point is stored once (one transaction, under the run's lease), so a run taken over by another worker goes on
+    after the last stored point and computes none twice.
+    """
+
+    backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="points")
+    point = models.DateTimeField()
+    equity = models.DecimalField(max_digits=20, decimal_places=2, help_text="The ledger at t, before t's orders.")
+    open_positions = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["backtest", "point"]
+        constraints = [models.UniqueConstraint(fields=["backtest", "point"], name="backtestpoint_once")]
+
+    def __str__(self):
+        return f"Backtest {self.backtest_id} at {self.point:%Y-%m-%d %H:%M}"
 
 
 class BacktestDecision(models.Model):

@@ -17,7 +17,7 @@ from broker.signals import gateway_reconnected
 from execution import analytics, approvals, dispatch, maintenance, notifications, schedules
 from execution.backtests import engine as backtests
 from execution.cancel import terminate_if_still_running
-from execution.leases import ExecutionHeld, recover_stranded_executions
+from execution.leases import ExecutionHeld, recover_stranded_backtests, recover_stranded_executions
 from execution.models import Notification
 from execution.runner import run_execution
 
@@ -50,10 +50,14 @@ def run_workflow_execution(self, execution_id: int, token: int | None = None) ->
         raise self.retry(countdown=held.retry_in, exc=held) from held
 
 
-@shared_task(name=dispatch.RUN_BACKTEST, acks_late=True)
-def run_backtest(backtest_id: int) -> dict:
-    """Run a pending backtest to its end (see execution.backtests.engine); a redelivered one is not run again."""
-    backtest = backtests.run_backtest(backtest_id)
+@shared_task(bind=True, name=dispatch.RUN_BACKTEST, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def run_backtest(self, backtest_id: int) -> dict:
+    """Run a backtest to its end (see execution.backtests.engine): a finished one is left as it is, one whose
+    worker died goes on after its last stored point, one another worker runs comes back after that lease."""
+    try:
+        backtest = backtests.run_backtest(backtest_id)
+    except ExecutionHeld as held:
+        raise self.retry(countdown=held.retry_in, exc=held) from held
     return {"backtest_id": backtest.pk, "status": backtest.status}
 
 
@@ -71,8 +75,9 @@ def terminate_cancelled_execution(execution_id: int, grace_seconds: int | None =
 
 @shared_task(name="execution.recover_stranded_executions")
 def recover_stranded_executions_task() -> dict:
-    """Send again the executions that no queue or worker holds any more (a Redis crash, a lost worker)."""
-    return recover_stranded_executions()
+    """Send again the executions and backtests that no queue or worker holds any more (a Redis crash, a lost
+    worker)."""
+    return {"executions": recover_stranded_executions(), "backtests": recover_stranded_backtests()}
 
 
 @shared_task(name="execution.prune_old_executions")

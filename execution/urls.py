@@ -57,6 +57,7 @@ urlpatterns = [
     path("executions/<int:pk>/monitor-row/", executions.monitor_row, name="executions-monitor-row"),
     path("executions/<int:pk>/results/", executions.execution_sections, name="executions-results"),
     path("executions/<int:pk>/approval/", executions.execution_approval, name="executions-approval"),
+    path("backtests/compare/", backtests.backtest_compare, name="backtests-compare"),
     path("backtests/<int:pk>/", backtests.backtest_detail, name="backtests-detail"),
     # The task queue and schedules.
     path("tasks/", queue.tasks, name="tasks"),

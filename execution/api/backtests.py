@@ -1,6 +1,7 @@
 """The backtest API: start one (202), follow it, list them by workflow, cancel it. Thin views.
 
-POST /api/workflows/{id}/backtests/ ; GET /api/backtests/?workflow= ; GET|DELETE /api/backtests/{id}/
+POST /api/workflows/{id}/backtests/ ; GET /api/backtests/?workflow= ; GET|DELETE /api/backtests/{id}/ ;
+GET /api/backtests/compare/?a=&b=
 """
 
 from decimal import Decimal
@@ -10,11 +11,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from execution.backtests.calendar import DAILY
+from execution.backtests.results import compared_figures
 from execution.backtests.services import backtest_cancel, backtest_create, backtest_enqueue
 from execution.models import Backtest, BacktestDecision
 from tradingweb.access import visible_or_404
@@ -94,6 +97,23 @@ class WorkflowBacktestView(APIView):
         return Response(BacktestCreatedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
+class BacktestCompareQuerySerializer(serializers.Serializer):
+    a = serializers.IntegerField(min_value=1)
+    b = serializers.IntegerField(min_value=1)
+
+
+class ComparedFigureSerializer(serializers.Serializer):
+    a = serializers.JSONField(allow_null=True)
+    b = serializers.JSONField(allow_null=True)
+    difference = serializers.JSONField(allow_null=True, help_text="b − a (money as strings, to the cent)")
+
+
+class BacktestComparisonSerializer(serializers.Serializer):
+    a = BacktestSerializer()
+    b = BacktestSerializer()
+    figures = serializers.DictField(child=ComparedFigureSerializer())
+
+
 class BacktestFilter(django_filters.FilterSet):
     class Meta:
         model = Backtest
@@ -112,6 +132,17 @@ class BacktestViewSet(
 
     def get_serializer_class(self):
         return BacktestDetailSerializer if self.action == "retrieve" else BacktestSerializer
+
+    @extend_schema(parameters=[BacktestCompareQuerySerializer], responses={200: BacktestComparisonSerializer})
+    @action(detail=False, methods=["get"], url_path="compare")
+    def compare(self, request):
+        """Two backtests side by side (any workflows): each one, and each figure of both with the difference b − a."""
+        query = BacktestCompareQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        first = visible_or_404(request.user, self.queryset, pk=query.validated_data["a"])
+        second = visible_or_404(request.user, self.queryset, pk=query.validated_data["b"])
+        body = {"a": first, "b": second, "figures": compared_figures(first.results or {}, second.results or {})}
+        return Response(BacktestComparisonSerializer(body).data)
 
     @extend_schema(responses={200: BacktestSerializer})
     def destroy(self, request, *args, **kwargs):

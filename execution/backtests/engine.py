@@ -8,12 +8,18 @@ it at t. The steps run on a dry-run WorkflowExecution inside a transaction that 
 no execution, decision, chart or model-call row of theirs remains; what they decided is kept as
 BacktestDecision rows, and the order place_order would have sent goes to the ledger at t.
 
+A point is stored in one transaction: its BacktestPoint (the ledger at t), its decisions, its orders on the
+ledger and the model-call tally, under the run's lease (execution.leases.claim_backtest). The ledger's
+fills are matched lazily up to a moment and never again, so after the last stored point the ledger is
+what it was when that point was stored: a worker that takes over a backtest whose worker died goes on
+from there, and computes no stored point again.
+
 The ledger is a simulated exchange account of the backtest's own (Backtest.ledger_account_id):
 its orders fill on the minute bars after t through the exchange's matching (limits, stops,
 brackets, partial fills by volume), with the backtest's commission and slippage. Points run in
 order, since the account at t depends on the fills before it. A `wait` step does not wait (time
-passes between points, not inside them). The cancel flag is read between points; a cancelled
-backtest keeps the points it computed, with their results.
+passes between points, not inside them). The cancel flag (and the loss of the lease) is read between
+points; a cancelled backtest keeps the points it computed, with their results.
 """
 
 import logging
@@ -36,11 +42,11 @@ from broker.models import Chart, RiskLimits
 from broker.risk import RiskConfig
 from broker.simulation import SimulatedExchange, generate_bars
 from broker.timeframes import validate_timeframe
-from execution import progress
+from execution import leases, progress
 from execution.backtests.calendar import decision_points
 from execution.backtests.results import PointMark, backtest_report
 from execution.graph import build_graph
-from execution.models import Backtest, BacktestDecision, Decision, WorkflowExecution
+from execution.models import Backtest, BacktestDecision, BacktestPoint, Decision, WorkflowExecution
 from execution.steps import get_step
 from execution.steps.base import StepError, StepSkipped, SymbolContext
 from execution.steps.inputs import AccountState, ChartRequest, LiveInputs
@@ -170,35 +176,68 @@ class BacktestRun:
         self.steps = [_resolved(step, self.params) for step in backtest.version.steps]
         self.graph = build_graph(self.steps)
         self.points = decision_points(backtest.start, backtest.end, backtest.every)
-        self.answers = AnswerBook()
+        self.answers = AnswerBook(
+            calls=backtest.model_calls,
+            cached_calls=backtest.cached_calls,
+            cost=backtest.cost or Decimal("0"),
+            cost_known=backtest.cost is not None or not backtest.model_calls,
+        )
+        self.lease: leases.HeldLease | None = None
 
     def run(self) -> Backtest:
+        """Run it from its first point not yet stored. Raises leases.ExecutionHeld when another worker runs it."""
         backtest = self.backtest
-        claimed = Backtest.objects.filter(pk=backtest.pk, status=Backtest.Status.PENDING).update(
-            status=Backtest.Status.RUNNING, started_at=timezone.now()
-        )
-        backtest.refresh_from_db()
-        if not claimed:
+        claim = leases.claim_backtest(backtest)
+        if claim.finished:
             logger.info("Backtest %s is %s; not run again", backtest.pk, backtest.status)
             return backtest
+        stored = list(backtest.points.values_list("point", flat=True))
+        if claim.taken_over:
+            logger.warning("Backtest %s lost its worker after %d of %d points; going on from there",
+                           backtest.pk, len(stored), len(self.points))  # fmt: skip
+        if claim.settle_status:
+            return self._finish(claim.settle_status, self._kept(claim.error, len(stored)))
+        self.lease = leases.hold_lease(backtest)
+        try:
+            return self._run_points(set(stored))
+        finally:
+            self.lease.release()
+
+    def _run_points(self, stored: set[datetime]) -> Backtest:
+        backtest = self.backtest
         self.exchange.account()  # the ledger opens with the initial cash
-        marks: list[PointMark] = []
         status, error = Backtest.Status.COMPLETED, ""
         try:
             for done, point in enumerate(self.points):
+                if point in stored:
+                    continue
+                if self.lease.lost.is_set():
+                    return backtest
                 if backtest.cancel_was_requested():
                     status = Backtest.Status.CANCELLED
                     break
-                account = account_at(self.exchange, point)
-                marks.append(PointMark(point, account.equity, account.open_positions))
-                self._decide_and_order(point, account)
+                if not self._decide_and_order(point, account_at(self.exchange, point)):
+                    return backtest
                 self._report_progress(done + 1, point)
         except Exception as exc:
             logger.exception("Backtest %s failed", backtest.pk)
             status, error = Backtest.Status.FAILED, f"{type(exc).__name__}: {exc}"
-        return self._finish(status, error, marks)
+        return self._finish(status, error)
 
-    def _decide_and_order(self, point: datetime, account: AccountState) -> None:
+    def _kept(self, error: str, points_done: int) -> str:
+        """A settled run's error, saying what of it is kept."""
+        return f"{error}; the {points_done} of {len(self.points)} decision points it computed are kept"
+
+    def _still_mine(self) -> bool:
+        """Under a row lock: this run's attempt still owns the backtest (no other worker took it over)."""
+        backtest = self.backtest
+        owned = Backtest.objects.select_for_update().filter(
+            pk=backtest.pk, attempt=backtest.attempt, status=Backtest.Status.RUNNING
+        )
+        return owned.exists()
+
+    def _decide_and_order(self, point: datetime, account: AccountState) -> bool:
+        """Decide at `point` and store it (see the module doc); False when the run lost the backtest meanwhile."""
         inputs = PointInTimeInputs(point, account, self.backtest.model, self.answers)
         with transaction.atomic():
             execution = WorkflowExecution.objects.create(
@@ -211,15 +250,34 @@ class BacktestRun:
         for name in inputs.drawn:
             default_storage.delete(name)
         self.answers.save()
-        for decided in decisions:
-            order_id = self._place(decided, point)
-            BacktestDecision.objects.create(
-                backtest=self.backtest, point=point, symbol=decided.symbol, type=decided.type,
-                status=decided.status, reference_price=decided.reference_price, target_price=decided.target_price,
-                stop_loss=decided.stop_loss, quantity=decided.quantity, confidence=decided.confidence,
-                r_coefficient=decided.r_coefficient, analysis_text=decided.analysis_text,
-                rejection_reasons=decided.rejection_reasons, error=decided.error, order_id=order_id,
-            )  # fmt: skip
+        with transaction.atomic():
+            if not self._still_mine():
+                logger.warning("Backtest %s was taken over by another worker; point %s not stored by this run",
+                               self.backtest.pk, point.isoformat())  # fmt: skip
+                return False
+            BacktestPoint.objects.create(
+                backtest=self.backtest, point=point, equity=account.equity, open_positions=account.open_positions
+            )
+            for decided in decisions:
+                order_id = self._place(decided, point)
+                BacktestDecision.objects.create(
+                    backtest=self.backtest, point=point, symbol=decided.symbol, type=decided.type,
+                    status=decided.status, reference_price=decided.reference_price,
+                    target_price=decided.target_price, stop_loss=decided.stop_loss, quantity=decided.quantity,
+                    confidence=decided.confidence, r_coefficient=decided.r_coefficient,
+                    analysis_text=decided.analysis_text, rejection_reasons=decided.rejection_reasons,
+                    error=decided.error, order_id=order_id,
+                )  # fmt: skip
+            Backtest.objects.filter(pk=self.backtest.pk).update(**self._tally())
+        return True
+
+    def _tally(self) -> dict:
+        answers = self.answers
+        return {
+            "model_calls": answers.calls,
+            "cached_calls": answers.cached_calls,
+            "cost": answers.cost if answers.cost_known else None,
+        }
 
     def _run_symbol(self, execution: WorkflowExecution, symbol: str, inputs: PointInTimeInputs) -> SymbolDecision:
         """The steps in workflow order (an order of the dependency graph), as the engine would run them."""
@@ -274,17 +332,24 @@ class BacktestRun:
         Backtest.objects.filter(pk=backtest.pk).update(progress=backtest.progress)
         progress.backtest_progress(backtest)
 
-    def _finish(self, status: str, error: str, marks: list[PointMark]) -> Backtest:
+    def _finish(self, status: str, error: str) -> Backtest:
+        """End the backtest with the report of its stored points; nothing when another worker took it over."""
         backtest = self.backtest
-        backtest.status, backtest.error = status, error
+        marks = [
+            PointMark(row.point, row.equity, row.open_positions) for row in backtest.points.order_by("point")
+        ]
         cancelled = status == Backtest.Status.CANCELLED
-        backtest.results = backtest_report(backtest, self.exchange, marks, len(self.points), cancelled=cancelled)
-        backtest.model_calls, backtest.cached_calls = self.answers.calls, self.answers.cached_calls
-        backtest.cost = self.answers.cost if self.answers.cost_known else None
-        backtest.completed_at = timezone.now()
-        backtest.save(
-            update_fields=["status", "error", "results", "model_calls", "cached_calls", "cost", "completed_at"]
-        )
+        results = backtest_report(backtest, self.exchange, marks, len(self.points), cancelled=cancelled)
+        fields = {
+            "status": status, "error": error, "results": results, "completed_at": timezone.now(),
+            "lease_expires_at": None, **self._tally(),
+        }  # fmt: skip
+        ended = Backtest.objects.filter(pk=backtest.pk, attempt=backtest.attempt).update(**fields)
+        if not ended:
+            logger.warning("Backtest %s was taken over by another worker; this run leaves it", backtest.pk)
+            return backtest
+        for name, value in fields.items():
+            setattr(backtest, name, value)
         progress.backtest_progress(backtest)
         logger.info("Backtest %s %s after %d of %d points", backtest.pk, status, len(marks), len(self.points))
         return backtest

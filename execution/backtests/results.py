@@ -199,7 +199,7 @@ def backtest_report(
         "partial": cancelled,
         "note": f"Cancelled after {len(marks)} of {points_total} decision points; the figures cover those."
         if cancelled else "",
-        "initial_cash": str(backtest.initial_cash),
+        "initial_cash": str(Decimal(backtest.initial_cash).quantize(CENT)),  # as stored, whether read back or not
         "final_equity": str(final),
         "equity_curve": _series(points, [str(mark.equity) for mark in marks], "equity"),
         "buy_and_hold": _series(points, [str(value) for value in benchmark], "equity"),
@@ -220,3 +220,26 @@ def backtest_report(
         },
         "trades": [trade.as_dict(_rounded(r)) for trade, r in zip(trades, multiples, strict=True)],
     }
+
+
+def _difference(first, second):
+    """second − first: money (strings) to the cent, figures (floats, counts) to 4 places; None when one is missing."""
+    if first is None or second is None:
+        return None
+    if isinstance(first, str) or isinstance(second, str):
+        return str((Decimal(second) - Decimal(first)).quantize(CENT, ROUND_HALF_UP))
+    return _rounded(second - first) if isinstance(first, float) or isinstance(second, float) else second - first
+
+
+def compared_figures(first: dict, second: dict) -> dict[str, dict]:
+    """Each figure of two backtest reports and its difference (second − first), final equity included.
+
+    A report not computed yet (a pending backtest) has no figures: its values and the differences are None.
+    """
+    firsts = {"final_equity": first.get("final_equity"), **(first.get("figures") or {})}
+    seconds = {"final_equity": second.get("final_equity"), **(second.get("figures") or {})}
+    compared = {}
+    for name in dict.fromkeys([*firsts, *seconds]):
+        a, b = firsts.get(name), seconds.get(name)
+        compared[name] = {"a": a, "b": b, "difference": _difference(a, b)}
+    return compared

@@ -18,7 +18,7 @@ from agents.calls import call_cost, get_model_client
 from agents.clients import ModelError
 from broker.simulation import ORIGIN
 from broker.timeframes import period_start
-from execution import dispatch, progress
+from execution import dispatch, leases, progress
 from execution.backtests.calendar import MAX_POINTS, decision_points, every_error
 from execution.models import Backtest
 from execution.services import MODEL_STEP_TYPES, _check_owner, _check_workflow
@@ -116,10 +116,13 @@ def backtest_create(
 
 
 def backtest_enqueue(backtest: Backtest) -> str:
-    """Queue the backtest on the low queue once its row is committed; returns the task id."""
+    """Queue the backtest on the low queue once its row is committed; returns the task id.
+
+    The queue answers for it for a lease (execution.leases): past it, the recovery sweep checks on it."""
     task_id = str(uuid.uuid4())
-    Backtest.objects.filter(pk=backtest.pk).update(task_id=task_id)
-    backtest.task_id = task_id
+    lease = leases.lease_end()
+    Backtest.objects.filter(pk=backtest.pk).update(task_id=task_id, lease_expires_at=lease)
+    backtest.task_id, backtest.lease_expires_at = task_id, lease
     transaction.on_commit(lambda: dispatch.send_backtest_run(backtest.pk, task_id=task_id))
     return task_id
 

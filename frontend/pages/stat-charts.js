@@ -40,6 +40,31 @@
     return horizontal ? { x: valueAxis, y: categoryAxis } : { x: categoryAxis, y: valueAxis };
   }
 
+  // One backtest's equity at the given dates (null where it has no decision point), for a line chart.
+  function equityLine(label, points, color, fill, dates = points.map((point) => point.time.slice(0, 10))) {
+    const byDate = new Map(points.map((point) => [point.time.slice(0, 10), number(point.equity)]));
+    return {
+      label,
+      data: dates.map((date) => (byDate.has(date) ? byDate.get(date) : null)),
+      borderColor: color,
+      backgroundColor: fill,
+      fill: false,
+      spanGaps: true,
+      tension: 0.15,
+      pointRadius: dates.length > 40 ? 0 : 2,
+    };
+  }
+
+  function equityChart(dates, datasets) {
+    const scales = axes({ moneyAxis: true });
+    scales.y.beginAtZero = false;
+    return {
+      type: "line",
+      data: { labels: dates, datasets },
+      options: { scales, plugins: { tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${money(item.raw)}` } } } },
+    };
+  }
+
   const BUILDERS = {
     "pnl-over-time": (days) => ({
       type: "bar",
@@ -123,28 +148,20 @@
     }),
 
     "backtest-equity": (report) => {
-      const scales = axes({ moneyAxis: true });
-      scales.y.beginAtZero = false;
-      const line = (label, points, color, fill) => ({
-        label,
-        data: points.map((point) => number(point.equity)),
-        borderColor: color,
-        backgroundColor: fill,
-        fill: false,
-        tension: 0.15,
-        pointRadius: points.length > 40 ? 0 : 2,
-      });
-      return {
-        type: "line",
-        data: {
-          labels: report.equity_curve.map((point) => point.time.slice(0, 10)),
-          datasets: [
-            line("Backtest equity", report.equity_curve, COLORS.brand, COLORS.brandFill),
-            line("Buy and hold", report.buy_and_hold, COLORS.neutral, COLORS.neutralFill),
-          ],
-        },
-        options: { scales, plugins: { tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${money(item.raw)}` } } } },
-      };
+      const dates = report.equity_curve.map((point) => point.time.slice(0, 10));
+      return equityChart(dates, [
+        equityLine("Backtest equity", report.equity_curve, COLORS.brand, COLORS.brandFill, dates),
+        equityLine("Buy and hold", report.buy_and_hold, COLORS.neutral, COLORS.neutralFill, dates),
+      ]);
+    },
+
+    // Two backtests may cover different ranges: both curves are drawn over the union of their dates.
+    "backtest-compare-equity": (sides) => {
+      const dates = [...new Set([...sides.a.equity_curve, ...sides.b.equity_curve].map((point) => point.time.slice(0, 10)))].sort();
+      return equityChart(dates, [
+        equityLine(`A ${sides.a.label}`, sides.a.equity_curve, COLORS.brand, COLORS.brandFill, dates),
+        equityLine(`B ${sides.b.label}`, sides.b.equity_curve, COLORS.warning, COLORS.warning, dates),
+      ]);
     },
 
     "backtest-drawdown": (report) => {

@@ -43,6 +43,8 @@ OTHER_KWARGS = {
 # Query strings some GET routes need to do their work; `owned` when they name the trader's objects.
 QUERIES = {
     "api/workflows/compare/": (lambda world: {"ids": str(world.workflow.pk)}, True),
+    "api/backtests/compare/": (lambda world: {"a": str(world.backtest.pk), "b": str(world.backtest.pk)}, True),
+    "backtests/compare/": (lambda world: {"a": str(world.backtest.pk), "b": str(world.backtest.pk)}, True),
     "api/schedules/preview/": (lambda world: {"cron": "30 14 * * 1-5"}, False),
 }
 PUBLIC_API_ROUTES = {"api/health/", "api/schema/", "api/docs/", "api/redoc/", "api/auth/token/"}

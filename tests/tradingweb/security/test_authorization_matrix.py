@@ -5,6 +5,8 @@ another trader: 404 on the owner's objects for every method, and nothing changes
 the owner, staff and the owner's token-only client: read the object.
 """
 
+from urllib.parse import urlencode
+
 import pytest
 from django.urls import reverse
 
@@ -99,9 +101,15 @@ def test_the_owner_sees_her_marked_rows_in_her_lists(alice, alice_world, url):
     assert leaked_markers(send(token_client(alice), "GET", url)), f"GET {url} does not show the owner's rows"
 
 
+def page_url(endpoint, world) -> str:
+    """A page's URL with the query string it needs to show the world's objects (discovery.QUERIES)."""
+    query = urlencode(endpoint.query(world))
+    return f"{endpoint.url(world)}?{query}" if query else endpoint.url(world)
+
+
 @pytest.mark.parametrize("endpoint", params(e for e in PAGES if not e.is_public))
 def test_anonymous_visitors_are_sent_to_the_login_page(client, alice_world, endpoint):
-    url = endpoint.url(alice_world)
+    url = page_url(endpoint, alice_world)
     response = client.get(url)
     assert response.status_code == 302, f"GET {url} answered {response.status_code} to anonymous"
     assert response["Location"].startswith(reverse("login"))
@@ -109,7 +117,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, alice_world, endp
 
 @pytest.mark.parametrize("endpoint", params(e for e in PAGES if e.is_owned))
 def test_another_trader_gets_404_on_the_owners_pages_and_changes_nothing(client, bob, alice_world, endpoint):
-    url = endpoint.url(alice_world)
+    url = page_url(endpoint, alice_world)
     client.force_login(bob)
     before = database_snapshot()
     answers = {method: client.generic(method, url).status_code for method in ("GET", "POST")}
@@ -120,7 +128,7 @@ def test_another_trader_gets_404_on_the_owners_pages_and_changes_nothing(client,
 
 @pytest.mark.parametrize("endpoint", params(e for e in PAGES if e.is_owned))
 def test_the_owner_and_staff_reach_the_owners_pages(client, alice, staff, alice_world, endpoint):
-    url = endpoint.url(alice_world)
+    url = page_url(endpoint, alice_world)
     for user in (alice, staff):
         client.force_login(user)
         response = client.get(url)
