@@ -13,7 +13,18 @@ PRICE = {"max_digits": 20, "decimal_places": 6}
 RATIO = {"max_digits": 12, "decimal_places": 6}
 
 
-class WorkflowExecution(models.Model):
+class RunState:
+    """What the worker running a row (an execution, a backtest) asks of it."""
+
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES
+
+    def cancel_was_requested(self) -> bool:
+        """Asks the database, not this possibly stale row: the flag is set by another process."""
+        return type(self)._default_manager.filter(pk=self.pk, cancel_requested=True).exists()
+
+
+class WorkflowExecution(RunState, models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
         RUNNING = "running"
@@ -83,12 +94,6 @@ class WorkflowExecution(models.Model):
     def __str__(self):
         return f"Execution {self.pk} ({self.status})"
 
-    def is_finished(self) -> bool:
-        return self.status in self.TERMINAL_STATUSES
-
-    def cancel_was_requested(self) -> bool:
-        """Asks the database, not this possibly stale row: the flag is set by another process."""
-        return WorkflowExecution.objects.filter(pk=self.pk, cancel_requested=True).exists()
 
 
 class StepRun(models.Model):
@@ -362,7 +367,7 @@ class NotificationDelivery(models.Model):
         return f"{self.channel} of notification {self.notification_id} ({self.status})"
 
 
-class Backtest(models.Model):
+class Backtest(RunState, models.Model):
     """A walk-forward backtest of one pinned workflow version over a date range (execution/backtests/).
 
     Its ledger is its own simulated account (`ledger_account_id`), never shared with live trading or
@@ -426,11 +431,6 @@ class Backtest(models.Model):
     def ledger_account_id(self) -> str:
         return f"BT{self.pk:010d}"
 
-    def is_finished(self) -> bool:
-        return self.status in self.TERMINAL_STATUSES
-
-    def cancel_was_requested(self) -> bool:
-        return Backtest.objects.filter(pk=self.pk, cancel_requested=True).exists()
 
 
 class BacktestPoint(models.Model):
